@@ -1,0 +1,15 @@
+// shrink: compress generative models for edge devices. Subcommands are registered from command.h.
+#include <CLI/CLI.hpp>
+
+#include "cli/command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"shrink: quantize, prune and distill generative models for edge devices"};
+  app.set_version_flag("--version", std::string("shrink ") + SHRINK_VERSION);
+  app.require_subcommand(1);
+  shrink::cli::AddInspectCommand(app);
+  shrink::cli::AddGenerateCommand(app);
+  shrink::cli::AddPerplexityCommand(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}

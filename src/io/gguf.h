@@ -1,0 +1,105 @@
+// GGUF v3: reading (memory-mapped, zero-copy tensor data) and the value model shared with the writer.
+//
+// Layout (little-endian; full prose in docs/formats.md):
+//   u32 magic "GGUF" | u32 version (3; 2 also read) | u64 tensor_count | u64 metadata_kv_count
+//   metadata_kv_count × { string key | u32 value_type | value }
+//   tensor_count × { string name | u32 n_dims | n_dims × u64 ne | u32 ggml_type | u64 offset }
+//   padding to `general.alignment` (default 32) | tensor data (each tensor's offset is relative to here
+//   and a multiple of the alignment)
+//   string = u64 length + bytes (no terminator); array = u32 element_type + u64 count + elements
+//   (arrays may nest).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/status.h"
+#include "io/mapped_file.h"
+
+namespace shrink {
+
+// GGUF metadata value type ids, as stored in the file.
+enum class GgufValueType : uint32_t {
+  kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6, kBool = 7,
+  kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
+};
+const char* GgufValueTypeName(GgufValueType type);
+
+struct GgufValue;
+// An array keeps the element type it was stored with (so it writes back identically), even when empty.
+struct GgufArray {
+  GgufValueType element_type = GgufValueType::kUint8;
+  std::vector<GgufValue> elements;
+};
+
+// One metadata value. `type` is the stored type; `data` holds it in the widest C++ type of its kind.
+struct GgufValue {
+  GgufValueType type = GgufValueType::kUint8;
+  std::variant<uint64_t, int64_t, double, bool, std::string, GgufArray> data;
+
+  static GgufValue U8(uint8_t v), I8(int8_t v), U16(uint16_t v), I16(int16_t v), U32(uint32_t v),
+      I32(int32_t v), F32(float v), Bool(bool v), U64(uint64_t v), I64(int64_t v), F64(double v),
+      String(std::string v), Array(GgufArray v);
+
+  bool is_integer() const;  // any of the eight integer types
+  bool is_float() const;    // f32 or f64
+};
+
+// One entry of the tensor table. `data` points into the mapped file.
+struct GgufTensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;  // ggml order: shape[0] is the contiguous (row) dimension
+  uint32_t type_id = 0;        // ggml type id (see formats/types.h)
+  uint64_t offset = 0;         // relative to the start of the data section
+  std::span<const uint8_t> data;
+  int64_t element_count() const;
+};
+
+// A GGUF file opened read-only. Tensor data stays in the mapping; the object owns it.
+class GgufFile {
+ public:
+  // Reads and validates the header, metadata and tensor table of `path`: magic, version, every value
+  // type, string and array lengths against the file size, dimension products against overflow, tensor
+  // type ids against formats/types.h, and each tensor's data range against the file end.
+  // Errors name the file, the field or tensor, the byte offset and what was expected.
+  static Result<GgufFile> Open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  uint32_t version() const { return version_; }
+  uint64_t alignment() const { return alignment_; }
+  uint64_t data_offset() const { return data_offset_; }  // absolute offset of the data section
+  uint64_t file_size() const;
+
+  // Metadata in file order.
+  const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }
+  const GgufValue* Find(std::string_view key) const;  // nullptr when absent
+
+  // Typed lookups for required keys; errors name the file and key ("missing required key ...",
+  // "key ... has type string, expected an integer").
+  Result<int64_t> GetInt(std::string_view key) const;  // any integer type
+  Result<double> GetFloat(std::string_view key) const;  // f32/f64 (integers accepted too)
+  Result<std::string> GetString(std::string_view key) const;
+  Result<const GgufArray*> GetArray(std::string_view key) const;
+
+  const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
+  const GgufTensorInfo* FindTensor(std::string_view name) const;  // nullptr when absent
+
+ private:
+  std::string path_;
+  std::shared_ptr<MappedFile> file_;
+  uint32_t version_ = 0;
+  uint64_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
+  std::vector<std::pair<std::string, GgufValue>> metadata_;
+  std::map<std::string, size_t, std::less<>> metadata_index_;
+  std::vector<GgufTensorInfo> tensors_;
+  std::map<std::string, size_t, std::less<>> tensor_index_;
+};
+
+}  // namespace shrink

@@ -1,0 +1,24 @@
+// Paths for tests: the read-only ../shared folder and per-test scratch folders.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace shrink::testing {
+
+// Absolute path of `relative` inside the shared/ folder (../shared from the repository root).
+std::filesystem::path SharedPath(const std::string& relative);
+// Absolute path of `relative` inside the repository (e.g. "tests/oracles/x.py").
+std::filesystem::path SourcePath(const std::string& relative);
+// A fresh, empty folder for the running test, removed at process exit is not guaranteed.
+std::filesystem::path ScratchDir();
+
+}  // namespace shrink::testing
+
+// Skips the running test with a clear message when a shared file is absent.
+#define SHRINK_SKIP_IF_MISSING(path)                                                     \
+  do {                                                                                   \
+    if (!std::filesystem::exists(path))                                                  \
+      GTEST_SKIP() << "skipped: " << (path) << " is absent (the shared/ folder beside " \
+                   << "the repository provides it)";                                     \
+  } while (0)
