@@ -1,16 +1,17 @@
-// GGUF v3: reading (memory-mapped, zero-copy tensor data) and the value model shared with the writer.
+// GGUF v3: reading (memory-mapped, zero-copy tensor data) and the value model shared with the
+// writer.
 //
 // Layout (little-endian; full prose in docs/formats.md):
 //   u32 magic "GGUF" | u32 version (3; 2 also read) | u64 tensor_count | u64 metadata_kv_count
 //   metadata_kv_count × { string key | u32 value_type | value }
 //   tensor_count × { string name | u32 n_dims | n_dims × u64 ne | u32 ggml_type | u64 offset }
-//   padding to `general.alignment` (default 32) | tensor data (each tensor's offset is relative to here
-//   and a multiple of the alignment)
-//   string = u64 length + bytes (no terminator); array = u32 element_type + u64 count + elements
-//   (arrays may nest).
+//   padding to `general.alignment` (default 32) | tensor data (each tensor's offset is relative to
+//   here and a multiple of the alignment) string = u64 length + bytes (no terminator); array = u32
+//   element_type + u64 count + elements (arrays may nest).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -26,22 +27,44 @@ namespace shrink {
 
 // GGUF metadata value type ids, as stored in the file.
 enum class GgufValueType : uint32_t {
-  kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6, kBool = 7,
-  kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
+  kUint8 = 0,
+  kInt8 = 1,
+  kUint16 = 2,
+  kInt16 = 3,
+  kUint32 = 4,
+  kInt32 = 5,
+  kFloat32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kUint64 = 10,
+  kInt64 = 11,
+  kFloat64 = 12,
 };
 const char* GgufValueTypeName(GgufValueType type);
 
 struct GgufValue;
-// An array keeps the element type it was stored with (so it writes back identically), even when empty.
+// An array keeps the element type it was stored with (so it writes back identically), even when
+// empty.
 struct GgufArray {
   GgufValueType element_type = GgufValueType::kUint8;
   std::vector<GgufValue> elements;
 };
 
-// One metadata value. `type` is the stored type; `data` holds it in the widest C++ type of its kind.
+// One metadata value. `type` is the stored type; `data` holds it in the widest C++ type of its
+// kind.
 struct GgufValue {
   GgufValueType type = GgufValueType::kUint8;
   std::variant<uint64_t, int64_t, double, bool, std::string, GgufArray> data;
+
+  // Accessors. REQUIRES: the matching kind: AsInt/AsUint an integer type whose value fits the
+  // result; AsFloat a float or integer type; AsBool/AsString/AsArray exactly that type.
+  int64_t AsInt() const;
+  uint64_t AsUint() const;
+  double AsFloat() const;
+  bool AsBool() const { return std::get<bool>(data); }
+  const std::string& AsString() const { return std::get<std::string>(data); }
+  const GgufArray& AsArray() const { return std::get<GgufArray>(data); }
 
   static GgufValue U8(uint8_t v), I8(int8_t v), U16(uint16_t v), I16(int16_t v), U32(uint32_t v),
       I32(int32_t v), F32(float v), Bool(bool v), U64(uint64_t v), I64(int64_t v), F64(double v),
@@ -57,18 +80,32 @@ struct GgufTensorInfo {
   std::vector<int64_t> shape;  // ggml order: shape[0] is the contiguous (row) dimension
   uint32_t type_id = 0;        // ggml type id (see formats/types.h)
   uint64_t offset = 0;         // relative to the start of the data section
-  std::span<const uint8_t> data;
+  uint64_t info_offset = 0;    // absolute offset of this entry in the tensor table (for messages)
+  std::span<const uint8_t> data;  // see GgufFile::Open for when this is exact
   int64_t element_count() const;
 };
 
-// A GGUF file opened read-only. Tensor data stays in the mapping; the object owns it.
+// Bytes that a tensor of ggml type `type_id` and shape `shape` occupies in the data section, or an
+// error when the type id is unknown or the shape does not fit the type's blocks. io sits below
+// formats/ and so cannot know element types; formats/gguf_tensor_sizes.h supplies this function
+// (GgufTensorBytes), and OpenGguf(path) there is the usual way to open a model file.
+using GgufTensorSizeFn =
+    std::function<Result<uint64_t>(uint32_t type_id, std::span<const int64_t> shape)>;
+
+// A GGUF file opened read-only. Tensor data stays in the mapping; the object owns it. Move-only in
+// effect (copies share the mapping); spans stay valid while any copy lives.
 class GgufFile {
  public:
-  // Reads and validates the header, metadata and tensor table of `path`: magic, version, every value
-  // type, string and array lengths against the file size, dimension products against overflow, tensor
-  // type ids against formats/types.h, and each tensor's data range against the file end.
-  // Errors name the file, the field or tensor, the byte offset and what was expected.
-  static Result<GgufFile> Open(const std::string& path);
+  // Reads and validates the header, metadata and tensor table of `path`: magic, version, every
+  // value type, string and array lengths against the file size, general.alignment (u32, a power of
+  // two), duplicate keys and tensor names, dimensions (1..4 of them, each > 0, product within
+  // int64), tensor offsets (multiples of the alignment, inside the file). With `tensor_bytes` (see
+  // GgufTensorSizeFn) each tensor's type id is checked, its byte size computed, its data range
+  // checked against the file end and against overlap, and `data` spans exactly its bytes. Without
+  // it type ids are not checked and `data` spans from the tensor's offset up to the next tensor's
+  // offset (or the file end): an upper bound, including padding. Errors name the file, the field or
+  // tensor, the byte offset and what was expected.
+  static Result<GgufFile> Open(const std::string& path, const GgufTensorSizeFn& tensor_bytes = {});
 
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
@@ -82,7 +119,7 @@ class GgufFile {
 
   // Typed lookups for required keys; errors name the file and key ("missing required key ...",
   // "key ... has type string, expected an integer").
-  Result<int64_t> GetInt(std::string_view key) const;  // any integer type
+  Result<int64_t> GetInt(std::string_view key) const;   // any integer type
   Result<double> GetFloat(std::string_view key) const;  // f32/f64 (integers accepted too)
   Result<std::string> GetString(std::string_view key) const;
   Result<const GgufArray*> GetArray(std::string_view key) const;
