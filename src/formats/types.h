@@ -1,9 +1,10 @@
 // The table of tensor element types: ONE row per type, ids and block layouts as in ggml/GGUF.
 //
-// Every format is described here once, as data: ggml type id, name, elements per block, bytes per block,
-// and scalar reference decode/encode functions. Code that handles "any type" looks its row up here rather
-// than switching on the type. Block structs with static_asserts on their sizes live in the per-family
-// headers (float_types.h, legacy_quants.h, k_quants.h, iq_quants.h); layouts in docs/formats.md.
+// Every format is described here once, as data: ggml type id, name, elements per block, bytes per
+// block, and scalar reference decode/encode functions. Code that handles "any type" looks its row
+// up here rather than switching on the type. Block structs with static_asserts on their sizes live
+// in the per-family headers (float_types.h, legacy_quants.h, k_quants.h, iq_quants.h); layouts in
+// docs/formats.md.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +17,22 @@ namespace shrink {
 
 // ggml type ids (stable; stored in GGUF tensor tables).
 enum class TensorType : uint32_t {
-  kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ5_0 = 6, kQ5_1 = 7, kQ8_0 = 8,
-  kQ2_K = 10, kQ3_K = 11, kQ4_K = 12, kQ5_K = 13, kQ6_K = 14, kQ8_K = 15,
-  kIQ4_NL = 20, kIQ4_XS = 23, kBF16 = 30,
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
+  kQ8_0 = 8,
+  kQ2_K = 10,
+  kQ3_K = 11,
+  kQ4_K = 12,
+  kQ5_K = 13,
+  kQ6_K = 14,
+  kQ8_K = 15,
+  kIQ4_NL = 20,
+  kIQ4_XS = 23,
+  kBF16 = 30,
 };
 
 // Decodes `n` elements (REQUIRES: n % block_elements == 0) from consecutive blocks at `blocks`.
@@ -43,7 +57,8 @@ std::span<const TypeTraits> AllTypes();
 const TypeTraits* FindType(uint32_t ggml_type_id);
 // REQUIRES: `type` is a TensorType enumerator.
 const TypeTraits& Traits(TensorType type);
-// Bytes of a row of `elements` elements; an error when `elements` is not a multiple of the block size.
+// Bytes of a row of `elements` elements; an error (naming the type and the count) when `elements`
+// is negative, not a multiple of the block size, or its byte size overflows int64_t.
 Result<int64_t> RowBytes(TensorType type, int64_t elements);
 // Looks a type up by name, case-insensitively ("q4_0" → kQ4_0).
 const TypeTraits* FindTypeByName(std::string_view name);

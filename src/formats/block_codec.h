@@ -1,0 +1,46 @@
+// Row codecs built from per-format traits: one generic loop serves every block format.
+//
+// A format's traits struct names its block and its per-block scalar reference codec:
+//   struct Q4_0Format {
+//     using Block = BlockQ4_0;                        // the byte layout; sizeof(Block) == block
+//     bytes static constexpr int kBlockElements = 32; static void DecodeBlock(const Block& b,
+//     float* y);  // y: (kBlockElements) static void EncodeBlock(const float* x, Block& b);  //
+//     optional; x: (kBlockElements)
+//   };
+// DecodeRow<F>/EncodeRow<F> have the DecodeFn/EncodeFn signature of the types table. Blocks are
+// copied through memcpy, so rows need no alignment (GGUF tensor data in a mmapped file is only
+// 32-byte aligned and blocks of 18 or 22 bytes straddle any alignment). SIMD specializations
+// (Highway) will reuse these traits and keep DecodeBlock as the scalar reference they are tested
+// against.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace shrink {
+
+template <typename Format>
+void DecodeRow(const uint8_t* blocks, float* out, int64_t n) {
+  using Block = typename Format::Block;
+  static_assert(std::is_trivially_copyable_v<Block>);
+  const int64_t n_blocks = n / Format::kBlockElements;
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    Block block;
+    std::memcpy(&block, blocks + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
+    Format::DecodeBlock(block, out + i * Format::kBlockElements);
+  }
+}
+
+template <typename Format>
+void EncodeRow(const float* in, uint8_t* blocks, int64_t n) {
+  using Block = typename Format::Block;
+  const int64_t n_blocks = n / Format::kBlockElements;
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    Block block;
+    Format::EncodeBlock(in + i * Format::kBlockElements, block);
+    std::memcpy(blocks + i * static_cast<int64_t>(sizeof(Block)), &block, sizeof(Block));
+  }
+}
+
+}  // namespace shrink

@@ -1,0 +1,169 @@
+#include "formats/legacy_quants.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "formats/float_types.h"
+
+// Bit-exactness depends on every float operation rounding on its own: the formats layer is compiled
+// with -ffp-contract=off (src/formats/CMakeLists.txt), so `x * id + 8.5f` is never fused into an
+// FMA.
+
+namespace shrink {
+namespace {
+
+constexpr int kQK = 32;
+
+// The element with the largest magnitude, signed; the first one on ties (numpy argmax, ggml `<`).
+float SignedAbsMax(const float* x) {
+  float amax = std::fabs(x[0]);
+  float max = x[0];
+  for (int j = 1; j < kQK; ++j) {
+    if (std::fabs(x[j]) > amax) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
+void MinMax(const float* x, float& min, float& max) {
+  min = x[0];
+  max = x[0];
+  for (int j = 1; j < kQK; ++j) {
+    if (x[j] < min) min = x[j];
+    if (x[j] > max) max = x[j];
+  }
+}
+
+float Reciprocal(float d) { return d != 0.0f ? 1.0f / d : 0.0f; }
+
+// trunc(v) clamped to [0, hi]; v is never NaN for finite inputs, but clamp in float first so an
+// out-of-range value never reaches the integer conversion.
+uint8_t TruncClamp(float v, int hi) {
+  const float t = std::trunc(v);
+  if (!(t > 0.0f)) return 0;
+  if (t >= static_cast<float>(hi)) return static_cast<uint8_t>(hi);
+  return static_cast<uint8_t>(t);
+}
+
+uint32_t LoadQh(const uint8_t* qh) {
+  uint32_t v;
+  std::memcpy(&v, qh, sizeof(v));
+  return v;
+}
+
+// q: (32) 5-bit values -> low nibbles in qs (pairs j, j+16) and bit 4 of q[j] as bit j of qh.
+void Pack5(const uint8_t* q, uint8_t* qs, uint8_t* qh) {
+  uint32_t high = 0;
+  for (int j = 0; j < kQK / 2; ++j)
+    qs[j] = static_cast<uint8_t>((q[j] & 15) | ((q[j + 16] & 15) << 4));
+  for (int j = 0; j < kQK; ++j) high |= static_cast<uint32_t>((q[j] >> 4) & 1) << j;
+  std::memcpy(qh, &high, sizeof(high));
+}
+
+}  // namespace
+
+void Q4_0Format::DecodeBlock(const Block& b, float* y) {
+  const float d = F16ToF32(b.d);
+  for (int j = 0; j < kQK / 2; ++j) {
+    y[j] = d * static_cast<float>((b.qs[j] & 15) - 8);
+    y[j + 16] = d * static_cast<float>((b.qs[j] >> 4) - 8);
+  }
+}
+
+void Q4_0Format::EncodeBlock(const float* x, Block& b) {
+  const float d = SignedAbsMax(x) / -8.0f;
+  const float id = Reciprocal(d);
+  b.d = F32ToF16(d);
+  for (int j = 0; j < kQK / 2; ++j) {
+    const uint8_t q0 = TruncClamp(x[j] * id + 8.5f, 15);
+    const uint8_t q1 = TruncClamp(x[j + 16] * id + 8.5f, 15);
+    b.qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+  }
+}
+
+void Q4_1Format::DecodeBlock(const Block& b, float* y) {
+  const float d = F16ToF32(b.d);
+  const float m = F16ToF32(b.m);
+  for (int j = 0; j < kQK / 2; ++j) {
+    y[j] = d * static_cast<float>(b.qs[j] & 15) + m;
+    y[j + 16] = d * static_cast<float>(b.qs[j] >> 4) + m;
+  }
+}
+
+void Q4_1Format::EncodeBlock(const float* x, Block& b) {
+  float min, max;
+  MinMax(x, min, max);
+  const float d = (max - min) / 15.0f;
+  const float id = Reciprocal(d);
+  b.d = F32ToF16(d);
+  b.m = F32ToF16(min);
+  for (int j = 0; j < kQK / 2; ++j) {
+    const uint8_t q0 = TruncClamp((x[j] - min) * id + 0.5f, 15);
+    const uint8_t q1 = TruncClamp((x[j + 16] - min) * id + 0.5f, 15);
+    b.qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+  }
+}
+
+void Q5_0Format::DecodeBlock(const Block& b, float* y) {
+  const float d = F16ToF32(b.d);
+  const uint32_t qh = LoadQh(b.qh);
+  for (int j = 0; j < kQK / 2; ++j) {
+    const int q0 = (b.qs[j] & 15) | static_cast<int>(((qh >> j) & 1) << 4);
+    const int q1 = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+    y[j] = d * static_cast<float>(q0 - 16);
+    y[j + 16] = d * static_cast<float>(q1 - 16);
+  }
+}
+
+void Q5_0Format::EncodeBlock(const float* x, Block& b) {
+  const float d = SignedAbsMax(x) / -16.0f;
+  const float id = Reciprocal(d);
+  b.d = F32ToF16(d);
+  uint8_t q[kQK];
+  for (int j = 0; j < kQK; ++j) q[j] = TruncClamp(x[j] * id + 16.5f, 31);
+  Pack5(q, b.qs, b.qh);
+}
+
+void Q5_1Format::DecodeBlock(const Block& b, float* y) {
+  const float d = F16ToF32(b.d);
+  const float m = F16ToF32(b.m);
+  const uint32_t qh = LoadQh(b.qh);
+  for (int j = 0; j < kQK / 2; ++j) {
+    const int q0 = (b.qs[j] & 15) | static_cast<int>(((qh >> j) & 1) << 4);
+    const int q1 = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+    y[j] = d * static_cast<float>(q0) + m;
+    y[j + 16] = d * static_cast<float>(q1) + m;
+  }
+}
+
+void Q5_1Format::EncodeBlock(const float* x, Block& b) {
+  float min, max;
+  MinMax(x, min, max);
+  const float d = (max - min) / 31.0f;
+  const float id = Reciprocal(d);
+  b.d = F32ToF16(d);
+  b.m = F32ToF16(min);
+  uint8_t q[kQK];
+  for (int j = 0; j < kQK; ++j) q[j] = TruncClamp((x[j] - min) * id + 0.5f, 31);
+  Pack5(q, b.qs, b.qh);
+}
+
+void Q8_0Format::DecodeBlock(const Block& b, float* y) {
+  const float d = F16ToF32(b.d);
+  for (int j = 0; j < kQK; ++j) y[j] = d * static_cast<float>(b.qs[j]);
+}
+
+void Q8_0Format::EncodeBlock(const float* x, Block& b) {
+  float amax = 0.0f;
+  for (int j = 0; j < kQK; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+  const float d = amax / 127.0f;
+  const float id = Reciprocal(d);
+  b.d = F32ToF16(d);
+  // roundf: half away from zero (gguf-py's np_roundf, ggml's roundf); |x * id| <= 127 up to
+  // rounding.
+  for (int j = 0; j < kQK; ++j) b.qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+}
+
+}  // namespace shrink
