@@ -1,0 +1,40 @@
+#include "kernels/attention.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "kernels/softmax.h"
+
+namespace shrink {
+
+void Attention(const AttentionParams& p, int64_t T, int64_t pos0, const float* q, const float* k,
+               const float* v, float* out, std::vector<float>& scratch) {
+  const int64_t P = pos0 + T;  // cache rows visible to the last query
+  const int64_t q_stride = p.n_heads * p.head_dim;
+  const int64_t kv_stride = p.n_kv_heads * p.head_dim;
+  const int64_t group = p.n_heads / p.n_kv_heads;
+  scratch.resize(static_cast<size_t>(T * P));
+  float* S = scratch.data();  // (T, P) scores, then probabilities
+  for (int64_t h = 0; h < p.n_heads; ++h) {
+    const int64_t g = h / group;
+    // S = scale * Q_h (T, hd) · K_gᵀ (hd, P)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(T), static_cast<int>(P),
+                static_cast<int>(p.head_dim), p.scale, q + h * p.head_dim,
+                static_cast<int>(q_stride), k + g * p.head_dim, static_cast<int>(kv_stride), 0.0f,
+                S, static_cast<int>(P));
+    for (int64_t t = 0; t < T; ++t) {
+      float* row = S + t * P;
+      const int64_t visible = pos0 + t + 1;
+      Softmax(row, visible);
+      std::fill(row + visible, row + P, 0.0f);  // causal mask: future keys get weight 0
+    }
+    // out_h (T, hd) = S (T, P) · V_g (P, hd)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(T),
+                static_cast<int>(p.head_dim), static_cast<int>(P), 1.0f, S, static_cast<int>(P),
+                v + g * p.head_dim, static_cast<int>(kv_stride), 0.0f, out + h * p.head_dim,
+                static_cast<int>(q_stride));
+  }
+}
+
+}  // namespace shrink

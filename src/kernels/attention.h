@@ -1,0 +1,29 @@
+// Causal multi-head attention with grouped-query heads over a KV cache.
+//
+// For query head h (kv head g = h / (n_heads / n_kv_heads)) and query row t at position pos0 + t:
+//   s_j = (q_t,h · k_j,g) * scale     for cache rows j in [0, pos0 + t]   (causal)
+//   p = softmax(s);   out_t,h = sum_j p_j v_j,g
+// scale is 1/sqrt(head_dim) in Llama models.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace shrink {
+
+struct AttentionParams {
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;  // divides n_heads
+  int64_t head_dim = 0;
+  float scale = 1.0f;
+};
+
+// q: (T, n_heads, head_dim) for positions [pos0, pos0 + T).
+// k, v: (pos0 + T, n_kv_heads, head_dim): the cache rows for every position so far, this batch
+// included. out: (T, n_heads, head_dim). `scratch` is resized as needed (T * (pos0 + T) floats).
+// Scores and weighted sums are BLAS sgemm products (F32 accumulation); softmax as
+// kernels/softmax.h.
+void Attention(const AttentionParams& params, int64_t T, int64_t pos0, const float* q,
+               const float* k, const float* v, float* out, std::vector<float>& scratch);
+
+}  // namespace shrink

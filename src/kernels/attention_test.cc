@@ -1,0 +1,65 @@
+#include "kernels/attention.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/reference.h"
+
+namespace shrink {
+namespace {
+
+constexpr double kU = 0x1p-24;
+
+// Batched prompt (pos0 = 0) and continuation over an existing cache (pos0 > 0), GQA 9:3 like
+// SmolLM2.
+void Check(int64_t T, int64_t pos0) {
+  AttentionParams p{.n_heads = 9, .n_kv_heads = 3, .head_dim = 64, .scale = 1.0f / 8.0f};
+  const int64_t P = pos0 + T;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> q(T * p.n_heads * p.head_dim), k(P * p.n_kv_heads * p.head_dim),
+      v(P * p.n_kv_heads * p.head_dim);
+  for (float& x : q) x = dist(rng);
+  for (float& x : k) x = dist(rng);
+  for (float& x : v) x = dist(rng);
+  std::vector<float> fast(q.size()), ref(q.size()), scratch;
+  Attention(p, T, pos0, q.data(), k.data(), v.data(), fast.data(), scratch);
+  reference::Attention(p, T, pos0, q.data(), k.data(), v.data(), ref.data());
+  double qk_max = 0.0, v_max = 0.0;  // max Σ|q_i||k_i| over pairs, max |v|
+  for (float x : v) v_max = std::max(v_max, static_cast<double>(std::fabs(x)));
+  double q_norm1 = 0.0, k_max = 0.0;
+  for (float x : q) q_norm1 = std::max(q_norm1, static_cast<double>(std::fabs(x)));
+  for (float x : k) k_max = std::max(k_max, static_cast<double>(std::fabs(x)));
+  qk_max = p.head_dim * q_norm1 * k_max;
+  // Scores from an F32 dot of head_dim terms err by at most γ_hd·Σ|q||k|·scale (γ_n ≈ n·u); a score
+  // error δ changes each softmax weight by a relative 2δ, so the weighted sum of v moves by
+  // 2δ·max|v|. The softmax itself (see softmax_test) and the F32 sum over P rows add about (P +
+  // 8)·u·max|v|.
+  const double delta = (p.head_dim + 2) * kU * qk_max * p.scale;
+  const double tol = 2 * delta * v_max + (P + 8) * kU * v_max;
+  for (size_t i = 0; i < fast.size(); ++i) EXPECT_NEAR(fast[i], ref[i], tol) << i;
+}
+
+TEST(AttentionTest, PromptMatchesReference) { Check(33, 0); }
+TEST(AttentionTest, SingleTokenOverCacheMatchesReference) { Check(1, 40); }
+TEST(AttentionTest, BatchOverCacheMatchesReference) { Check(5, 12); }
+
+TEST(AttentionTest, FirstTokenSeesOnlyItself) {
+  // With one visible key the output is exactly that key's value, whatever the scores.
+  AttentionParams p{.n_heads = 2, .n_kv_heads = 1, .head_dim = 2, .scale = 1.0f};
+  const float q[4] = {1, 2, 3, 4}, k[4] = {5, 6, 100, 100}, v[4] = {7, 8, -1, -1};
+  float out[4];
+  std::vector<float> scratch;
+  Attention(p, 1, 0, q, k, v, out, scratch);
+  EXPECT_EQ(out[0], 7.0f);
+  EXPECT_EQ(out[1], 8.0f);
+  EXPECT_EQ(out[2], 7.0f);
+  EXPECT_EQ(out[3], 8.0f);
+}
+
+}  // namespace
+}  // namespace shrink

@@ -1,0 +1,93 @@
+#include "kernels/reference.h"
+
+#include <cmath>
+#include <vector>
+
+namespace shrink::reference {
+
+void RmsNorm(const float* x, const float* w, int64_t T, int64_t C, float eps, float* y) {
+  for (int64_t t = 0; t < T; ++t) {
+    double ss = 0.0;
+    for (int64_t i = 0; i < C; ++i) ss += static_cast<double>(x[t * C + i]) * x[t * C + i];
+    const double inv = 1.0 / std::sqrt(ss / static_cast<double>(C) + eps);
+    for (int64_t i = 0; i < C; ++i) y[t * C + i] = static_cast<float>(x[t * C + i] * inv * w[i]);
+  }
+}
+
+void Rope(const RopeParams& p, int64_t T, int64_t pos0, float* x) {
+  const int64_t half = p.rope_dims / 2;
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t h = 0; h < p.n_heads; ++h) {
+      float* v = x + (t * p.n_heads + h) * p.head_dim;
+      for (int64_t j = 0; j < half; ++j) {
+        const double theta = static_cast<double>(pos0 + t) *
+                             std::pow(static_cast<double>(p.base), -2.0 * j / p.rope_dims);
+        const int64_t i0 = p.ordering == RopeOrdering::kAdjacentPairs ? 2 * j : j;
+        const int64_t i1 = p.ordering == RopeOrdering::kAdjacentPairs ? 2 * j + 1 : j + half;
+        const double a = v[i0], b = v[i1];
+        v[i0] = static_cast<float>(a * std::cos(theta) - b * std::sin(theta));
+        v[i1] = static_cast<float>(a * std::sin(theta) + b * std::cos(theta));
+      }
+    }
+  }
+}
+
+void Softmax(float* x, int64_t n) {
+  double max = x[0];
+  for (int64_t i = 1; i < n; ++i) max = std::max<double>(max, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(x[i] - max);
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(std::exp(x[i] - max) / sum);
+}
+
+void Attention(const AttentionParams& p, int64_t T, int64_t pos0, const float* q, const float* k,
+               const float* v, float* out) {
+  const int64_t hd = p.head_dim;
+  const int64_t group = p.n_heads / p.n_kv_heads;
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t visible = pos0 + t + 1;
+    for (int64_t h = 0; h < p.n_heads; ++h) {
+      const int64_t g = h / group;
+      const float* qv = q + (t * p.n_heads + h) * hd;
+      std::vector<double> s(visible);
+      double max = -INFINITY;
+      for (int64_t j = 0; j < visible; ++j) {
+        const float* kv = k + (j * p.n_kv_heads + g) * hd;
+        double dot = 0.0;
+        for (int64_t i = 0; i < hd; ++i) dot += static_cast<double>(qv[i]) * kv[i];
+        s[j] = dot * p.scale;
+        max = std::max(max, s[j]);
+      }
+      double sum = 0.0;
+      for (double& sj : s) sum += (sj = std::exp(sj - max));
+      for (int64_t i = 0; i < hd; ++i) {
+        double acc = 0.0;
+        for (int64_t j = 0; j < visible; ++j)
+          acc += s[j] / sum * v[(j * p.n_kv_heads + g) * hd + i];
+        out[(t * p.n_heads + h) * hd + i] = static_cast<float>(acc);
+      }
+    }
+  }
+}
+
+void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double g = gate[i];
+    out[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * up[i]);
+  }
+}
+
+void MatMul(const MatrixRef& w, const float* x, int64_t T, float* y) {
+  const int64_t row_bytes = RowBytes(w.type, w.cols).value();
+  std::vector<float> row(w.cols);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    Traits(w.type).decode(w.data.data() + r * row_bytes, row.data(), w.cols);
+    for (int64_t t = 0; t < T; ++t) {
+      double acc = 0.0;
+      for (int64_t i = 0; i < w.cols; ++i) acc += static_cast<double>(row[i]) * x[t * w.cols + i];
+      y[t * w.rows + r] = static_cast<float>(acc);
+    }
+  }
+}
+
+}  // namespace shrink::reference

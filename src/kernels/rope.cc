@@ -1,0 +1,36 @@
+#include "kernels/rope.h"
+
+#include <cmath>
+#include <vector>
+
+namespace shrink {
+
+void Rope(const RopeParams& p, int64_t T, int64_t pos0, float* x) {
+  const int64_t half = p.rope_dims / 2;
+  const float theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.rope_dims));
+  std::vector<float> cos_t(half), sin_t(half);
+  const int64_t pair_stride = p.ordering == RopeOrdering::kAdjacentPairs ? 1 : 0;
+  for (int64_t t = 0; t < T; ++t) {
+    // One table of angles per position, shared by every head (as ggml's rope cache).
+    float theta = static_cast<float>(pos0 + t);
+    for (int64_t j = 0; j < half; ++j) {
+      cos_t[j] = std::cos(theta);
+      sin_t[j] = std::sin(theta);
+      theta *= theta_scale;
+    }
+    float* row = x + t * p.n_heads * p.head_dim;
+    for (int64_t h = 0; h < p.n_heads; ++h) {
+      float* v = row + h * p.head_dim;
+      for (int64_t j = 0; j < half; ++j) {
+        // Adjacent: (2j, 2j+1); halves: (j, j+half).
+        const int64_t i0 = pair_stride ? 2 * j : j;
+        const int64_t i1 = pair_stride ? 2 * j + 1 : j + half;
+        const float a = v[i0], b = v[i1];
+        v[i0] = a * cos_t[j] - b * sin_t[j];
+        v[i1] = a * sin_t[j] + b * cos_t[j];
+      }
+    }
+  }
+}
+
+}  // namespace shrink
