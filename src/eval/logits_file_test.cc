@@ -1,0 +1,95 @@
+// Validation of base files: each kind of damage gives an error naming the file, the field and
+// offset.
+#include "eval/logits_file.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "testing/test_paths.h"
+
+namespace shrink {
+namespace {
+
+std::string WriteBytes(const std::string& name, const std::string& bytes) {
+  const std::string path = (testing::ScratchDir() / name).string();
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+// A valid file: n_ctx 4 (1 scored row per chunk), n_vocab 3 (row = 4 + 4 words), 1 chunk.
+std::string ValidFile() {
+  std::string b = "_logits_";
+  const int32_t fields[3] = {4, 3, 1}, tokens[4] = {1, 2, 0, 2};
+  b.append(reinterpret_cast<const char*>(fields), sizeof(fields));
+  b.append(reinterpret_cast<const char*>(tokens), sizeof(tokens));
+  const float scale_min[2] = {0.001f, -5.0f};
+  b.append(reinterpret_cast<const char*>(scale_min), sizeof(scale_min));
+  const uint16_t q[4] = {100, 0, 65535, 0};
+  b.append(reinterpret_cast<const char*>(q), sizeof(q));
+  return b;
+}
+
+std::string ErrorOf(const std::string& bytes) {
+  Result<LogitsFileReader> r = LogitsFileReader::Open(WriteBytes("f.logits", bytes));
+  return r.ok() ? "OK" : r.status().message();
+}
+
+TEST(LogitsFileTest, LayoutConstants) {
+  EXPECT_EQ(LogProbRowWords(49152), 49156u);  // SmolLM2: even vocab, no padding word
+  EXPECT_EQ(LogProbRowWords(11), 16u);        // odd vocab: one padding word
+  EXPECT_EQ(ScoredPerChunk(512), 255);
+  EXPECT_EQ(ScoredPerChunk(5), 2);
+}
+
+TEST(LogitsFileTest, ReadsValidFile) {
+  Result<LogitsFileReader> r = LogitsFileReader::Open(WriteBytes("ok.logits", ValidFile()));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->header().tokens, (std::vector<TokenId>{1, 2, 0, 2}));
+  std::vector<uint16_t> rows(8);
+  ASSERT_TRUE(r->ReadChunk(0, rows).ok());
+  EXPECT_EQ(rows[6], 65535);
+}
+
+TEST(LogitsFileTest, RejectsDamage) {
+  EXPECT_NE(ErrorOf("_logi").find("truncated"), std::string::npos);
+  std::string bad_magic = ValidFile();
+  bad_magic[0] = 'X';
+  EXPECT_NE(ErrorOf(bad_magic).find("bad magic at offset 0"), std::string::npos);
+  std::string cut = ValidFile();
+  cut.pop_back();
+  EXPECT_NE(ErrorOf(cut).find("implies 52 bytes (truncated?)"), std::string::npos) << ErrorOf(cut);
+  EXPECT_NE(ErrorOf(ValidFile() + "x").find("trailing data"), std::string::npos);
+  std::string bad_ctx = ValidFile();
+  const int32_t zero = 0;
+  std::memcpy(bad_ctx.data() + 8, &zero, 4);
+  EXPECT_NE(ErrorOf(bad_ctx).find("n_ctx at offset 8 is 0"), std::string::npos);
+  std::string bad_token = ValidFile();
+  const int32_t big = 3;
+  std::memcpy(bad_token.data() + 20 + 8, &big, 4);
+  EXPECT_NE(ErrorOf(bad_token).find("token 2 at offset 28 is 3"), std::string::npos)
+      << ErrorOf(bad_token);
+  EXPECT_NE(ErrorOf(bad_token).find("f.logits"), std::string::npos);
+}
+
+TEST(LogitsFileTest, RejectsNonFiniteScale) {
+  std::string b = ValidFile();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(b.data() + 36, &nan, 4);
+  Result<LogitsFileReader> r = LogitsFileReader::Open(WriteBytes("nan.logits", b));
+  ASSERT_TRUE(r.ok());
+  std::vector<uint16_t> rows(8);
+  Status s = r->ReadChunk(0, rows);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("chunk 0 row 0 at offset 36"), std::string::npos) << s.message();
+}
+
+TEST(LogitsFileTest, MissingFileNamesPath) {
+  Result<LogitsFileReader> r = LogitsFileReader::Open("/nonexistent/x.logits");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("/nonexistent/x.logits"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shrink
