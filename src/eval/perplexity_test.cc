@@ -150,6 +150,7 @@ TEST_F(OracleTest, KlDivergenceMatchesOracle) {
         }).ok());
     EXPECT_EQ(rows, expected_["kld_rows"]);
     EXPECT_EQ(FormatKldSummary(kld), expected_["kld_summary"]);
+    EXPECT_EQ(FormatKldFinalEstimate(kld), expected_["kld_final"]);
   }
 }
 

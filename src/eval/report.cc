@@ -10,10 +10,21 @@ std::string FormatRunningPpl(int32_t chunk_number, double ppl) {
   return fmt::format("[{}]{:.4f},", chunk_number, ppl);
 }
 
+namespace {
+std::string FinalEstimateLine(double ppl, double error) {
+  if (!(error > 0)) return "Unexpected negative standard deviation of log(prob)\n";
+  return fmt::format("Final estimate: PPL = {:.4f} +/- {:.5f}\n", ppl, error);
+}
+}  // namespace
+
 std::string FormatFinalEstimate(const NllAccumulator& nll) {
-  const double error = nll.PplError();
-  if (std::isnan(error)) return "Unexpected negative standard deviation of log(prob)\n";
-  return fmt::format("Final estimate: PPL = {:.4f} +/- {:.5f}\n", nll.Ppl(), error);
+  return FinalEstimateLine(nll.Ppl(), nll.PplError());
+}
+
+std::string FormatKldFinalEstimate(const KldAccumulator& kld) {
+  const KldStatistics s = kld.Statistics();
+  const double ppl = std::exp(s.log_ppl.mean);
+  return FinalEstimateLine(ppl, ppl * s.log_ppl.error);
 }
 
 std::string KldTableHeader() {

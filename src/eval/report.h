@@ -15,6 +15,8 @@ std::string FormatRunningPpl(int32_t chunk_number, double ppl);
 // "Final estimate: PPL = 12.3456 +/- 0.12345\n" (or llama-perplexity's message when the variance
 // estimate is not positive).
 std::string FormatFinalEstimate(const NllAccumulator& nll);
+// The same line for a KL-divergence run: PPL(Q) from its float NLLs, same formula.
+std::string FormatKldFinalEstimate(const KldAccumulator& kld);
 
 // The KLD table header (printed once, after the first chunk) and one row per chunk.
 std::string KldTableHeader();
