@@ -1,0 +1,116 @@
+// The forward pass on real models. The golden text for stories260K comes from docs/models.md
+// (llama2.c's run.c output), an independent implementation.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "model/loaders.h"
+#include "model/model.h"
+#include "testing/test_paths.h"
+
+namespace shrink {
+namespace {
+
+const char kGolden[] =
+    "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
+    "One day, she saw a big, red ball. She wanted to play with it, but it was too high";
+
+TokenId Argmax(std::span<const float> row) {
+  return static_cast<TokenId>(std::max_element(row.begin(), row.end()) - row.begin());
+}
+
+std::vector<TokenId> GreedyTokens(const Model& model, TokenId bos, int n) {
+  InferenceSession session(model, n + 1);
+  std::vector<float> logits(model.config.vocab_size);
+  std::vector<TokenId> out;
+  TokenId token = bos;
+  for (int i = 0; i < n; ++i) {
+    const Status s = session.Evaluate(std::span(&token, 1), logits);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    token = Argmax(logits);
+    out.push_back(token);
+  }
+  return out;
+}
+
+TEST(TransformerTest, Stories260KGreedyPrintsGoldenText) {
+  const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
+  const auto tok_path = testing::SharedPath("models/stories260K/tok512.bin");
+  SHRINK_SKIP_IF_MISSING(model_path);
+  SHRINK_SKIP_IF_MISSING(tok_path);
+  auto model = LoadModel(model_path.string(), {.tokenizer_path = tok_path.string()});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Model& m = **model;
+  EXPECT_EQ(m.config.n_layers, 5);
+  EXPECT_TRUE(m.config.tied_embeddings);
+  std::string text;
+  for (TokenId t : GreedyTokens(m, /*bos=*/1, 60)) text += m.tokenizer->TokenToPiece(t, false);
+  // SentencePiece pieces carry a leading space; after BOS run.c (and SentencePiece's decoder) drops
+  // it.
+  ASSERT_FALSE(text.empty());
+  if (text[0] == ' ') text.erase(0, 1);
+  EXPECT_THAT(text, ::testing::StartsWith(kGolden));
+}
+
+TEST(TransformerTest, BatchedEvaluationMatchesTokenByToken) {
+  // Evaluating a prompt in one batch (sgemm, batched attention) must give the logits of feeding the
+  // same tokens one at a time (sgemv, attention over the cache). Both compute the same sums in F32
+  // in different orders: differences are rounding, far below the logit spread (tolerance 1e-3 on
+  // logits of magnitude ~10 allows ~1e-4 relative, ~1000 ulps, for 5 layers of accumulated
+  // reordering).
+  const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
+  SHRINK_SKIP_IF_MISSING(model_path);
+  auto model = LoadLlama2cTransformer(model_path.string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Model& m = **model;
+  const std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 430, 11, 280, 362};
+  const int V = m.config.vocab_size;
+  std::vector<float> batched(prompt.size() * V), single(prompt.size() * V);
+  InferenceSession a(m, 32), b(m, 32);
+  ASSERT_TRUE(a.Evaluate(prompt, batched).ok());
+  for (size_t t = 0; t < prompt.size(); ++t) {
+    ASSERT_TRUE(b.Evaluate(std::span(&prompt[t], 1), std::span(single).subspan(t * V, V)).ok());
+  }
+  EXPECT_EQ(a.position(), static_cast<int32_t>(prompt.size()));
+  for (size_t i = 0; i < batched.size(); ++i) ASSERT_NEAR(batched[i], single[i], 1e-3) << i;
+
+  // Logits for the last rows only equal the matching rows of the full batch, up to the summation
+  // order BLAS picks for a 3-row vs a 9-row product of 64-term dots: γ_64·Σ|w||x| ≈ 4e-6·|logit|
+  // scale.
+  InferenceSession c(m, 32);
+  std::vector<float> tail(3 * V);
+  ASSERT_TRUE(c.Evaluate(prompt, tail, static_cast<int32_t>(prompt.size()) - 3).ok());
+  for (int i = 0; i < 3 * V; ++i) {
+    ASSERT_NEAR(tail[i], batched[(prompt.size() - 3) * V + i], 1e-4);
+  }
+}
+
+TEST(TransformerTest, RejectsOverflowAndBadTokens) {
+  const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
+  SHRINK_SKIP_IF_MISSING(model_path);
+  auto model = LoadLlama2cTransformer(model_path.string());
+  ASSERT_TRUE(model.ok());
+  InferenceSession s(**model, 2);
+  std::vector<float> logits(3 * 512);
+  const std::vector<TokenId> three = {1, 2, 3};
+  EXPECT_THAT(s.Evaluate(three, logits).ToString(), ::testing::HasSubstr("overflows the context"));
+  const std::vector<TokenId> bad = {512};
+  std::vector<float> one(512);
+  EXPECT_THAT(s.Evaluate(bad, one).ToString(), ::testing::HasSubstr("outside the vocabulary"));
+  EXPECT_EQ(s.position(), 0);
+}
+
+TEST(TransformerTest, Llama2cNeedsTokenizer) {
+  const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
+  SHRINK_SKIP_IF_MISSING(model_path);
+  auto model = LoadModel(model_path.string());
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(model.status().message(), ::testing::HasSubstr("needs its tokenizer file"));
+}
+
+}  // namespace
+}  // namespace shrink
