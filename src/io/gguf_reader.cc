@@ -225,13 +225,13 @@ Result<GgufFile> GgufFile::Open(const std::string& path, const GgufTensorSizeFn&
   if (kv_count > in.remaining() / 13) {
     return fail(
         Status::Errorf("metadata_kv_count at offset 16: {} entries cannot fit in the {} "
-                       "bytes left in the file",
+                       "bytes left in the file (truncated?)",
                        kv_count, in.remaining()));
   }
   if (tensor_count > in.remaining() / 24) {
     return fail(
         Status::Errorf("tensor_count at offset 8: {} entries cannot fit in the {} bytes "
-                       "left in the file",
+                       "left in the file (truncated?)",
                        tensor_count, in.remaining()));
   }
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# CLI test of `shrink inspect`: bad files give exit status 1 and exactly one stderr line
+# "shrink: error: <file>: ... offset ..."; a good file gives status 0 and the totals line.
+# Usage: inspect_test.sh SHRINK_BINARY SOURCE_DIR
+set -u
+shrink=$1
+src=$2
+fixture="$src/tests/oracles/fixtures/gguf_py_all_types.gguf"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_error FILE WORD...: status 1, one stderr line starting "shrink: error: FILE: " with each WORD.
+expect_error() {
+  local file=$1; shift
+  "$shrink" inspect "$file" >"$work/out" 2>"$work/err"
+  local rc=$?
+  [ "$rc" -eq 1 ] || fail "$file: exit status $rc, expected 1"
+  local lines
+  lines=$(wc -l <"$work/err")
+  [ "$lines" -eq 1 ] || fail "$file: $lines stderr lines, expected 1: $(cat "$work/err")"
+  grep -q "^shrink: error: $file: " "$work/err" || fail "$file: stderr lacks 'shrink: error: $file: ': $(cat "$work/err")"
+  for word in "$@"; do
+    grep -qF -- "$word" "$work/err" || fail "$file: stderr lacks '$word': $(cat "$work/err")"
+  done
+}
+
+# Truncated in the metadata, in the tensor table, and in the tensor data.
+for cut in 10 100 1000 1300; do
+  head -c "$cut" "$fixture" >"$work/cut$cut.gguf"
+  expect_error "$work/cut$cut.gguf" "offset"
+done
+printf 'not a gguf file at all' >"$work/text.gguf"
+expect_error "$work/text.gguf" "magic at offset 0" 'expected "GGUF"'
+
+# A good file: status 0, every tensor listed, the totals line.
+if "$shrink" inspect "$fixture" >"$work/out" 2>"$work/err"; then
+  grep -q "^total: 3 tensors, " "$work/out" || fail "fixture: no totals line: $(cat "$work/out")"
+  grep -q "n.nested\|n.ints" "$work/out" || fail "fixture: nested array key missing"
+else
+  fail "fixture: exit status $?, stderr: $(cat "$work/err")"
+fi
+
+model="${SHRINK_CACHE:-$HOME/.cache/shrink}/models/smollm2-135m-instruct-q4_1.gguf"
+if [ -f "$model" ]; then
+  if "$shrink" inspect "$model" >"$work/out" 2>"$work/err"; then
+    # From gguf-py's GGUFReader: 272 tensors, sum of n_bytes 96576768, sum of n_elements 134515008,
+    # so 8 * 96576768 / 134515008 = 5.7437 bits per weight.
+    grep -q "^total: 272 tensors, 96576768 bytes .* 134515008 parameters, 5.7437 bits per weight" "$work/out" ||
+      fail "SmolLM2: unexpected totals: $(grep '^total' "$work/out")"
+  else
+    fail "SmolLM2: exit status $?, stderr: $(cat "$work/err")"
+  fi
+else
+  echo "skipped: $model is absent (scripts/fetch-models gets it)"
+fi
+
+[ "$failures" -eq 0 ] && echo "inspect_test: all checks passed"
+exit $((failures > 0))
