@@ -126,10 +126,8 @@ std::string BpeTokenizer::TokenToPiece(TokenId id, bool render_special) const {
     return piece;
   }
   if (token.attr & kAttrByte) {
-    // "<0xXX>" byte tokens.
-    if (token.text.size() >= 5) {
-      return std::string(1, static_cast<char>(std::stoi(token.text.substr(3, 2), nullptr, 16)));
-    }
+    const int byte = ParseByteToken(token.text);  // "<0xXX>"
+    if (byte >= 0) return std::string(1, static_cast<char>(byte));
   }
   return "";
 }

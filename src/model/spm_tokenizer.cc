@@ -151,8 +151,9 @@ std::string SpmTokenizer::TokenToPiece(TokenId id, bool render_special) const {
   if (token.attr & (kAttrUnknown | kAttrControl)) return render_special ? token.text : "";
   if (token.attr & kAttrUserDefined) return token.text;
   if (token.attr & kAttrNormal) return ReplaceAll(token.text, kSpaceMarker, " ");
-  if ((token.attr & kAttrByte) && token.text.size() >= 5) {
-    return std::string(1, static_cast<char>(std::stoi(token.text.substr(3, 2), nullptr, 16)));
+  if (token.attr & kAttrByte) {
+    const int byte = ParseByteToken(token.text);  // "<0xXX>"
+    if (byte >= 0) return std::string(1, static_cast<char>(byte));
   }
   return "";
 }

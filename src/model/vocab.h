@@ -38,6 +38,9 @@ enum TokenAttr : uint32_t {
 // 5 unused, 6 byte, else undefined) to its attribute.
 uint32_t TokenTypeToAttr(int64_t token_type);
 
+// The byte a "<0xXX>" token text stands for (hex digits in either case), or -1 for any other text.
+int ParseByteToken(std::string_view text);
+
 enum class VocabModel { kBpe, kSpm };
 
 struct Vocab {
