@@ -92,8 +92,8 @@ struct GgufTensorInfo {
 using GgufTensorSizeFn =
     std::function<Result<uint64_t>(uint32_t type_id, std::span<const int64_t> shape)>;
 
-// A GGUF file opened read-only. Tensor data stays in the mapping; the object owns it. Move-only in
-// effect (copies share the mapping); spans stay valid while any copy lives.
+// A GGUF file opened read-only. Tensor data stays in the mapping, which the object owns (copies
+// share it); `data` spans stay valid while any copy lives.
 class GgufFile {
  public:
   // Reads and validates the header, metadata and tensor table of `path`: magic, version, every

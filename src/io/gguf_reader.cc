@@ -185,6 +185,23 @@ uint64_t PadTo(uint64_t n, uint64_t alignment) {
   return (n + alignment - 1) / alignment * alignment;
 }
 
+// A key or tensor name as it appears in messages: control bytes escaped, long names cut, so a
+// corrupt file still gives a one-line error.
+std::string ForMessage(std::string_view name) {
+  constexpr size_t kMaxChars = 80;
+  std::string out;
+  for (size_t i = 0; i < name.size() && i < kMaxChars; ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (name.size() > kMaxChars) out += fmt::format("...({} bytes)", name.size());
+  return out;
+}
+
 }  // namespace
 
 int64_t GgufTensorInfo::element_count() const {
@@ -244,7 +261,7 @@ Result<GgufFile> GgufFile::Open(const std::string& path, const GgufTensorSizeFn&
       return fail(s.WithContext(fmt::format("metadata entry {}", i)));
     }
     auto context = [&] {
-      return fmt::format("metadata key '{}' (entry {} at offset {})", key, i, entry_at);
+      return fmt::format("metadata key '{}' (entry {} at offset {})", ForMessage(key), i, entry_at);
     };
     GgufValueType type{};
     GgufValue value;
@@ -285,7 +302,8 @@ Result<GgufFile> GgufFile::Open(const std::string& path, const GgufTensorSizeFn&
       return fail(s.WithContext(fmt::format("tensor entry {}", i)));
     }
     auto context = [&] {
-      return fmt::format("tensor '{}' (entry {} at offset {})", t.name, i, t.info_offset);
+      return fmt::format("tensor '{}' (entry {} at offset {})", ForMessage(t.name), i,
+                         t.info_offset);
     };
     const uint64_t dims_at = in.pos();
     uint32_t n_dims = 0;
@@ -349,7 +367,8 @@ Result<GgufFile> GgufFile::Open(const std::string& path, const GgufTensorSizeFn&
   for (size_t k = 0; k < order.size(); ++k) {
     GgufTensorInfo& t = f.tensors_[order[k]];
     auto context = [&] {
-      return fmt::format("tensor '{}' (entry {} at offset {})", t.name, order[k], t.info_offset);
+      return fmt::format("tensor '{}' (entry {} at offset {})", ForMessage(t.name), order[k],
+                         t.info_offset);
     };
     if (t.offset > data_size) {
       return fail(Status::Errorf(
