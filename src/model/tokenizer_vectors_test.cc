@@ -62,8 +62,8 @@ std::vector<Vector> ReadVectors(const fs::path& inp, const fs::path& out) {
 
 // The vocabulary file: shared/data/tokenizer-tests first. Where that copy does not open as GGUF
 // (the shared copies were once stored through a text filter that replaced non-UTF-8 bytes with
-// U+FFFD), an intact copy from llama.cpp's source tree (models/) is used: $SHRINK_LLAMA_CPP_MODELS,
-// or the peer build's unpacked sdist.
+// U+FFFD), the intact copy that scripts/fetch-test-data extracts from llama.cpp's sources is used:
+// $SHRINK_CACHE/test-data/tokenizer-tests (default ~/.cache/shrink/...), or $SHRINK_LLAMA_CPP_MODELS.
 struct VocabSource {
   fs::path path;
   std::string problems;
@@ -73,13 +73,13 @@ VocabSource FindVocab(const std::string& name) {
   std::vector<fs::path> candidates = {testing::SharedPath("data/tokenizer-tests/" + name)};
   if (const char* dir = std::getenv("SHRINK_LLAMA_CPP_MODELS"))
     candidates.push_back(fs::path(dir) / name);
-  if (const char* home = std::getenv("HOME")) {
-    const fs::path peers = fs::path(home) / ".cache/shrink/peers";
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(peers, ec)) {
-      candidates.push_back(entry.path() / "src/vendor/llama.cpp/models" / name);
-    }
+  fs::path cache;
+  if (const char* dir = std::getenv("SHRINK_CACHE")) {
+    cache = dir;
+  } else if (const char* home = std::getenv("HOME")) {
+    cache = fs::path(home) / ".cache/shrink";
   }
+  if (!cache.empty()) candidates.push_back(cache / "test-data/tokenizer-tests" / name);
   VocabSource source;
   for (const fs::path& candidate : candidates) {
     if (!fs::exists(candidate)) continue;
@@ -102,8 +102,7 @@ void CheckVectors(const std::string& name, bool space_prefix) {
   const VocabSource source = FindVocab(name);
   ASSERT_FALSE(source.path.empty())
       << "no readable copy of " << name << source.problems
-      << "\n(the vectors need an intact vocabulary file; llama.cpp's models/ folder has one: set "
-         "SHRINK_LLAMA_CPP_MODELS to it)";
+      << "\n(the vectors need an intact vocabulary file: run scripts/fetch-test-data)";
   auto file = GgufFile::Open(source.path.string());
   ASSERT_TRUE(file.ok()) << file.status().message();
   auto tokenizer = LoadGgufTokenizer(*file);
