@@ -2,8 +2,10 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/command.h"
+#include "kernels/blas_setup.h"
 
 int main(int argc, char** argv) {
+  shrink::ReexecForFasterBlas(argv);  // before any work: may restart the process once
   CLI::App app{"shrink: quantize, prune and distill generative models for edge devices"};
   app.set_version_flag("--version", std::string("shrink ") + SHRINK_VERSION);
   app.require_subcommand(1);

@@ -1,0 +1,131 @@
+// `shrink generate -m FILE -p PROMPT -n N [--temp T] [--top-p P] [--seed S] [--chat] [--tokenizer
+// FILE]`
+//
+// Streams the generated text (not the prompt) to stdout and the speed to stderr. An empty prompt
+// starts from BOS. Generation stops after N tokens or at an end-of-generation token (EOS, EOT,
+// <|im_end|>...).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/command.h"
+#include "kernels/matmul.h"
+#include "model/model.h"
+#include "model/sampler.h"
+
+namespace shrink::cli {
+namespace {
+
+struct GenerateFlags {
+  std::string model_path;
+  std::string prompt;
+  int n_predict = 128;
+  float temperature = 0.8f;
+  float top_p = 0.9f;
+  uint64_t seed = 0;
+  bool chat = false;
+  std::string tokenizer_path;
+  int threads = 0;  // 0 = all cores
+};
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+Status RunGenerate(const GenerateFlags& f) {
+  if (f.n_predict < 0) return Status::Errorf("-n is {}, expected >= 0", f.n_predict);
+  if (f.temperature < 0) return Status::Errorf("--temp is {}, expected >= 0", f.temperature);
+  if (!(f.top_p > 0.0f && f.top_p <= 1.0f)) {
+    return Status::Errorf("--top-p is {}, expected in (0, 1]", f.top_p);
+  }
+  const int threads = f.threads > 0
+                          ? f.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  SetMatMulThreads(threads);
+
+  SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                          LoadModel(f.model_path, {.tokenizer_path = f.tokenizer_path}));
+  const Tokenizer& tok = *model->tokenizer;
+
+  std::string text = f.prompt;
+  if (f.chat) {
+    if (model->chat_template.empty() && false) {
+    }
+    text = "<|im_start|>user\n" + f.prompt + "<|im_end|>\n<|im_start|>assistant\n";
+  }
+  std::vector<TokenId> tokens = tok.Encode(text, /*add_special=*/true, /*parse_special=*/f.chat);
+  if (tokens.empty()) {
+    if (tok.bos() < 0) {
+      return Status::Errorf("{}: empty prompt and the vocabulary has no BOS token to start from",
+                            f.model_path);
+    }
+    tokens.push_back(tok.bos());
+  }
+  const int64_t needed = static_cast<int64_t>(tokens.size()) + f.n_predict;
+  if (needed > model->config.context_length) {
+    return Status::Errorf("prompt ({} tokens) plus -n {} exceeds the model's context of {} tokens",
+                          tokens.size(), f.n_predict, model->config.context_length);
+  }
+  InferenceSession session(*model, static_cast<int32_t>(std::max<int64_t>(needed, 1)));
+  Sampler sampler({.temperature = f.temperature, .top_p = f.top_p, .seed = f.seed});
+  std::vector<float> logits(model->config.vocab_size);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  SHRINK_RETURN_IF_ERROR(session.Evaluate(tokens, logits, static_cast<int32_t>(tokens.size()) - 1));
+  const double prompt_s = Seconds(t0);
+
+  const auto t1 = std::chrono::steady_clock::now();
+  TokenId prev = tokens.back();
+  int generated = 0;
+  for (; generated < f.n_predict; ++generated) {
+    const TokenId next = sampler.Sample(logits);
+    if (tok.IsEndOfGeneration(next)) break;
+    std::string piece = tok.TokenToPiece(next, /*render_special=*/false);
+    // SentencePiece pieces carry a leading space that the decoder drops after BOS (as run.c does).
+    if (prev == tok.bos() && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    prev = next;
+    if (generated + 1 < f.n_predict) {
+      SHRINK_RETURN_IF_ERROR(session.Evaluate(std::span(&next, 1), logits));
+    }
+  }
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  const double gen_s = Seconds(t1);
+  fmt::print(stderr,
+             "prompt: {} tokens in {:.3f} s ({:.1f} tok/s); generated: {} tokens in {:.3f} s "
+             "({:.1f} tok/s); {} threads\n",
+             tokens.size(), prompt_s, tokens.size() / std::max(prompt_s, 1e-9), generated, gen_s,
+             generated / std::max(gen_s, 1e-9), threads);
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddGenerateCommand(CLI::App& app) {
+  auto flags = std::make_shared<GenerateFlags>();
+  CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt");
+  cmd->add_option("-m,--model", flags->model_path, "Model file (GGUF or llama2.c checkpoint)")
+      ->required();
+  cmd->add_option("-p,--prompt", flags->prompt, "Prompt text (empty: start from BOS)");
+  cmd->add_option("-n,--n-predict", flags->n_predict, "Tokens to generate")->capture_default_str();
+  cmd->add_option("--temp", flags->temperature, "Temperature (0 = greedy)")->capture_default_str();
+  cmd->add_option("--top-p", flags->top_p, "Nucleus sampling mass (1 = off)")
+      ->capture_default_str();
+  cmd->add_option("--seed", flags->seed, "Random seed for sampling")->capture_default_str();
+  cmd->add_flag("--chat", flags->chat,
+                "Wrap the prompt in the model's chat template and stop at end-of-turn tokens");
+  cmd->add_option("--tokenizer", flags->tokenizer_path,
+                  "Tokenizer file for llama2.c checkpoints (tok512.bin)");
+  cmd->add_option("-t,--threads", flags->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->callback([flags] { FinishCommand(RunGenerate(*flags)); });
+}
+
+}  // namespace shrink::cli

@@ -1,0 +1,29 @@
+#include "kernels/blas_setup.h"
+
+#include <cblas.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace shrink {
+
+const char* BlasCoreName() { return openblas_get_corename(); }
+
+void ReexecForFasterBlas(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // chosen already (by us or the user)
+  if (std::strcmp(BlasCoreName(), "Prescott") != 0) return;
+  const char* core = nullptr;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    core = "SkylakeX";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    core = "Haswell";
+  }
+  if (core == nullptr) return;
+  if (setenv("OPENBLAS_CORETYPE", core, /*overwrite=*/1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // execv failed: continue with the slow kernels (OPENBLAS_CORETYPE stays set, so no loop).
+}
+
+}  // namespace shrink
