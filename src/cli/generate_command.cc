@@ -16,6 +16,7 @@
 
 #include "cli/command.h"
 #include "kernels/matmul.h"
+#include "model/chat_template.h"
 #include "model/model.h"
 #include "model/sampler.h"
 
@@ -55,9 +56,9 @@ Status RunGenerate(const GenerateFlags& f) {
 
   std::string text = f.prompt;
   if (f.chat) {
-    if (model->chat_template.empty() && false) {
-    }
-    text = "<|im_start|>user\n" + f.prompt + "<|im_end|>\n<|im_start|>assistant\n";
+    const ChatMessage messages[] = {{"user", f.prompt}};
+    SHRINK_ASSIGN_OR_RETURN(text, ApplyChatTemplate(model->chat_template, messages,
+                                                    /*add_generation_prompt=*/true));
   }
   std::vector<TokenId> tokens = tok.Encode(text, /*add_special=*/true, /*parse_special=*/f.chat);
   if (tokens.empty()) {
