@@ -87,9 +87,8 @@ Status RunGenerate(const GenerateFlags& f) {
   for (; generated < f.n_predict; ++generated) {
     const TokenId next = sampler.Sample(logits);
     if (tok.IsEndOfGeneration(next)) break;
-    std::string piece = tok.TokenToPiece(next, /*render_special=*/false);
-    // SentencePiece pieces carry a leading space that the decoder drops after BOS (as run.c does).
-    if (prev == tok.bos() && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
+    // llama2.c's decoder drops the leading space of the piece after BOS; TokenToPieceAfter knows.
+    const std::string piece = tok.TokenToPieceAfter(prev, next, /*render_special=*/false);
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
     prev = next;
