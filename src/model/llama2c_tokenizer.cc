@@ -4,6 +4,9 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
+
+#include "model/symbol_merge.h"
 
 namespace shrink {
 
@@ -22,46 +25,33 @@ std::vector<TokenId> Llama2cTokenizer::Encode(std::string_view text, bool add_sp
                                               bool parse_special) const {
   std::vector<TokenId> tokens;
   if (add_special) tokens.push_back(1);
-  if (!text.empty()) {
-    const TokenId dummy_prefix = Find(" ");
-    if (dummy_prefix >= 0) tokens.push_back(dummy_prefix);
-  }
-  // One UTF-8 character at a time: a lead byte and up to three continuation bytes.
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t len = 1;
-    while (i + len < text.size() && len < 4 &&
-           (static_cast<uint8_t>(text[i + len]) & 0xC0) == 0x80) {
-      ++len;
-    }
-    const std::string_view ch = text.substr(i, len);
-    const TokenId id = Find(ch);
+  if (text.empty()) return tokens;
+  // run.c: a dummy " " token first, then one token per UTF-8 character (bytes + 3 for a character
+  // with no token), then repeatedly merge the adjacent pair whose concatenation is the best-scoring
+  // token (leftmost on ties). MergeAdjacentSymbols does the same greedy merging with a queue
+  // instead of run.c's rescans, which are quadratic in the text length.
+  std::string padded;
+  const bool dummy_prefix = Find(" ") >= 0;
+  if (dummy_prefix) padded = " ";
+  padded.append(text);
+  const std::string_view all = padded;
+  auto text_of = [&](const MergeSymbol& s) { return all.substr(s.offset, s.length); };
+  const std::vector<MergeSymbol> symbols = MergeAdjacentSymbols(
+      all, [&](const std::vector<MergeSymbol>& sym, int left, int right) -> std::optional<double> {
+        // The dummy space is its own token and may merge with what follows, like any token.
+        if (Find(text_of(sym[left])) < 0 || Find(text_of(sym[right])) < 0) return std::nullopt;
+        const TokenId id = Find(all.substr(sym[left].offset, sym[left].length + sym[right].length));
+        if (id < 0) return std::nullopt;
+        return vocab_[id].score;
+      });
+  for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
+    const std::string_view piece = text_of(symbols[i]);
+    const TokenId id = Find(piece);
     if (id >= 0) {
       tokens.push_back(id);
     } else {
-      for (char byte : ch) tokens.push_back(static_cast<uint8_t>(byte) + 3);
+      for (char byte : piece) tokens.push_back(static_cast<uint8_t>(byte) + 3);
     }
-    i += len;
-  }
-  // Merge the best-scoring adjacent pair until none forms a token.
-  std::string merged;
-  while (true) {
-    float best_score = -1e10f;
-    TokenId best_id = -1;
-    size_t best_index = 0;
-    for (size_t k = 0; k + 1 < tokens.size(); ++k) {
-      merged = vocab_[tokens[k]].text;
-      merged += vocab_[tokens[k + 1]].text;
-      const TokenId id = Find(merged);
-      if (id >= 0 && vocab_[id].score > best_score) {
-        best_score = vocab_[id].score;
-        best_id = id;
-        best_index = k;
-      }
-    }
-    if (best_id < 0) break;
-    tokens[best_index] = best_id;
-    tokens.erase(tokens.begin() + best_index + 1);
   }
   return tokens;
 }
