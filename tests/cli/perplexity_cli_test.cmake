@@ -38,7 +38,7 @@ if(MODE STREQUAL "bad_utf8")
 elseif(MODE STREQUAL "stories")
   if(NOT EXISTS "${stories}")
     message("skipped: ${stories} is absent")
-    return()
+    cmake_language(EXIT 77)
   endif()
   # The first 3000 bytes (~1800 tokens of the 512-token vocabulary) are enough for 2 chunks of 512.
   file(READ "${SHARED}/data/tinyshakespeare/input.txt" head LIMIT 3000)
