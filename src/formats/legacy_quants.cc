@@ -62,6 +62,15 @@ void Pack5(const uint8_t* q, uint8_t* qs, uint8_t* qh) {
   std::memcpy(qh, &high, sizeof(high));
 }
 
+// The inverse of Pack5: q[j] in [0, 31] for j in [0, 32).
+void Unpack5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
+  const uint32_t qh = LoadQh(qh_bytes);
+  for (int j = 0; j < kQK / 2; ++j) {
+    q[j] = (qs[j] & 15) | static_cast<int>(((qh >> j) & 1) << 4);
+    q[j + 16] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+  }
+}
+
 }  // namespace
 
 void Q4_0Format::DecodeBlock(const Block& b, float* y) {
@@ -108,13 +117,9 @@ void Q4_1Format::EncodeBlock(const float* x, Block& b) {
 
 void Q5_0Format::DecodeBlock(const Block& b, float* y) {
   const float d = F16ToF32(b.d);
-  const uint32_t qh = LoadQh(b.qh);
-  for (int j = 0; j < kQK / 2; ++j) {
-    const int q0 = (b.qs[j] & 15) | static_cast<int>(((qh >> j) & 1) << 4);
-    const int q1 = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
-    y[j] = d * static_cast<float>(q0 - 16);
-    y[j + 16] = d * static_cast<float>(q1 - 16);
-  }
+  int q[kQK];
+  Unpack5(b.qs, b.qh, q);
+  for (int j = 0; j < kQK; ++j) y[j] = d * static_cast<float>(q[j] - 16);
 }
 
 void Q5_0Format::EncodeBlock(const float* x, Block& b) {
@@ -129,13 +134,9 @@ void Q5_0Format::EncodeBlock(const float* x, Block& b) {
 void Q5_1Format::DecodeBlock(const Block& b, float* y) {
   const float d = F16ToF32(b.d);
   const float m = F16ToF32(b.m);
-  const uint32_t qh = LoadQh(b.qh);
-  for (int j = 0; j < kQK / 2; ++j) {
-    const int q0 = (b.qs[j] & 15) | static_cast<int>(((qh >> j) & 1) << 4);
-    const int q1 = (b.qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
-    y[j] = d * static_cast<float>(q0) + m;
-    y[j + 16] = d * static_cast<float>(q1) + m;
-  }
+  int q[kQK];
+  Unpack5(b.qs, b.qh, q);
+  for (int j = 0; j < kQK; ++j) y[j] = d * static_cast<float>(q[j]) + m;
 }
 
 void Q5_1Format::EncodeBlock(const float* x, Block& b) {
