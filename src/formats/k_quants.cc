@@ -17,6 +17,26 @@ void UnpackScaleMinK4(const uint8_t* scales, int j, uint8_t& scale, uint8_t& min
   }
 }
 
+namespace {
+
+// Q4_K and Q5_K: 8 sub-blocks of 32 elements, each with a 6-bit scale and min (UnpackScaleMinK4):
+// y = d·scale·q − dmin·min, with q = quant(s, l) for element l of sub-block s.
+template <typename QuantFn>
+void DecodeScaleMinSubBlocks(uint16_t d16, uint16_t dmin16, const uint8_t* scales, float* y,
+                             QuantFn quant) {
+  const float d = F16ToF32(d16);
+  const float dmin = F16ToF32(dmin16);
+  for (int s = 0; s < 8; ++s) {
+    uint8_t sc, m;
+    UnpackScaleMinK4(scales, s, sc, m);
+    const float dl = d * static_cast<float>(sc);
+    const float ml = dmin * static_cast<float>(m);
+    for (int l = 0; l < 32; ++l) y[32 * s + l] = dl * static_cast<float>(quant(s, l)) - ml;
+  }
+}
+
+}  // namespace
+
 void Q2_KFormat::DecodeBlock(const Block& b, float* y) {
   const float d = F16ToF32(b.d);
   const float dmin = F16ToF32(b.dmin);
@@ -50,35 +70,19 @@ void Q3_KFormat::DecodeBlock(const Block& b, float* y) {
 }
 
 void Q4_KFormat::DecodeBlock(const Block& b, float* y) {
-  const float d = F16ToF32(b.d);
-  const float dmin = F16ToF32(b.dmin);
   // Sub-block s (32 elements): 2*c + h takes nibble h of qs[32 * c + l].
-  for (int s = 0; s < 8; ++s) {
-    uint8_t sc, m;
-    UnpackScaleMinK4(b.scales, s, sc, m);
-    const float dl = d * static_cast<float>(sc);
-    const float ml = dmin * static_cast<float>(m);
-    for (int l = 0; l < 32; ++l) {
-      const int q = (b.qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 15;
-      y[32 * s + l] = dl * static_cast<float>(q) - ml;
-    }
-  }
+  DecodeScaleMinSubBlocks(b.d, b.dmin, b.scales, y, [&](int s, int l) {
+    return (b.qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 15;
+  });
 }
 
 void Q5_KFormat::DecodeBlock(const Block& b, float* y) {
-  const float d = F16ToF32(b.d);
-  const float dmin = F16ToF32(b.dmin);
-  for (int s = 0; s < 8; ++s) {
-    uint8_t sc, m;
-    UnpackScaleMinK4(b.scales, s, sc, m);
-    const float dl = d * static_cast<float>(sc);
-    const float ml = dmin * static_cast<float>(m);
-    for (int l = 0; l < 32; ++l) {
-      const int low = (b.qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 15;
-      const int high = (b.qh[l] >> s) & 1;
-      y[32 * s + l] = dl * static_cast<float>(low | (high << 4)) - ml;
-    }
-  }
+  // As Q4_K, plus bit s of qh[l] as the fifth bit.
+  DecodeScaleMinSubBlocks(b.d, b.dmin, b.scales, y, [&](int s, int l) {
+    const int low = (b.qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 15;
+    const int high = (b.qh[l] >> s) & 1;
+    return low | (high << 4);
+  });
 }
 
 void Q6_KFormat::DecodeBlock(const Block& b, float* y) {
