@@ -62,6 +62,18 @@ void Pack5(const uint8_t* q, uint8_t* qs, uint8_t* qh) {
   std::memcpy(qh, &high, sizeof(high));
 }
 
+// The _1 formats' affine grid: x ≈ d·q + min with d = (max − min) / levels; id = 1/d (0 when d ==
+// 0).
+struct AffineScale {
+  float d, id, min;
+};
+AffineScale AffineScaleOf(const float* x, float levels) {
+  float min, max;
+  MinMax(x, min, max);
+  const float d = (max - min) / levels;
+  return {d, Reciprocal(d), min};
+}
+
 // The inverse of Pack5: q[j] in [0, 31] for j in [0, 32).
 void Unpack5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
   const uint32_t qh = LoadQh(qh_bytes);
@@ -102,15 +114,12 @@ void Q4_1Format::DecodeBlock(const Block& b, float* y) {
 }
 
 void Q4_1Format::EncodeBlock(const float* x, Block& b) {
-  float min, max;
-  MinMax(x, min, max);
-  const float d = (max - min) / 15.0f;
-  const float id = Reciprocal(d);
-  b.d = F32ToF16(d);
-  b.m = F32ToF16(min);
+  const AffineScale a = AffineScaleOf(x, 15);
+  b.d = F32ToF16(a.d);
+  b.m = F32ToF16(a.min);
   for (int j = 0; j < kQK / 2; ++j) {
-    const uint8_t q0 = TruncClamp((x[j] - min) * id + 0.5f, 15);
-    const uint8_t q1 = TruncClamp((x[j + 16] - min) * id + 0.5f, 15);
+    const uint8_t q0 = TruncClamp((x[j] - a.min) * a.id + 0.5f, 15);
+    const uint8_t q1 = TruncClamp((x[j + 16] - a.min) * a.id + 0.5f, 15);
     b.qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
   }
 }
@@ -140,14 +149,11 @@ void Q5_1Format::DecodeBlock(const Block& b, float* y) {
 }
 
 void Q5_1Format::EncodeBlock(const float* x, Block& b) {
-  float min, max;
-  MinMax(x, min, max);
-  const float d = (max - min) / 31.0f;
-  const float id = Reciprocal(d);
-  b.d = F32ToF16(d);
-  b.m = F32ToF16(min);
+  const AffineScale a = AffineScaleOf(x, 31);
+  b.d = F32ToF16(a.d);
+  b.m = F32ToF16(a.min);
   uint8_t q[kQK];
-  for (int j = 0; j < kQK; ++j) q[j] = TruncClamp((x[j] - min) * id + 0.5f, 31);
+  for (int j = 0; j < kQK; ++j) q[j] = TruncClamp((x[j] - a.min) * a.id + 0.5f, 31);
   Pack5(q, b.qs, b.qh);
 }
 
