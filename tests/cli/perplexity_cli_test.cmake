@@ -5,7 +5,7 @@
 #   stories    stories260K, 2 chunks: finite PPL; --save-logits then --kl-divergence against itself gives
 #              KLD ~ 0 (16-bit log-prob steps of 16/65535 nats: KLD ~ step^2, far below 1e-4) and ~100% top-1
 #   llama_base SmolLM2 base file written by llama-perplexity (ctx 128, 2 chunks) read by shrink: header and
-#              tokens must match shrink's tokenization of the same text; skipped (77) without peer/model
+#              tokens must match shrink's tokenization of the same text; skipped without peer/model
 cmake_minimum_required(VERSION 3.25)
 file(MAKE_DIRECTORY "${WORK}")
 
@@ -38,7 +38,7 @@ if(MODE STREQUAL "bad_utf8")
 elseif(MODE STREQUAL "stories")
   if(NOT EXISTS "${stories}")
     message("skipped: ${stories} is absent")
-    cmake_language(EXIT 77)
+    return()
   endif()
   # The first 3000 bytes (~1800 tokens of the 512-token vocabulary) are enough for 2 chunks of 512.
   file(READ "${SHARED}/data/tinyshakespeare/input.txt" head LIMIT 3000)
@@ -72,7 +72,7 @@ elseif(MODE STREQUAL "llama_base")
   set(model "${cache}/models/smollm2-135m-instruct-q4_1.gguf")
   if(NOT EXISTS "${SHARED}/data/wikitext-2/valid.txt")
     message("skipped: needs ${SHARED}/data/wikitext-2/valid.txt (the shared/ folder)")
-    cmake_language(EXIT 77)
+    return()
   endif()
   # The first ~20 KB of WikiText-2, cut at a line end so no UTF-8 sequence is split.
   file(READ "${SHARED}/data/wikitext-2/valid.txt" head LIMIT 20000)
@@ -82,7 +82,7 @@ elseif(MODE STREQUAL "llama_base")
   file(WRITE "${text}" "${head}\n")
   if(NOT EXISTS "${llama}" OR NOT EXISTS "${model}")
     message("skipped: needs ${llama} (bench/peers/llama_cpp.sh) and ${model} (scripts/fetch-models)")
-    cmake_language(EXIT 77)
+    return()
   endif()
   # -nr: without it this peer build dies of SIGILL in its AMX kernels on VMs that do not enable AMX tiles.
   set(base "${WORK}/llama.logits")
