@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Generates src/model/unicode_tables.cc: the Unicode category flags the pre-tokenizers need.
+"""Generates src/text/unicode_tables.cc: the Unicode category flags the pre-tokenizers need.
 
 Each codepoint gets one category flag (its General Category folded to the regex classes \\p{N}, \\p{L},
 \\p{Z}, \\p{M}, \\p{P}, \\p{S}, \\p{C}, or "unassigned" for Cn) plus a whitespace bit (the Unicode
 White_Space property, PropList.txt). Consecutive codepoints with equal flags form one range; the table
 lists the start of each range, so lookup is a binary search.
 
-Usage: python3 scripts/gen_unicode_tables.py > src/model/unicode_tables.cc
+Usage: python3 scripts/gen_unicode_tables.py > src/text/unicode_tables.cc
 The Unicode version is Python's unicodedata.unidata_version; it is written into the output.
 """
 import sys
@@ -14,7 +14,7 @@ import unicodedata
 
 MAX_CODEPOINT = 0x110000
 
-# Must match the constants in src/model/unicode.h.
+# Must match the constants in src/text/unicode.h.
 FLAG_UNASSIGNED = 0x0001
 FLAG_NUMBER = 0x0002
 FLAG_LETTER = 0x0004
@@ -57,7 +57,7 @@ def main():
     out.write(f"// Unicode version {unicodedata.unidata_version} (Python {sys.version.split()[0]} unicodedata).\n")
     out.write("// Each entry starts a range of codepoints sharing the same flags; the range ends where the\n")
     out.write("// next entry starts (the last one at U+10FFFF).\n\n")
-    out.write('#include "model/unicode.h"\n\n')
+    out.write('#include "text/unicode.h"\n\n')
     out.write("namespace shrink::unicode_internal {\n\n")
     out.write(f'const char kUnicodeVersion[] = "{unicodedata.unidata_version}";\n\n')
     out.write(f"const FlagRange kFlagRanges[] = {{\n")

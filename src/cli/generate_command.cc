@@ -16,7 +16,7 @@
 
 #include "cli/command.h"
 #include "kernels/matmul.h"
-#include "model/chat_template.h"
+#include "text/chat_template.h"
 #include "model/model.h"
 #include "model/sampler.h"
 

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "model/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace shrink {
 

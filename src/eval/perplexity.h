@@ -16,7 +16,7 @@
 #include "base/status.h"
 #include "eval/kl_divergence.h"
 #include "eval/logits_file.h"
-#include "model/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace shrink {
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <span>
 
-#include "model/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace shrink {
 

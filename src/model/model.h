@@ -14,7 +14,7 @@
 
 #include "base/status.h"
 #include "model/config.h"
-#include "model/tokenizer.h"
+#include "text/tokenizer.h"
 #include "model/weights.h"
 
 namespace shrink {

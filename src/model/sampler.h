@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace shrink {
 

@@ -1,6 +1,6 @@
-#include "model/vocab_tokenizer.h"
+#include "text/vocab_tokenizer.h"
 
-#include "model/special_tokens.h"
+#include "text/special_tokens.h"
 
 namespace shrink {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "io/gguf.h"
-#include "model/tokenizer.h"
+#include "text/tokenizer.h"
 #include "testing/test_paths.h"
 
 namespace shrink {

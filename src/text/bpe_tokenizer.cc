@@ -1,10 +1,10 @@
-#include "model/bpe_tokenizer.h"
+#include "text/bpe_tokenizer.h"
 
 #include <optional>
 
 #include "base/check.h"
-#include "model/symbol_merge.h"
-#include "model/unicode.h"
+#include "text/symbol_merge.h"
+#include "text/unicode.h"
 
 namespace shrink {
 

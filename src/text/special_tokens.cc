@@ -1,4 +1,4 @@
-#include "model/special_tokens.h"
+#include "text/special_tokens.h"
 
 #include <cctype>
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/unicode.h"
+#include "text/unicode.h"
 
 namespace shrink {
 

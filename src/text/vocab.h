@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "model/pre_tokenizer.h"
-#include "model/tokenizer.h"
+#include "text/pre_tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace shrink {
 

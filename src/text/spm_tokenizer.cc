@@ -1,11 +1,11 @@
-#include "model/spm_tokenizer.h"
+#include "text/spm_tokenizer.h"
 
 #include <map>
 #include <optional>
 
 #include "base/check.h"
-#include "model/symbol_merge.h"
-#include "model/unicode.h"
+#include "text/symbol_merge.h"
+#include "text/unicode.h"
 
 namespace shrink {
 namespace {

@@ -1,8 +1,8 @@
-#include "model/pre_tokenizer.h"
+#include "text/pre_tokenizer.h"
 
 #include <array>
 
-#include "model/unicode.h"
+#include "text/unicode.h"
 
 namespace shrink {
 namespace {

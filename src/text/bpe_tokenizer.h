@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/vocab_tokenizer.h"
+#include "text/vocab_tokenizer.h"
 
 namespace shrink {
 

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "model/tokenizer.h"
-#include "model/vocab.h"
+#include "text/tokenizer.h"
+#include "text/vocab.h"
 
 namespace shrink {
 

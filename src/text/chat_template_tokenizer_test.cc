@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "io/gguf.h"
-#include "model/chat_template.h"
-#include "model/tokenizer.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
 #include "testing/test_paths.h"
 
 namespace shrink {

@@ -3,10 +3,10 @@
 #include <variant>
 
 #include "io/gguf.h"
-#include "model/bpe_tokenizer.h"
-#include "model/spm_tokenizer.h"
-#include "model/tokenizer.h"
-#include "model/vocab.h"
+#include "text/bpe_tokenizer.h"
+#include "text/spm_tokenizer.h"
+#include "text/tokenizer.h"
+#include "text/vocab.h"
 
 namespace shrink {
 namespace {

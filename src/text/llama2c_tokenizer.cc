@@ -1,4 +1,4 @@
-#include "model/llama2c_tokenizer.h"
+#include "text/llama2c_tokenizer.h"
 
 #include <cstdio>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include <iterator>
 #include <optional>
 
-#include "model/symbol_merge.h"
+#include "text/symbol_merge.h"
 
 namespace shrink {
 

@@ -1,9 +1,9 @@
 // Pre-tokenizer splits, checked by hand against the regexes they stand for (see pre_tokenizer.h).
-#include "model/pre_tokenizer.h"
+#include "text/pre_tokenizer.h"
 
 #include <gtest/gtest.h>
 
-#include "model/unicode.h"
+#include "text/unicode.h"
 
 namespace shrink {
 namespace {

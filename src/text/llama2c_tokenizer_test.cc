@@ -1,6 +1,6 @@
 // llama2.c tokenizer (stories260K's tok512.bin) against tests/oracles/llama2c_tokenize_oracle.py,
 // an independent Python transcription of run.c's encode.
-#include "model/llama2c_tokenizer.h"
+#include "text/llama2c_tokenizer.h"
 
 #include <gtest/gtest.h>
 

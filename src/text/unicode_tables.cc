@@ -3,7 +3,7 @@
 // Each entry starts a range of codepoints sharing the same flags; the range ends where the
 // next entry starts (the last one at U+10FFFF).
 
-#include "model/unicode.h"
+#include "text/unicode.h"
 
 namespace shrink::unicode_internal {
 
