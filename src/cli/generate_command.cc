@@ -18,6 +18,7 @@
 #include "kernels/matmul.h"
 #include "text/chat_template.h"
 #include "model/model.h"
+#include "model/transformer.h"
 #include "model/sampler.h"
 
 namespace shrink::cli {
@@ -73,7 +74,8 @@ Status RunGenerate(const GenerateFlags& f) {
     return Status::Errorf("prompt ({} tokens) plus -n {} exceeds the model's context of {} tokens",
                           tokens.size(), f.n_predict, model->config.context_length);
   }
-  InferenceSession session(*model, static_cast<int32_t>(std::max<int64_t>(needed, 1)));
+  const PreparedModel prepared(*model);
+  InferenceSession session(prepared, static_cast<int32_t>(std::max<int64_t>(needed, 1)));
   Sampler sampler({.temperature = f.temperature, .top_p = f.top_p, .seed = f.seed});
   std::vector<float> logits(model->config.vocab_size);
 

@@ -16,6 +16,7 @@
 #include "eval/report.h"
 #include "eval/text_file.h"
 #include "model/model.h"
+#include "model/transformer.h"
 
 namespace shrink::cli {
 namespace {
@@ -69,7 +70,8 @@ Status RunPerplexityMode(const PerplexityFlags& flags, const std::string& text, 
     fmt::print(stderr, "perplexity: saving all log-probs to {}\n", flags.save_path);
   }
 
-  InferenceSession session(model, plan.n_ctx);
+  const PreparedModel prepared(model);
+  InferenceSession session(prepared, plan.n_ctx);
   ProgressReporter progress("perplexity", "chunks", plan.n_chunk);
   NllAccumulator nll;
   const auto t1 = std::chrono::steady_clock::now();
@@ -117,7 +119,8 @@ Status RunKlDivergenceMode(const PerplexityFlags& flags, const std::string& text
   fmt::print(stderr, "kl-divergence: computing over {} chunks, n_ctx={} (base {})\n", n_chunk,
              h.n_ctx, flags.base_path);
 
-  InferenceSession session(model, h.n_ctx);
+  const PreparedModel prepared(model);
+  InferenceSession session(prepared, h.n_ctx);
   ProgressReporter progress("kl-divergence", "chunks", n_chunk);
   KldAccumulator kld;
   const auto t1 = std::chrono::steady_clock::now();

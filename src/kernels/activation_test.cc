@@ -36,5 +36,32 @@ TEST(SwiGluTest, KnownValues) {
   EXPECT_NEAR(out[1], 2.0 / (1.0 + std::exp(-1.0)), 1e-6);
 }
 
+TEST(GeluTanhGluTest, MatchesReference) {
+  const int64_t n = 2048;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 4.0f);
+  std::vector<float> g(n), u(n), fast(n), ref(n);
+  for (float& v : g) v = dist(rng);
+  for (float& v : u) v = dist(rng);
+  GeluTanhGlu(g.data(), u.data(), n, fast.data());
+  reference::GeluTanhGlu(g.data(), u.data(), n, ref.data());
+  for (int64_t i = 0; i < n; ++i) {
+    // The tanh argument carries a few u relative error, and tanh's own result errs by ~1u
+    // absolute; for g << 0, 1 + tanh(z) cancels, so that absolute error is scaled by |g·up|/2 and
+    // not by the (tiny) result: bound 8u·(|ref| + |g·up|).
+    EXPECT_NEAR(fast[i], ref[i], 8 * kU * (std::fabs(ref[i]) + std::fabs(g[i] * u[i])) + 1e-37)
+        << i;
+  }
+}
+
+TEST(GeluTanhGluTest, KnownValues) {
+  // gelu(0) = 0; gelu(1) = 0.5 (1 + tanh(√(2/π)·1.044715)) = 0.8411919906 (tanh form).
+  const float g[2] = {0.0f, 1.0f}, u[2] = {5.0f, 2.0f};
+  float out[2];
+  GatedActivation(Activation::kGeluTanh, g, u, 2, out);
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_NEAR(out[1], 2 * 0.8411919906, 1e-6);
+}
+
 }  // namespace
 }  // namespace shrink

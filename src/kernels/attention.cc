@@ -9,15 +9,14 @@
 namespace shrink {
 
 void Attention(const AttentionParams& p, int64_t T, int64_t pos0, const float* q, const float* k,
-               const float* v, float* out, std::vector<float>& scratch) {
+               const float* v, float* out, float* probs) {
   const int64_t P = pos0 + T;  // cache rows visible to the last query
   const int64_t q_stride = p.n_heads * p.head_dim;
   const int64_t kv_stride = p.n_kv_heads * p.head_dim;
   const int64_t group = p.n_heads / p.n_kv_heads;
-  scratch.resize(static_cast<size_t>(T * P));
-  float* S = scratch.data();  // (T, P) scores, then probabilities
   for (int64_t h = 0; h < p.n_heads; ++h) {
     const int64_t g = h / group;
+    float* S = probs + h * T * P;  // (T, P) scores, then probabilities
     // S = scale * Q_h (T, hd) · K_gᵀ (hd, P)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(T), static_cast<int>(P),
                 static_cast<int>(p.head_dim), p.scale, q + h * p.head_dim,
@@ -25,9 +24,11 @@ void Attention(const AttentionParams& p, int64_t T, int64_t pos0, const float* q
                 S, static_cast<int>(P));
     for (int64_t t = 0; t < T; ++t) {
       float* row = S + t * P;
-      const int64_t visible = pos0 + t + 1;
-      Softmax(row, visible);
-      std::fill(row + visible, row + P, 0.0f);  // causal mask: future keys get weight 0
+      const int64_t end = pos0 + t + 1;  // causal: keys [0, end) at most
+      const int64_t begin = p.sliding_window > 0 ? std::max<int64_t>(0, end - p.sliding_window) : 0;
+      Softmax(row + begin, end - begin);
+      std::fill(row, row + begin, 0.0f);  // outside the window
+      std::fill(row + end, row + P, 0.0f);  // future keys
     }
     // out_h (T, hd) = S (T, P) · V_g (P, hd)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(T),

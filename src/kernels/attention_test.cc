@@ -16,8 +16,12 @@ constexpr double kU = 0x1p-24;
 
 // Batched prompt (pos0 = 0) and continuation over an existing cache (pos0 > 0), GQA 9:3 like
 // SmolLM2.
-void Check(int64_t T, int64_t pos0) {
-  AttentionParams p{.n_heads = 9, .n_kv_heads = 3, .head_dim = 64, .scale = 1.0f / 8.0f};
+void Check(int64_t T, int64_t pos0, int64_t window = 0) {
+  AttentionParams p{.n_heads = 9,
+                    .n_kv_heads = 3,
+                    .head_dim = 64,
+                    .scale = 1.0f / 8.0f,
+                    .sliding_window = window};
   const int64_t P = pos0 + T;
   std::mt19937 rng(5);
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -26,8 +30,8 @@ void Check(int64_t T, int64_t pos0) {
   for (float& x : q) x = dist(rng);
   for (float& x : k) x = dist(rng);
   for (float& x : v) x = dist(rng);
-  std::vector<float> fast(q.size()), ref(q.size()), scratch;
-  Attention(p, T, pos0, q.data(), k.data(), v.data(), fast.data(), scratch);
+  std::vector<float> fast(q.size()), ref(q.size()), probs(p.n_heads * T * P);
+  Attention(p, T, pos0, q.data(), k.data(), v.data(), fast.data(), probs.data());
   reference::Attention(p, T, pos0, q.data(), k.data(), v.data(), ref.data());
   double qk_max = 0.0, v_max = 0.0;  // max Σ|q_i||k_i| over pairs, max |v|
   for (float x : v) v_max = std::max(v_max, static_cast<double>(std::fabs(x)));
@@ -47,14 +51,44 @@ void Check(int64_t T, int64_t pos0) {
 TEST(AttentionTest, PromptMatchesReference) { Check(33, 0); }
 TEST(AttentionTest, SingleTokenOverCacheMatchesReference) { Check(1, 40); }
 TEST(AttentionTest, BatchOverCacheMatchesReference) { Check(5, 12); }
+TEST(AttentionTest, SlidingWindowMatchesReference) { Check(20, 7, /*window=*/6); }
+
+TEST(AttentionTest, ProbabilitiesAreKeptPerHeadAndMasked) {
+  // Every head's (T, P) probabilities survive the call: rows sum to 1 over the visible keys and
+  // are exactly 0 for future keys and keys outside the window.
+  AttentionParams p{
+      .n_heads = 3, .n_kv_heads = 1, .head_dim = 4, .scale = 0.5f, .sliding_window = 3};
+  const int64_t T = 6, P = T;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> q(T * 3 * 4), k(P * 4), v(P * 4), out(q.size()), probs(3 * T * P, -1.0f);
+  for (float& x : q) x = dist(rng);
+  for (float& x : k) x = dist(rng);
+  for (float& x : v) x = dist(rng);
+  Attention(p, T, 0, q.data(), k.data(), v.data(), out.data(), probs.data());
+  for (int64_t h = 0; h < 3; ++h) {
+    for (int64_t t = 0; t < T; ++t) {
+      double sum = 0.0;
+      for (int64_t j = 0; j < P; ++j) {
+        const float pj = probs[(h * T + t) * P + j];
+        if (j > t || t - j >= 3) {
+          EXPECT_EQ(pj, 0.0f) << h << " " << t << " " << j;
+        } else {
+          EXPECT_GT(pj, 0.0f);
+        }
+        sum += pj;
+      }
+      EXPECT_NEAR(sum, 1.0, 1e-6);
+    }
+  }
+}
 
 TEST(AttentionTest, FirstTokenSeesOnlyItself) {
   // With one visible key the output is exactly that key's value, whatever the scores.
   AttentionParams p{.n_heads = 2, .n_kv_heads = 1, .head_dim = 2, .scale = 1.0f};
   const float q[4] = {1, 2, 3, 4}, k[4] = {5, 6, 100, 100}, v[4] = {7, 8, -1, -1};
-  float out[4];
-  std::vector<float> scratch;
-  Attention(p, 1, 0, q, k, v, out, scratch);
+  float out[4], probs[2];
+  Attention(p, 1, 0, q, k, v, out, probs);
   EXPECT_EQ(out[0], 7.0f);
   EXPECT_EQ(out[1], 8.0f);
   EXPECT_EQ(out[2], 7.0f);

@@ -49,6 +49,8 @@ class PreparedMatrix {
 
   int64_t rows() const { return w_.rows; }
   int64_t cols() const { return w_.cols; }
+  // Bytes of the decoded copy this matrix owns (0 when it reads its weights in place).
+  int64_t owned_bytes() const { return static_cast<int64_t>(owned_.size() * sizeof(float)); }
 
   // y: (T, rows) = x: (T, cols) · Wᵀ. `x` and `y` must not overlap.
   void MatMul(const float* x, int64_t T, float* y) const;

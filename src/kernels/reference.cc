@@ -20,7 +20,7 @@ void Rope(const RopeParams& p, int64_t T, int64_t pos0, float* x) {
     for (int64_t h = 0; h < p.n_heads; ++h) {
       float* v = x + (t * p.n_heads + h) * p.head_dim;
       for (int64_t j = 0; j < half; ++j) {
-        const double theta = static_cast<double>(pos0 + t) *
+        const double theta = static_cast<double>(pos0 + t) * p.position_scale *
                              std::pow(static_cast<double>(p.base), -2.0 * j / p.rope_dims);
         const int64_t i0 = p.ordering == RopeOrdering::kAdjacentPairs ? 2 * j : j;
         const int64_t i1 = p.ordering == RopeOrdering::kAdjacentPairs ? 2 * j + 1 : j + half;
@@ -45,13 +45,16 @@ void Attention(const AttentionParams& p, int64_t T, int64_t pos0, const float* q
   const int64_t hd = p.head_dim;
   const int64_t group = p.n_heads / p.n_kv_heads;
   for (int64_t t = 0; t < T; ++t) {
-    const int64_t visible = pos0 + t + 1;
+    const int64_t pos = pos0 + t;
     for (int64_t h = 0; h < p.n_heads; ++h) {
       const int64_t g = h / group;
       const float* qv = q + (t * p.n_heads + h) * hd;
-      std::vector<double> s(visible);
+      // Key j is visible when j <= pos and, with a sliding window, pos - j < window.
+      auto visible = [&](int64_t j) { return p.sliding_window <= 0 || pos - j < p.sliding_window; };
+      std::vector<double> s(pos + 1, 0.0);
       double max = -INFINITY;
-      for (int64_t j = 0; j < visible; ++j) {
+      for (int64_t j = 0; j <= pos; ++j) {
+        if (!visible(j)) continue;
         const float* kv = k + (j * p.n_kv_heads + g) * hd;
         double dot = 0.0;
         for (int64_t i = 0; i < hd; ++i) dot += static_cast<double>(qv[i]) * kv[i];
@@ -59,10 +62,10 @@ void Attention(const AttentionParams& p, int64_t T, int64_t pos0, const float* q
         max = std::max(max, s[j]);
       }
       double sum = 0.0;
-      for (double& sj : s) sum += (sj = std::exp(sj - max));
+      for (int64_t j = 0; j <= pos; ++j) sum += (s[j] = visible(j) ? std::exp(s[j] - max) : 0.0);
       for (int64_t i = 0; i < hd; ++i) {
         double acc = 0.0;
-        for (int64_t j = 0; j < visible; ++j)
+        for (int64_t j = 0; j <= pos; ++j)
           acc += s[j] / sum * v[(j * p.n_kv_heads + g) * hd + i];
         out[(t * p.n_heads + h) * hd + i] = static_cast<float>(acc);
       }
@@ -74,6 +77,14 @@ void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     const double g = gate[i];
     out[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * up[i]);
+  }
+}
+
+void GeluTanhGlu(const float* gate, const float* up, int64_t n, float* out) {
+  const double k = std::sqrt(2.0 / M_PI);
+  for (int64_t i = 0; i < n; ++i) {
+    const double g = gate[i];
+    out[i] = static_cast<float>(0.5 * g * (1.0 + std::tanh(k * (g + 0.044715 * g * g * g))) * up[i]);
   }
 }
 

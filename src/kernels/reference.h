@@ -15,7 +15,8 @@ namespace shrink::reference {
 
 // x: (T, C), w: (C) -> y: (T, C).
 void RmsNorm(const float* x, const float* w, int64_t T, int64_t C, float eps, float* y);
-// x: (T, n_heads, head_dim) in place; angles theta_j = (pos0 + t) * base^(-2j / rope_dims) in F64.
+// x: (T, n_heads, head_dim) in place; angles theta_j = (pos0 + t) * position_scale *
+// base^(-2j / rope_dims) in F64.
 void Rope(const RopeParams& params, int64_t T, int64_t pos0, float* x);
 // x: (n) in place.
 void Softmax(float* x, int64_t n);
@@ -23,6 +24,7 @@ void Softmax(float* x, int64_t n);
 void Attention(const AttentionParams& params, int64_t T, int64_t pos0, const float* q,
                const float* k, const float* v, float* out);
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
+void GeluTanhGlu(const float* gate, const float* up, int64_t n, float* out);
 // y: (T, w.rows) = x: (T, w.cols) · Wᵀ, decoding each row with the formats table's scalar decode.
 void MatMul(const MatrixRef& w, const float* x, int64_t T, float* y);
 

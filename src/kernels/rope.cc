@@ -14,8 +14,9 @@ void Rope(const RopeParams& p, int64_t T, int64_t pos0, float* x) {
     // One table of angles per position, shared by every head (as ggml's rope cache).
     float theta = static_cast<float>(pos0 + t);
     for (int64_t j = 0; j < half; ++j) {
-      cos_t[j] = std::cos(theta);
-      sin_t[j] = std::sin(theta);
+      const float angle = p.position_scale * theta;
+      cos_t[j] = std::cos(angle);
+      sin_t[j] = std::sin(angle);
       theta *= theta_scale;
     }
     float* row = x + t * p.n_heads * p.head_dim;

@@ -1,12 +1,15 @@
-// GGUF (architecture "llama") -> Config + Weights.
+// GGUF (any architecture in model/architecture.h) -> Config + Weights.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "formats/gguf_tensor_sizes.h"
+#include "model/architecture.h"
 #include "model/loaders.h"
 
 namespace shrink {
 namespace {
+
+constexpr int64_t kMaxPerLayer = int64_t{1} << 24;
 
 // Per-layer integer key: a scalar applies to every layer; an array gives one value per layer.
 Result<std::vector<int32_t>> GetPerLayer(const GgufFile& file, const std::string& key, int n_layers,
@@ -25,49 +28,110 @@ Result<std::vector<int32_t>> GetPerLayer(const GgufFile& file, const std::string
         return Status::Errorf("{}: key '{}' holds {} values, expected integers", file.path(), key,
                               GgufValueTypeName(e.type));
       }
+      if (e.AsInt() < 0 || e.AsInt() > kMaxPerLayer) {
+        return Status::Errorf("{}: key '{}' element {} is {}, expected 0..{}", file.path(), key,
+                              out.size(), e.AsInt(), kMaxPerLayer);
+      }
       out.push_back(static_cast<int32_t>(e.AsInt()));
     }
     return out;
   }
   SHRINK_ASSIGN_OR_RETURN(int64_t value, file.GetInt(key));
+  if (value < 0 || value > kMaxPerLayer) {
+    return Status::Errorf("{}: key '{}' is {}, expected 0..{}", file.path(), key, value,
+                          kMaxPerLayer);
+  }
   return std::vector<int32_t>(n_layers, static_cast<int32_t>(value));
 }
 
-Result<int64_t> GetIntOr(const GgufFile& file, const std::string& key, int64_t fallback) {
-  if (file.Find(key) == nullptr) return fallback;
-  return file.GetInt(key);
-}
 Result<double> GetFloatOr(const GgufFile& file, const std::string& key, double fallback) {
   if (file.Find(key) == nullptr) return fallback;
   return file.GetFloat(key);
 }
 
+// Layer l attends through a sliding window (llama.cpp's "standard" SWA) when the file sets
+// <arch>.attention.sliding_window > 0: per the <arch>.attention.sliding_window_pattern key (a
+// per-layer bool array, or n: every n-th layer global), else the architecture's default pattern.
+Result<std::vector<bool>> SlidingLayers(const GgufFile& file, const Architecture& arch,
+                                        const std::string& a, int n_layers) {
+  const std::string key = a + "attention.sliding_window_pattern";
+  std::vector<bool> sliding(n_layers, false);
+  const GgufValue* v = file.Find(key);
+  if (v != nullptr && v->type == GgufValueType::kArray) {
+    const GgufArray& arr = v->AsArray();
+    if (static_cast<int>(arr.elements.size()) != n_layers ||
+        arr.element_type != GgufValueType::kBool) {
+      return Status::Errorf("{}: key '{}' holds {} {} values, expected {} bools (one per layer)",
+                            file.path(), key, arr.elements.size(),
+                            GgufValueTypeName(arr.element_type), n_layers);
+    }
+    for (int l = 0; l < n_layers; ++l) sliding[l] = arr.elements[l].AsBool();
+    return sliding;
+  }
+  int64_t pattern = arch.default_swa_pattern;
+  if (v != nullptr) {
+    SHRINK_ASSIGN_OR_RETURN(pattern, file.GetInt(key));
+  }
+  if (pattern < 0 || pattern > n_layers) {
+    return Status::Errorf("{}: key '{}' is {}, expected 0..block_count ({})", file.path(), key,
+                          pattern, n_layers);
+  }
+  // As llama.cpp: pattern 0 makes every layer sliding; n makes layer l global when l % n == n - 1.
+  for (int l = 0; l < n_layers; ++l) sliding[l] = pattern == 0 || l % pattern < pattern - 1;
+  return sliding;
+}
+
+// An integer key that must fit int32 and lie in [lo, hi]; the error names the key and the range.
+Result<int32_t> GetBounded(const GgufFile& file, const std::string& key, int64_t lo, int64_t hi,
+                           const int64_t* fallback = nullptr) {
+  int64_t value = 0;
+  if (fallback != nullptr && file.Find(key) == nullptr) {
+    value = *fallback;
+  } else {
+    SHRINK_ASSIGN_OR_RETURN(value, file.GetInt(key));
+  }
+  if (value < lo || value > hi) {
+    return Status::Errorf("{}: key '{}' is {}, expected {}..{}", file.path(), key, value, lo, hi);
+  }
+  return static_cast<int32_t>(value);
+}
+
+constexpr int64_t kMaxDim = int64_t{1} << 24;  // far above any real width; keeps products in int64
+
 }  // namespace
 
 Result<Config> ReadGgufConfig(const GgufFile& file) {
   Config c;
-  SHRINK_ASSIGN_OR_RETURN(c.architecture, file.GetString("general.architecture"));
-  if (c.architecture != "llama") {
-    return Status::Errorf(
-        "{}: general.architecture is '{}', expected 'llama' (the only one supported "
-        "so far)",
-        file.path(), c.architecture);
-  }
-  const std::string a = c.architecture + ".";
-  SHRINK_ASSIGN_OR_RETURN(int64_t n_layers, file.GetInt(a + "block_count"));
-  SHRINK_ASSIGN_OR_RETURN(int64_t d_model, file.GetInt(a + "embedding_length"));
-  SHRINK_ASSIGN_OR_RETURN(int64_t context, file.GetInt(a + "context_length"));
+  SHRINK_ASSIGN_OR_RETURN(std::string arch_name, file.GetString("general.architecture"));
+  SHRINK_ASSIGN_OR_RETURN(const Architecture* arch,
+                          FindArchitecture(arch_name).WithContext(file.path()));
+  const std::string a = arch_name + ".";
+  SHRINK_ASSIGN_OR_RETURN(c.n_layers, GetBounded(file, a + "block_count", 1, 100000));
+  SHRINK_ASSIGN_OR_RETURN(c.d_model, GetBounded(file, a + "embedding_length", 1, kMaxDim));
+  SHRINK_ASSIGN_OR_RETURN(c.context_length,
+                          GetBounded(file, a + "context_length", 1, int64_t{1} << 30));
+  ApplyArchitecture(*arch, c);
   SHRINK_ASSIGN_OR_RETURN(double eps, file.GetFloat(a + "attention.layer_norm_rms_epsilon"));
   SHRINK_ASSIGN_OR_RETURN(double theta, GetFloatOr(file, a + "rope.freq_base", 10000.0));
-  if (n_layers <= 0 || n_layers > 100000) {
-    return Status::Errorf("{}: key '{}block_count' is {}, expected 1..100000", file.path(), a,
-                          n_layers);
-  }
-  c.n_layers = static_cast<int32_t>(n_layers);
-  c.d_model = static_cast<int32_t>(d_model);
-  c.context_length = static_cast<int32_t>(context);
+  SHRINK_ASSIGN_OR_RETURN(double theta_swa,
+                          GetFloatOr(file, a + "rope.freq_base_swa", arch->default_swa_rope_theta));
+  SHRINK_ASSIGN_OR_RETURN(double rope_factor, GetFloatOr(file, a + "rope.scaling.factor", 1.0));
+  SHRINK_ASSIGN_OR_RETURN(double softcap, GetFloatOr(file, a + "final_logit_softcapping", 0.0));
   c.rms_norm_eps = static_cast<float>(eps);
   c.rope_theta = static_cast<float>(theta);
+  c.final_logit_softcap = static_cast<float>(softcap);
+  if (file.Find(a + "rope.scaling.type") != nullptr) {
+    SHRINK_ASSIGN_OR_RETURN(std::string type, file.GetString(a + "rope.scaling.type"));
+    if (type != "linear" && type != "none") {
+      return Status::Errorf("{}: key '{}rope.scaling.type' is '{}', expected 'linear' or 'none'",
+                            file.path(), a, type);
+    }
+    if (type == "none") rope_factor = 1.0;
+  }
+  if (!(rope_factor > 0.0)) {
+    return Status::Errorf("{}: key '{}rope.scaling.factor' is {}, expected > 0", file.path(), a,
+                          rope_factor);
+  }
   SHRINK_ASSIGN_OR_RETURN(auto heads,
                           GetPerLayer(file, a + "attention.head_count", c.n_layers, nullptr));
   SHRINK_ASSIGN_OR_RETURN(auto kv_heads,
@@ -82,17 +146,37 @@ Result<Config> ReadGgufConfig(const GgufFile& file) {
     return Status::Errorf("{}: key '{}attention.head_count' is {}, expected > 0", file.path(), a,
                           c.n_heads);
   }
-  SHRINK_ASSIGN_OR_RETURN(int64_t head_dim,
-                          GetIntOr(file, a + "attention.key_length", c.d_model / c.n_heads));
-  c.head_dim = static_cast<int32_t>(head_dim);
-  SHRINK_ASSIGN_OR_RETURN(int64_t rope_dims,
-                          GetIntOr(file, a + "rope.dimension_count", c.head_dim));
-  c.rope_dims = static_cast<int32_t>(rope_dims);
-  // llama.cpp picks the rotation by architecture; "llama" uses ggml's "norm" (adjacent pairs), the
-  // convert script having permuted Q/K rows for it.
-  c.rope_ordering = RopeOrdering::kAdjacentPairs;
+  const int64_t default_head_dim = c.d_model / c.n_heads;
+  SHRINK_ASSIGN_OR_RETURN(c.head_dim,
+                          GetBounded(file, a + "attention.key_length", 1, kMaxDim, &default_head_dim));
+  const int64_t default_rope_dims = c.head_dim;
+  SHRINK_ASSIGN_OR_RETURN(c.rope_dims, GetBounded(file, a + "rope.dimension_count", 0, kMaxDim,
+                                                  &default_rope_dims));
+  const int64_t no_window = 0;
+  SHRINK_ASSIGN_OR_RETURN(int32_t window, GetBounded(file, a + "attention.sliding_window", 0,
+                                                     int64_t{1} << 30, &no_window));
+  if (window > 0 && arch->default_swa_pattern == 0 &&
+      file.Find(a + "attention.sliding_window_pattern") == nullptr) {
+    return Status::Errorf(
+        "{}: key '{}attention.sliding_window' is set but architecture {} has no sliding-window "
+        "layer pattern",
+        file.path(), a, arch->name);
+  }
+  std::vector<bool> sliding(c.n_layers, false);
+  if (window > 0) {
+    SHRINK_ASSIGN_OR_RETURN(sliding, SlidingLayers(file, *arch, a, c.n_layers));
+  }
   c.layers.resize(c.n_layers);
-  for (int l = 0; l < c.n_layers; ++l) c.layers[l] = {heads[l], kv_heads[l], ffn[l]};
+  for (int l = 0; l < c.n_layers; ++l) {
+    // As llama.cpp, linear RoPE scaling applies to the global layers only; sliding-window layers
+    // keep their own base and no scaling.
+    c.layers[l] = {.n_heads = heads[l],
+                   .n_kv_heads = kv_heads[l],
+                   .ffn_dim = ffn[l],
+                   .sliding_window = sliding[l] ? window : 0,
+                   .rope_theta = static_cast<float>(sliding[l] ? theta_swa : theta),
+                   .rope_position_scale = static_cast<float>(sliding[l] ? 1.0 : 1.0 / rope_factor)};
+  }
 
   int64_t vocab = 0;
   if (file.Find(a + "vocab_size") != nullptr) {
@@ -108,6 +192,9 @@ Result<Config> ReadGgufConfig(const GgufFile& file) {
         "{}: no vocabulary size: none of '{}vocab_size', 'tokenizer.ggml.tokens' "
         "or tensor token_embd.weight",
         file.path(), a);
+  }
+  if (vocab <= 0 || vocab > (int64_t{1} << 30)) {
+    return Status::Errorf("{}: vocabulary size {} is outside 1..2^30", file.path(), vocab);
   }
   c.vocab_size = static_cast<int32_t>(vocab);
   c.tied_embeddings = file.FindTensor("output.weight") == nullptr;
@@ -152,13 +239,24 @@ Result<Weights> ReadGgufWeights(std::shared_ptr<const GgufFile> file, Config& co
   return w;
 }
 
-Result<std::unique_ptr<Model>> LoadGgufTransformer(const std::string& path) {
-  SHRINK_ASSIGN_OR_RETURN(GgufFile opened, OpenGguf(path));
-  auto file = std::make_shared<const GgufFile>(std::move(opened));
+Result<std::unique_ptr<Model>> ReadGgufModel(std::shared_ptr<const GgufFile> file) {
   auto model = std::make_unique<Model>();
   SHRINK_ASSIGN_OR_RETURN(model->config, ReadGgufConfig(*file));
   SHRINK_ASSIGN_OR_RETURN(model->weights, ReadGgufWeights(file, model->config));
+  model->metadata = file->metadata();
+  if (file->Find("tokenizer.chat_template") != nullptr) {
+    SHRINK_ASSIGN_OR_RETURN(model->chat_template, file->GetString("tokenizer.chat_template"));
+  } else {
+    SHRINK_ASSIGN_OR_RETURN(const Architecture* arch,
+                            FindArchitecture(model->config.architecture));
+    model->chat_template = std::string(arch->default_chat_template);
+  }
   return model;
+}
+
+Result<std::unique_ptr<Model>> LoadGgufTransformer(const std::string& path) {
+  SHRINK_ASSIGN_OR_RETURN(GgufFile opened, OpenGguf(path));
+  return ReadGgufModel(std::make_shared<const GgufFile>(std::move(opened)));
 }
 
 }  // namespace shrink

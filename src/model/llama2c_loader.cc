@@ -1,5 +1,6 @@
 // llama2.c checkpoint -> Config + Weights (F32 views into the mapped file).
 #include "io/llama2c_checkpoint.h"
+#include "model/architecture.h"
 #include "model/loaders.h"
 
 namespace shrink {
@@ -22,7 +23,6 @@ Result<std::unique_ptr<Model>> LoadLlama2cTransformer(const std::string& path) {
   const Llama2cHeader& h = ckpt.header;
   auto model = std::make_unique<Model>();
   Config& c = model->config;
-  c.architecture = "llama";
   c.n_layers = h.n_layers;
   c.d_model = h.dim;
   c.n_heads = h.n_heads;
@@ -31,9 +31,12 @@ Result<std::unique_ptr<Model>> LoadLlama2cTransformer(const std::string& path) {
   c.ffn_dim = h.hidden_dim;
   c.vocab_size = h.vocab_size;
   c.context_length = h.seq_len;
-  c.rms_norm_eps = 1e-5f;                          // run.c's rmsnorm
-  c.rope_theta = 10000.0f;                         // run.c: 1 / 10000^(head_dim_index / head_size)
-  c.rope_ordering = RopeOrdering::kAdjacentPairs;  // run.c rotates (x[i], x[i+1]) for even i
+  // run.c is the llama architecture: adjacent-pair RoPE (it rotates (x[i], x[i+1]) for even i),
+  // SwiGLU, pre-norms only.
+  SHRINK_ASSIGN_OR_RETURN(const Architecture* llama, FindArchitecture("llama"));
+  ApplyArchitecture(*llama, c);
+  c.rms_norm_eps = 1e-5f;   // run.c's rmsnorm
+  c.rope_theta = 10000.0f;  // run.c: 1 / 10000^(head_dim_index / head_size)
   c.rope_dims = c.head_dim;
   c.tied_embeddings = h.shared_classifier;
   c.SetUniformLayers();
@@ -55,7 +58,7 @@ Result<std::unique_ptr<Model>> LoadLlama2cTransformer(const std::string& path) {
     lw.ffn_up.data = LayerSlice(ckpt.w3, c.n_layers, l);
   }
   w.output_norm.data = Bytes(ckpt.rms_final);
-  if (!c.tied_embeddings) w.output.data = Bytes(ckpt.wcls);
+  if (w.output.listed()) w.output.data = Bytes(ckpt.wcls);
   w.storage.push_back(ckpt.file);
   return model;
 }

@@ -26,12 +26,7 @@ Result<std::unique_ptr<Model>> LoadModel(const std::string& path, const LoadOpti
   if (HasGgufMagic(path)) {
     SHRINK_ASSIGN_OR_RETURN(GgufFile opened, OpenGguf(path));
     auto file = std::make_shared<const GgufFile>(std::move(opened));
-    auto model = std::make_unique<Model>();
-    SHRINK_ASSIGN_OR_RETURN(model->config, ReadGgufConfig(*file));
-    SHRINK_ASSIGN_OR_RETURN(model->weights, ReadGgufWeights(file, model->config));
-    if (file->Find("tokenizer.chat_template") != nullptr) {
-      SHRINK_ASSIGN_OR_RETURN(model->chat_template, file->GetString("tokenizer.chat_template"));
-    }
+    SHRINK_ASSIGN_OR_RETURN(auto model, ReadGgufModel(file));
     SHRINK_ASSIGN_OR_RETURN(model->tokenizer, LoadGgufTokenizer(*file));
     if (model->tokenizer->vocab_size() != model->config.vocab_size) {
       return Status::Errorf("{}: tokenizer has {} tokens but token_embd.weight has {} rows", path,

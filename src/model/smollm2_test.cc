@@ -17,6 +17,7 @@
 
 #include "model/loaders.h"
 #include "model/model.h"
+#include "model/transformer.h"
 #include "model/sampler.h"
 #include "testing/test_paths.h"
 
@@ -57,7 +58,8 @@ TEST(SmolLm2Test, ForwardMatchesF64Oracle) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const int V = (*model)->config.vocab_size;
   std::vector<float> logits(tokens.size() * V);
-  InferenceSession session(**model, 64);
+  const PreparedModel prepared(**model);
+  InferenceSession session(prepared, 64);
   ASSERT_TRUE(session.Evaluate(tokens, logits).ok());
   for (size_t t = 0; t < tokens.size(); ++t) {
     EXPECT_EQ(Argmax(std::span<const float>(logits.data() + t * V, V)), argmaxes[t]) << t;
@@ -84,7 +86,8 @@ TEST(SmolLm2Test, GreedyAgreesWithLlamaCppUntilItsNearTie) {
   auto model = LoadGgufTransformer(path.string());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const int V = (*model)->config.vocab_size;
-  InferenceSession session(**model, 64);
+  const PreparedModel prepared(**model);
+  InferenceSession session(prepared, 64);
   std::vector<float> logits(V);
   ASSERT_TRUE(session.Evaluate(kPrompt, logits, static_cast<int32_t>(kPrompt.size()) - 1).ok());
   std::vector<TokenId> ours;

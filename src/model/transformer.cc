@@ -1,100 +1,181 @@
-// InferenceSession: the Llama forward pass over a KV cache.
-//
-// Per layer, for x: (T, C) at positions [pos, pos + T):
-//   h = RMSNorm(x) * attn_norm;  q = h·Wqᵀ, k = h·Wkᵀ, v = h·Wvᵀ;  RoPE(q, k);  append k, v to the
-//   cache x += Attention(q, cache) · Woᵀ h = RMSNorm(x) * ffn_norm;   x += (silu(h·Wgateᵀ) *
-//   h·Wupᵀ) · Wdownᵀ
-// then logits = (RMSNorm(x) * output_norm) · Woutputᵀ (token_embd when tied). F32 throughout; see
-// docs/numerics.md, "Model forward".
+#include "model/transformer.h"
+
 #include <cmath>
+#include <cstring>
 
 #include "base/check.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
-#include "kernels/matmul.h"
 #include "kernels/norm.h"
 #include "kernels/rope.h"
-#include "model/model.h"
 
 namespace shrink {
 namespace {
 
-MatrixRef AsMatrix(const TensorView& v) { return {v.type, v.rows(), v.cols(), v.data}; }
+template <typename T>
+size_t Count(T n) {
+  return static_cast<size_t>(n);
+}
 
-struct PreparedLayer {
-  PreparedMatrix q, k, v, o, gate, up, down;
-  const float* attn_norm = nullptr;
-  const float* ffn_norm = nullptr;
-  std::vector<float> k_cache, v_cache;  // (max_context, kv_dim) each
-};
+// Q-norm (when the config has it) and RoPE of layer l on heads: (T, n_heads, head_dim), from `in`
+// to `out` (which may alias).
+void NormAndRotateHeads(const Config& c, int l, const float* norm, int64_t T, int64_t pos0,
+                        int64_t n_heads, const float* in, float* out) {
+  const LayerConfig& lc = c.layers[l];
+  if (norm != nullptr) {
+    RmsNorm(in, norm, T * n_heads, c.head_dim, c.rms_norm_eps, out);
+  } else if (out != in) {
+    std::memcpy(out, in, sizeof(float) * T * n_heads * c.head_dim);
+  }
+  Rope({.n_heads = n_heads,
+        .head_dim = c.head_dim,
+        .rope_dims = c.rope_dims,
+        .base = lc.rope_theta,
+        .position_scale = lc.rope_position_scale,
+        .ordering = c.rope_ordering},
+       T, pos0, out);
+}
+
+// RMSNorm of a block's output before the residual add (post_norms), else the output itself.
+const float* PostNorm(const Config& c, const float* norm, const float* in, int64_t T,
+                      std::vector<float>& out) {
+  if (norm == nullptr) return in;
+  RmsNorm(in, norm, T, c.d_model, c.rms_norm_eps, out.data());
+  return out.data();
+}
 
 }  // namespace
 
-struct InferenceSession::State {
-  const Model* model = nullptr;
-  int32_t max_context = 0;
-  int32_t position = 0;
-  PreparedMatrix embedding;  // token_embd: rows looked up, and the output matrix when tied
-  PreparedMatrix output;     // untied output matrix
-  const float* output_norm = nullptr;
-  std::vector<PreparedLayer> layers;
-  // Activations for the current batch, resized per call.
-  std::vector<float> x, h, q, k, v, att, gate, up, scratch;
-};
+void LayerActivations::Resize(const Config& c, int l, int64_t T, int64_t P) {
+  const int64_t C = c.d_model, Q = c.q_dim(l), KV = c.kv_dim(l), F = c.layers[l].ffn_dim;
+  const int64_t post = c.post_norms ? T * C : 0;
+  attn_in.resize(Count(T * C));
+  q.resize(Count(T * Q));
+  k.resize(Count(T * KV));
+  v.resize(Count(T * KV));
+  q_rot.resize(Count(T * Q));
+  att_probs.resize(Count(c.layers[l].n_heads * T * P));
+  att.resize(Count(T * Q));
+  att_proj.resize(Count(T * C));
+  att_post.resize(Count(post));
+  ffn_in.resize(Count(T * C));
+  gate.resize(Count(T * F));
+  up.resize(Count(T * F));
+  hidden.resize(Count(T * F));
+  ffn_out.resize(Count(T * C));
+  ffn_post.resize(Count(post));
+}
 
-InferenceSession::InferenceSession(const Model& model, int32_t max_context)
-    : state_(std::make_unique<State>()) {
-  SHRINK_CHECK(max_context > 0);
-  State& s = *state_;
-  const Config& c = model.config;
-  const Weights& w = model.weights;
-  s.model = &model;
-  s.max_context = max_context;
-  // Tied: token_embd is also the output matrix, worth an F32 copy; untied it only serves row
-  // lookups.
-  s.embedding = PreparedMatrix::Prepare(AsMatrix(w.token_embd), c.tied_embeddings
-                                                                    ? MatrixStrategy::kDecodeToF32
-                                                                    : MatrixStrategy::kDecodeRows);
-  if (!c.tied_embeddings) s.output = PreparedMatrix::Prepare(AsMatrix(w.output));
-  s.output_norm = w.output_norm.f32().data();
-  s.layers.resize(c.n_layers);
-  for (int l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& lw = w.layers[l];
-    PreparedLayer& pl = s.layers[l];
-    pl.q = PreparedMatrix::Prepare(AsMatrix(lw.attn_q));
-    pl.k = PreparedMatrix::Prepare(AsMatrix(lw.attn_k));
-    pl.v = PreparedMatrix::Prepare(AsMatrix(lw.attn_v));
-    pl.o = PreparedMatrix::Prepare(AsMatrix(lw.attn_output));
-    pl.gate = PreparedMatrix::Prepare(AsMatrix(lw.ffn_gate));
-    pl.up = PreparedMatrix::Prepare(AsMatrix(lw.ffn_up));
-    pl.down = PreparedMatrix::Prepare(AsMatrix(lw.ffn_down));
-    pl.attn_norm = lw.attn_norm.f32().data();
-    pl.ffn_norm = lw.ffn_norm.f32().data();
-    pl.k_cache.resize(static_cast<size_t>(max_context) * c.kv_dim(l));
-    pl.v_cache.resize(static_cast<size_t>(max_context) * c.kv_dim(l));
+namespace forward {
+
+void Embed(const PreparedModel& m, std::span<const TokenId> tokens, float* x) {
+  const Config& c = m.config();
+  const int64_t C = c.d_model;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    float* row = x + t * C;
+    m.embedding().DecodeRow(tokens[t], row);
+    if (c.embedding_scale != 1.0f) {
+      for (int64_t i = 0; i < C; ++i) row[i] *= c.embedding_scale;
+    }
   }
 }
 
-InferenceSession::~InferenceSession() = default;
+void Linear(const PreparedMatrix& w, int layer, TensorRole role, const float* x, int64_t T,
+            float* y, ForwardObserver* observer) {
+  if (observer != nullptr) {
+    observer->OnLinearInput(layer, role, {x, Count(T * w.cols())}, T);
+  }
+  w.MatMul(x, T, y);
+}
 
-int32_t InferenceSession::position() const { return state_->position; }
-void InferenceSession::Reset() { state_->position = 0; }
+const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64_t T,
+                            int64_t pos0, KvCache& cache, LayerActivations& a,
+                            ForwardObserver* observer) {
+  const Config& c = m.config();
+  const LayerConfig& lc = c.layers[l];
+  const PreparedLayer& w = m.layer(l);
+  const int64_t kv_dim = c.kv_dim(l);
+  RmsNorm(x, w.vector(TensorRole::kAttnNorm), T, c.d_model, c.rms_norm_eps, a.attn_in.data());
+  Linear(w.matrix(TensorRole::kAttnQ), l, TensorRole::kAttnQ, a.attn_in.data(), T, a.q.data(),
+         observer);
+  Linear(w.matrix(TensorRole::kAttnK), l, TensorRole::kAttnK, a.attn_in.data(), T, a.k.data(),
+         observer);
+  Linear(w.matrix(TensorRole::kAttnV), l, TensorRole::kAttnV, a.attn_in.data(), T, a.v.data(),
+         observer);
+  // Keys (normed, rotated) and values go to this batch's cache rows.
+  float* k_rows = cache.k.data() + pos0 * kv_dim;
+  float* v_rows = cache.v.data() + pos0 * kv_dim;
+  NormAndRotateHeads(c, l, w.vector(TensorRole::kAttnQNorm), T, pos0, lc.n_heads, a.q.data(),
+                     a.q_rot.data());
+  NormAndRotateHeads(c, l, w.vector(TensorRole::kAttnKNorm), T, pos0, lc.n_kv_heads, a.k.data(),
+                     k_rows);
+  std::memcpy(v_rows, a.v.data(), sizeof(float) * T * kv_dim);
+  Attention({.n_heads = lc.n_heads,
+             .n_kv_heads = lc.n_kv_heads,
+             .head_dim = c.head_dim,
+             .scale = c.attention_scale_or_default(),
+             .sliding_window = lc.sliding_window},
+            T, pos0, a.q_rot.data(), cache.k.data(), cache.v.data(), a.att.data(),
+            a.att_probs.data());
+  Linear(w.matrix(TensorRole::kAttnOutput), l, TensorRole::kAttnOutput, a.att.data(), T,
+         a.att_proj.data(), observer);
+  return PostNorm(c, w.vector(TensorRole::kAttnPostNorm), a.att_proj.data(), T, a.att_post);
+}
 
-Status InferenceSession::Evaluate(std::span<const TokenId> tokens, std::span<float> logits) {
-  return Evaluate(tokens, logits, 0);
+const float* FeedForwardBlock(const PreparedModel& m, int l, const float* x, int64_t T,
+                              LayerActivations& a, ForwardObserver* observer) {
+  const Config& c = m.config();
+  const PreparedLayer& w = m.layer(l);
+  RmsNorm(x, w.vector(TensorRole::kFfnNorm), T, c.d_model, c.rms_norm_eps, a.ffn_in.data());
+  Linear(w.matrix(TensorRole::kFfnGate), l, TensorRole::kFfnGate, a.ffn_in.data(), T,
+         a.gate.data(), observer);
+  Linear(w.matrix(TensorRole::kFfnUp), l, TensorRole::kFfnUp, a.ffn_in.data(), T, a.up.data(),
+         observer);
+  GatedActivation(c.activation, a.gate.data(), a.up.data(), T * c.layers[l].ffn_dim,
+                  a.hidden.data());
+  Linear(w.matrix(TensorRole::kFfnDown), l, TensorRole::kFfnDown, a.hidden.data(), T,
+         a.ffn_out.data(), observer);
+  return PostNorm(c, w.vector(TensorRole::kFfnPostNorm), a.ffn_out.data(), T, a.ffn_post);
+}
+
+void AddResidual(const float* delta, int64_t T, int64_t C, float* x) {
+  for (int64_t i = 0; i < T * C; ++i) x[i] += delta[i];
+}
+
+void Logits(const PreparedModel& m, const float* x, int64_t T, float* normed, float* logits,
+            ForwardObserver* observer) {
+  const Config& c = m.config();
+  RmsNorm(x, m.output_norm(), T, c.d_model, c.rms_norm_eps, normed);
+  Linear(m.output(), -1, TensorRole::kOutput, normed, T, logits, observer);
+  if (c.final_logit_softcap > 0.0f) {
+    const float cap = c.final_logit_softcap;
+    for (int64_t i = 0; i < T * c.vocab_size; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
+  }
+}
+
+}  // namespace forward
+
+InferenceSession::InferenceSession(const PreparedModel& model, int32_t max_context)
+    : model_(&model), max_context_(max_context) {
+  SHRINK_CHECK(max_context > 0);
+  const Config& c = model.config();
+  cache_.resize(c.n_layers);
+  for (int l = 0; l < c.n_layers; ++l) {
+    cache_[l].k.resize(Count(int64_t{max_context} * c.kv_dim(l)));
+    cache_[l].v.resize(Count(int64_t{max_context} * c.kv_dim(l)));
+  }
 }
 
 Status InferenceSession::Evaluate(std::span<const TokenId> tokens, std::span<float> logits,
                                   int32_t first_logit_row) {
-  State& s = *state_;
-  const Config& c = s.model->config;
+  const Config& c = model_->config();
   const int64_t T = static_cast<int64_t>(tokens.size());
   const int64_t C = c.d_model;
-  const int64_t pos0 = s.position;
+  const int64_t pos0 = position_;
   if (T == 0) return Status::Ok();
-  if (pos0 + T > s.max_context) {
+  if (pos0 + T > max_context_) {
     return Status::Errorf("evaluating {} tokens at position {} overflows the context of {} tokens",
-                          T, pos0, s.max_context);
+                          T, pos0, max_context_);
   }
   if (first_logit_row < 0 || first_logit_row > T) {
     return Status::Errorf("first logit row {} is outside the batch of {} tokens", first_logit_row,
@@ -112,61 +193,25 @@ Status InferenceSession::Evaluate(std::span<const TokenId> tokens, std::span<flo
     }
   }
 
-  s.x.resize(T * C);
-  s.h.resize(T * C);
-  for (int64_t t = 0; t < T; ++t) s.embedding.DecodeRow(tokens[t], s.x.data() + t * C);
-
+  x_.resize(Count(T * C));
+  forward::Embed(*model_, tokens, x_.data());
   for (int l = 0; l < c.n_layers; ++l) {
-    PreparedLayer& L = s.layers[l];
-    const LayerConfig& lc = c.layers[l];
-    const int64_t q_dim = c.q_dim(l), kv_dim = c.kv_dim(l), ffn = lc.ffn_dim;
-    s.q.resize(T * q_dim);
-    s.att.resize(T * q_dim);
-    s.gate.resize(T * ffn);
-    s.up.resize(T * ffn);
-
-    // Attention block. K and V are written straight into the cache rows of this batch.
-    RmsNorm(s.x.data(), L.attn_norm, T, C, c.rms_norm_eps, s.h.data());
-    float* k_new = L.k_cache.data() + pos0 * kv_dim;
-    float* v_new = L.v_cache.data() + pos0 * kv_dim;
-    L.q.MatMul(s.h.data(), T, s.q.data());
-    L.k.MatMul(s.h.data(), T, k_new);
-    L.v.MatMul(s.h.data(), T, v_new);
-    Rope({.n_heads = lc.n_heads,
-          .head_dim = c.head_dim,
-          .rope_dims = c.rope_dims,
-          .base = c.rope_theta,
-          .ordering = c.rope_ordering},
-         T, pos0, s.q.data());
-    Rope({.n_heads = lc.n_kv_heads,
-          .head_dim = c.head_dim,
-          .rope_dims = c.rope_dims,
-          .base = c.rope_theta,
-          .ordering = c.rope_ordering},
-         T, pos0, k_new);
-    Attention({.n_heads = lc.n_heads,
-               .n_kv_heads = lc.n_kv_heads,
-               .head_dim = c.head_dim,
-               .scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim))},
-              T, pos0, s.q.data(), L.k_cache.data(), L.v_cache.data(), s.att.data(), s.scratch);
-    L.o.MatMul(s.att.data(), T, s.h.data());
-    for (int64_t i = 0; i < T * C; ++i) s.x[i] += s.h[i];
-
-    // Feed-forward block.
-    RmsNorm(s.x.data(), L.ffn_norm, T, C, c.rms_norm_eps, s.h.data());
-    L.gate.MatMul(s.h.data(), T, s.gate.data());
-    L.up.MatMul(s.h.data(), T, s.up.data());
-    SwiGlu(s.gate.data(), s.up.data(), T * ffn, s.gate.data());
-    L.down.MatMul(s.gate.data(), T, s.h.data());
-    for (int64_t i = 0; i < T * C; ++i) s.x[i] += s.h[i];
+    if (observer_ != nullptr) observer_->OnResidual(l, ResidualPoint::kBlockInput, x_, T);
+    acts_.Resize(c, l, T, pos0 + T);
+    const float* attn_out =
+        forward::AttentionBlock(*model_, l, x_.data(), T, pos0, cache_[l], acts_, observer_);
+    forward::AddResidual(attn_out, T, C, x_.data());
+    const float* ffn_out = forward::FeedForwardBlock(*model_, l, x_.data(), T, acts_, observer_);
+    forward::AddResidual(ffn_out, T, C, x_.data());
+    if (observer_ != nullptr) observer_->OnResidual(l, ResidualPoint::kBlockOutput, x_, T);
   }
-
   // Only the requested rows go through the final norm and the (large) output projection.
-  const float* x_out = s.x.data() + first_logit_row * C;
-  RmsNorm(x_out, s.output_norm, out_rows, C, c.rms_norm_eps, s.h.data());
-  const PreparedMatrix& out = c.tied_embeddings ? s.embedding : s.output;
-  if (out_rows > 0) out.MatMul(s.h.data(), out_rows, logits.data());
-  s.position = static_cast<int32_t>(pos0 + T);
+  final_norm_.resize(Count(out_rows * C));
+  if (out_rows > 0) {
+    forward::Logits(*model_, x_.data() + first_logit_row * C, out_rows, final_norm_.data(),
+                    logits.data(), observer_);
+  }
+  position_ = static_cast<int32_t>(pos0 + T);
   return Status::Ok();
 }
 

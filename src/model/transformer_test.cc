@@ -10,6 +10,7 @@
 
 #include "model/loaders.h"
 #include "model/model.h"
+#include "model/transformer.h"
 #include "testing/test_paths.h"
 
 namespace shrink {
@@ -24,7 +25,8 @@ TokenId Argmax(std::span<const float> row) {
 }
 
 std::vector<TokenId> GreedyTokens(const Model& model, TokenId bos, int n) {
-  InferenceSession session(model, n + 1);
+  const PreparedModel prepared(model);
+  InferenceSession session(prepared, n + 1);
   std::vector<float> logits(model.config.vocab_size);
   std::vector<TokenId> out;
   TokenId token = bos;
@@ -70,7 +72,8 @@ TEST(TransformerTest, BatchedEvaluationMatchesTokenByToken) {
   const std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 430, 11, 280, 362};
   const int V = m.config.vocab_size;
   std::vector<float> batched(prompt.size() * V), single(prompt.size() * V);
-  InferenceSession a(m, 32), b(m, 32);
+  const PreparedModel prepared(m);
+  InferenceSession a(prepared, 32), b(prepared, 32);
   ASSERT_TRUE(a.Evaluate(prompt, batched).ok());
   for (size_t t = 0; t < prompt.size(); ++t) {
     ASSERT_TRUE(b.Evaluate(std::span(&prompt[t], 1), std::span(single).subspan(t * V, V)).ok());
@@ -81,7 +84,7 @@ TEST(TransformerTest, BatchedEvaluationMatchesTokenByToken) {
   // Logits for the last rows only equal the matching rows of the full batch, up to the summation
   // order BLAS picks for a 3-row vs a 9-row product of 64-term dots: γ_64·Σ|w||x| ≈ 4e-6·|logit|
   // scale.
-  InferenceSession c(m, 32);
+  InferenceSession c(prepared, 32);
   std::vector<float> tail(3 * V);
   ASSERT_TRUE(c.Evaluate(prompt, tail, static_cast<int32_t>(prompt.size()) - 3).ok());
   for (int i = 0; i < 3 * V; ++i) {
@@ -94,7 +97,8 @@ TEST(TransformerTest, RejectsOverflowAndBadTokens) {
   SHRINK_SKIP_IF_MISSING(model_path);
   auto model = LoadLlama2cTransformer(model_path.string());
   ASSERT_TRUE(model.ok());
-  InferenceSession s(**model, 2);
+  const PreparedModel prepared(**model);
+  InferenceSession s(prepared, 2);
   std::vector<float> logits(3 * 512);
   const std::vector<TokenId> three = {1, 2, 3};
   EXPECT_THAT(s.Evaluate(three, logits).ToString(), ::testing::HasSubstr("overflows the context"));

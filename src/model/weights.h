@@ -1,9 +1,9 @@
-// Weights: every tensor of a Llama-family transformer, listed ONCE.
+// Weights: every tensor of a transformer, as views {name, role, layer, type, shape, data}.
 //
-// Each tensor is a TensorView {name, role, layer, type, shape, data}. ForEachTensor visits them all
-// in one fixed order (token_embd, per layer attn_norm, attn_q, attn_k, attn_v, attn_output,
-// ffn_norm, ffn_gate, ffn_up, ffn_down, then output_norm, output), so loading, saving, quantizing
-// and pruning walk the same list and never keep a parallel list in sync by hand.
+// Which tensors exist, their GGUF names and their shapes come from ONE table
+// (model/tensor_table.h); Skeleton, ForEachTensor and ForEachTensorTogether are driven by it, so
+// loading, saving, quantizing, pruning and an optimizer walk the same list and never keep a
+// parallel list in sync by hand.
 //
 // Ownership is flexible: `data` spans point into storage that Weights keeps alive through `storage`
 // (a mapped file, a GgufFile, or buffers a quantizer produced). Replacing a tensor's data means
@@ -19,32 +19,12 @@
 
 #include "formats/types.h"
 #include "model/config.h"
+#include "model/tensor_table.h"
 
 namespace shrink {
 
-// What a tensor is for. GGUF names follow from role + layer (TensorName).
-enum class TensorRole {
-  kTokenEmbd,
-  kAttnNorm,
-  kAttnQ,
-  kAttnK,
-  kAttnV,
-  kAttnOutput,
-  kFfnNorm,
-  kFfnGate,
-  kFfnUp,
-  kFfnDown,
-  kOutputNorm,
-  kOutput,
-};
-// The GGUF base name of a role: "token_embd", "attn_q", "output_norm", ...
-std::string_view TensorRoleName(TensorRole role);
-// The GGUF tensor name: "token_embd.weight", "blk.3.attn_q.weight" (layer < 0 for non-layer
-// tensors).
-std::string TensorName(TensorRole role, int layer);
-
 struct TensorView {
-  std::string name;  // GGUF name, e.g. "blk.0.ffn_up.weight"
+  std::string name;  // GGUF name, e.g. "blk.0.ffn_up.weight"; empty when not listed
   TensorRole role = TensorRole::kTokenEmbd;
   int layer = -1;  // -1 for token_embd, output_norm, output
   TensorType type = TensorType::kF32;
@@ -53,6 +33,7 @@ struct TensorView {
   std::vector<int64_t> shape;
   std::span<const uint8_t> data;  // encoded in `type`, rows consecutive
 
+  bool listed() const { return !name.empty(); }
   bool present() const { return !data.empty(); }
   int64_t cols() const { return shape.empty() ? 0 : shape[0]; }
   int64_t rows() const { return shape.size() < 2 ? 1 : shape[1]; }
@@ -61,62 +42,81 @@ struct TensorView {
   std::span<const float> f32() const;
 };
 
+// Shapes as W: (rows, cols); Q = n_heads·head_dim, KV = n_kv_heads·head_dim, F = ffn_dim.
 struct LayerWeights {
-  TensorView attn_norm;    // (C)
-  TensorView attn_q;       // W: (n_heads * head_dim, C)
-  TensorView attn_k;       // W: (n_kv_heads * head_dim, C)
-  TensorView attn_v;       // W: (n_kv_heads * head_dim, C)
-  TensorView attn_output;  // W: (C, n_heads * head_dim)
-  TensorView ffn_norm;     // (C)
-  TensorView ffn_gate;     // W: (ffn_dim, C)
-  TensorView ffn_up;       // W: (ffn_dim, C)
-  TensorView ffn_down;     // W: (C, ffn_dim)
+  TensorView attn_norm;       // (C)
+  TensorView attn_q;          // W: (Q, C)
+  TensorView attn_k;          // W: (KV, C)
+  TensorView attn_v;          // W: (KV, C)
+  TensorView attn_q_norm;     // (head_dim), qk_norm only
+  TensorView attn_k_norm;     // (head_dim), qk_norm only
+  TensorView attn_output;     // W: (C, Q)
+  TensorView attn_post_norm;  // (C), post_norms only
+  TensorView ffn_norm;        // (C)
+  TensorView ffn_gate;        // W: (F, C)
+  TensorView ffn_up;          // W: (F, C)
+  TensorView ffn_down;        // W: (C, F)
+  TensorView ffn_post_norm;   // (C), post_norms only
 };
 
 struct Weights {
   TensorView token_embd;  // (vocab, C)
   std::vector<LayerWeights> layers;
   TensorView output_norm;  // (C)
-  TensorView output;       // (vocab, C); absent (no data, empty name) when embeddings are tied
+  TensorView output;       // (vocab, C); not listed when embeddings are tied
   // Keeps the memory behind every view alive (mapped files, owned buffers).
   std::vector<std::shared_ptr<const void>> storage;
 
-  // Builds the list for `config`: names, roles, layers and the shapes the config implies; types F32
-  // and no data yet. `output` is listed only when the embeddings are untied.
+  // Builds the list for `config` from the tensor table: names, roles, layers and the shapes the
+  // config implies; types F32 and no data yet. Tensors the config does not have (untied `output`,
+  // Q/K norms without qk_norm, ...) stay unlisted.
   static Weights Skeleton(const Config& config);
 
-  // Visits every listed tensor once, in the fixed order above. `fn(TensorView&)` (or const&)
-  // returning void. Absent views (tied `output`) are skipped.
+  // Visits every listed tensor once, in table order: token_embd, then per layer the layer rows,
+  // then output_norm and output. `fn(TensorView&)` (or const&) returning void.
   template <typename Fn>
   void ForEachTensor(Fn&& fn) {
-    ForEachImpl(*this, fn);
+    ForEachTensorTogether(fn, *this);
   }
   template <typename Fn>
   void ForEachTensor(Fn&& fn) const {
-    ForEachImpl(*this, fn);
+    ForEachTensorTogether(fn, *this);
   }
+
+  // Walks several Weights of the same skeleton in step (weights, gradients, Adam moments):
+  // fn(a.t, b.t, ...) for every tensor t listed in `first`.
+  // REQUIRES: every argument was built from the same Config (same layer count).
+  template <typename Fn, typename First, typename... Rest>
+  static void ForEachTensorTogether(Fn&& fn, First& first, Rest&... rest);
 
   // The matrix the final projection uses: `output`, or `token_embd` when tied.
-  const TensorView& output_matrix() const { return output.name.empty() ? token_embd : output; }
-
- private:
-  template <typename Self, typename Fn>
-  static void ForEachImpl(Self& self, Fn& fn) {
-    fn(self.token_embd);
-    for (auto& l : self.layers) {
-      fn(l.attn_norm);
-      fn(l.attn_q);
-      fn(l.attn_k);
-      fn(l.attn_v);
-      fn(l.attn_output);
-      fn(l.ffn_norm);
-      fn(l.ffn_gate);
-      fn(l.ffn_up);
-      fn(l.ffn_down);
-    }
-    fn(self.output_norm);
-    if (!self.output.name.empty()) fn(self.output);
-  }
+  const TensorView& output_matrix() const { return output.listed() ? output : token_embd; }
 };
+
+
+template <typename Fn, typename First, typename... Rest>
+void Weights::ForEachTensorTogether(Fn&& fn, First& first, Rest&... rest) {
+  const std::span<const TensorSpec> table = TensorTable();
+  for (size_t i = 0; i < table.size();) {
+    if (table[i].scope == TensorScope::kModel) {
+      const auto member = table[i].model_member;
+      if ((first.*member).listed()) fn(first.*member, rest.*member...);
+      ++i;
+      continue;
+    }
+    // A run of layer rows: visited layer by layer, so one layer's tensors stay together.
+    size_t end = i;
+    while (end < table.size() && table[end].scope == TensorScope::kLayer) ++end;
+    for (size_t l = 0; l < first.layers.size(); ++l) {
+      for (size_t r = i; r < end; ++r) {
+        const auto member = table[r].layer_member;
+        if ((first.layers[l].*member).listed()) {
+          fn(first.layers[l].*member, rest.layers[l].*member...);
+        }
+      }
+    }
+    i = end;
+  }
+}
 
 }  // namespace shrink

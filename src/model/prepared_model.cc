@@ -1,0 +1,51 @@
+#include "model/prepared_model.h"
+
+#include "base/check.h"
+
+namespace shrink {
+namespace {
+
+MatrixRef AsMatrix(const TensorView& v) { return {v.type, v.rows(), v.cols(), v.data}; }
+
+}  // namespace
+
+PreparedModel::PreparedModel(const Model& model) : model_(&model) {
+  const Config& c = model.config;
+  const Weights& w = model.weights;
+  // Tied: token_embd is also the output matrix, worth an F32 copy; untied it only serves row
+  // lookups, decoded row by row.
+  embedding_ = PreparedMatrix::Prepare(
+      AsMatrix(w.token_embd),
+      c.tied_embeddings ? MatrixStrategy::kDecodeToF32 : MatrixStrategy::kDecodeRows);
+  output_norm_ = w.output_norm.f32().data();
+  if (w.output.listed()) output_ = PreparedMatrix::Prepare(AsMatrix(w.output));
+  layers_.resize(c.n_layers);
+  for (int l = 0; l < c.n_layers; ++l) {
+    PreparedLayer& pl = layers_[l];
+    for (const TensorSpec& spec : TensorTable()) {
+      if (spec.scope != TensorScope::kLayer) continue;
+      const TensorView& v = w.layers[l].*spec.layer_member;
+      if (!v.listed()) continue;
+      const auto i = static_cast<size_t>(spec.role);
+      if (spec.linear) {
+        pl.matrices_[i] = PreparedMatrix::Prepare(AsMatrix(v));
+      } else {
+        pl.vectors_[i] = v.f32().data();
+      }
+    }
+  }
+}
+
+const PreparedMatrix& PreparedModel::output() const {
+  return model_->weights.output.listed() ? output_ : embedding_;
+}
+
+int64_t PreparedModel::owned_bytes() const {
+  int64_t bytes = embedding_.owned_bytes() + output_.owned_bytes();
+  for (const PreparedLayer& pl : layers_) {
+    for (const PreparedMatrix& m : pl.matrices_) bytes += m.owned_bytes();
+  }
+  return bytes;
+}
+
+}  // namespace shrink
