@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# shrink perplexity vs llama-perplexity on SmolLM2-135M-Instruct (Q4_1, as shipped), WikiText-2 valid,
-# ctx 512: PPL of both, KLD/top-1 both ways (shrink against llama's base, llama against shrink's base),
+# shrink perplexity vs llama-perplexity on a GGUF model (default SmolLM2-135M-Instruct Q4_1 as shipped;
+# --model gemma3-270m for Gemma-3-270M Q4_K_M as shipped), WikiText-2 valid, ctx 512: PPL of both, KLD/top-1 both ways (shrink against llama's base, llama against shrink's base),
 # times, and the targets: PPL within 0.5%, mean KLD < 0.001, top-1 >= 99.5%.
 #
 # Runs: (1) llama-perplexity saving a KLD base; (2) shrink against that base (its PPL and KLD/top-1);
@@ -9,7 +9,11 @@
 # (5) llama-perplexity against it (the reverse direction; --kld-chunks bounds runs 4-5, whose base file is big;
 # run 3 covers every chunk of llama's base, since llama-perplexity's KLD mode ignores --chunks).
 #
-# Usage: bench/perplexity_vs_llama_cpp.sh [--chunks N] [--kld-chunks M] [--threads N]
+# --ppl-only runs just llama-perplexity and shrink perplexity (no base files: Gemma's 262,144-entry
+# vocabulary makes them ~134 MB per chunk) and prints both PPLs, their ratio and both times.
+#
+# Usage: bench/perplexity_vs_llama_cpp.sh [--model smollm2|gemma3-270m|PATH] [--chunks N] [--kld-chunks M]
+#                                         [--threads N] [--ppl-only]
 # Env:   SHRINK_BIN (default build/release/src/cli/shrink, built with the release preset if absent),
 #        SHRINK_CACHE (default ~/.cache/shrink), SHARED (default ../shared), WORK (default a temp folder;
 #        base files are ~98 KB per scored token: 25 MB per chunk, 12+ GB for the full text)
@@ -19,20 +23,28 @@ cd "$(dirname "$0")/.."
 chunks=-1
 kld_chunks=""
 threads=$(nproc)
+model_arg=smollm2
+ppl_only=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --model) model_arg="$2"; shift 2 ;;
+    --ppl-only) ppl_only=1; shift ;;
     --chunks) chunks="$2"; shift 2 ;;
     --kld-chunks) kld_chunks="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
-    *) echo "usage: $0 [--chunks N] [--kld-chunks M] [--threads N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--kld-chunks M] [--threads N] [--ppl-only]" >&2; exit 2 ;;
   esac
 done
 
 cache="${SHRINK_CACHE:-$HOME/.cache/shrink}"
 shared="${SHARED:-$(cd .. && pwd)/shared}"
-model="$cache/models/smollm2-135m-instruct-q4_1.gguf"
+case "$model_arg" in
+  smollm2) model="$cache/models/smollm2-135m-instruct-q4_1.gguf" ;;
+  gemma3-270m) model="$cache/models/gemma-3-270m-q4_k_m.gguf" ;;
+  *) model="$model_arg" ;;
+esac
 text="$shared/data/wikitext-2/valid.txt"
-[[ -f "$model" ]] || { echo "missing $model: run scripts/fetch-models" >&2; exit 1; }
+[[ -f "$model" ]] || { echo "missing $model: run scripts/fetch-models [gemma3-270m]" >&2; exit 1; }
 [[ -f "$text" ]] || { echo "missing $text (the shared/ folder beside the repository)" >&2; exit 1; }
 
 bin="$(bench/peers/llama_cpp.sh | tail -n 1)"
@@ -61,6 +73,31 @@ timed() {  # timed OUTFILE cmd...: runs cmd with stdout+stderr to OUTFILE, print
   echo "$t1 - $t0" | bc
 }
 
+final() { grep -o "Final estimate: PPL = [0-9.]* +/- [0-9.]*" "$1" | tail -1 | awk '{print $5, $7}'; }
+echo "model: $model; CPU: $(lscpu | sed -n 's/^Model name: *//p'); threads $threads; $(date -u +%F)" >&2
+
+if [[ "$ppl_only" == 1 ]]; then
+  echo "== 1. llama-perplexity" >&2
+  t_llama=$(timed "$work/llama_ppl.txt" "${llama[@]}" -f "$text" "${chunk_args[@]}")
+  echo "== 2. shrink perplexity" >&2
+  t_shrink=$(timed "$work/shrink_ppl.txt" "$shrink" perplexity -m "$model" -f "$text" --ctx 512 --threads "$threads" "${chunk_args[@]}")
+  read -r ppl_llama err_llama <<< "$(final "$work/llama_ppl.txt")"
+  read -r ppl_shrink err_shrink <<< "$(final "$work/shrink_ppl.txt")"
+  n_chunk=$(grep -o "calculating perplexity over [0-9]* chunks" "$work/llama_ppl.txt" | awk '{print $4}')
+  ratio=$(echo "scale=6; $ppl_shrink / $ppl_llama" | bc)
+  ok=$(if [[ $(echo "($ratio - 1) < 0.005 && (1 - $ratio) < 0.005" | bc) -eq 1 ]]; then echo met; else echo MISSED; fi)
+  cat <<REPORT
+model                                : $(basename "$model")
+chunks (ctx 512)                     : $n_chunk
+PPL llama-perplexity                 : $ppl_llama +/- $err_llama   (${t_llama} s)
+PPL shrink                           : $ppl_shrink +/- $err_shrink   (${t_shrink} s)
+PPL ratio shrink/llama               : $ratio   [within 0.5%: $ok]
+speed shrink/llama (wall time ratio) : $(echo "scale=2; $t_llama / $t_shrink" | bc)x
+outputs                              : $work
+REPORT
+  exit 0
+fi
+
 echo "== 1. llama-perplexity, saving its base ($work/llama.logits)" >&2
 t_llama=$(timed "$work/llama_ppl.txt" "${llama[@]}" -f "$text" "${chunk_args[@]}" --kl-divergence-base "$work/llama.logits")
 echo "== 2. shrink perplexity --kl-divergence against llama's base" >&2
@@ -72,7 +109,6 @@ t_shrink=$(timed "$work/shrink_ppl.txt" "$shrink" perplexity -m "$model" -f "$te
 echo "== 5. llama-perplexity --kl-divergence against shrink's base" >&2
 t_kld_l=$(timed "$work/llama_kld.txt" "${llama[@]}" --kl-divergence-base "$work/shrink.logits" --kl-divergence)
 
-final() { grep -o "Final estimate: PPL = [0-9.]* +/- [0-9.]*" "$1" | tail -1 | awk '{print $5, $7}'; }
 field() { grep "$2" "$1" | tail -1 | sed 's/.*: *//' | awk '{print $1}' | tr -d '%'; }
 read -r ppl_llama err_llama <<< "$(final "$work/llama_ppl.txt")"
 read -r ppl_shrink err_shrink <<< "$(final "$work/shrink_kld.txt")"
