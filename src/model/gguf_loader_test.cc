@@ -134,5 +134,62 @@ TEST(GgufLoaderTest, PerLayerArraysGiveLayerDims) {
   EXPECT_EQ((*model)->config.layers[1].ffn_dim, 6);
 }
 
+TEST(GgufLoaderTest, UnknownArchitectureListsTheSupportedOnes) {
+  TinyLlama t;
+  t.metadata[0].second = GgufValue::String("mamba");
+  auto model = LoadGgufTransformer(t.Write("mamba.gguf"));
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(model.status().message(), HasSubstr("mamba.gguf: architecture 'mamba' is not "
+                                                  "supported (supported: llama, gemma3)"));
+  EXPECT_EQ(model.status().message().find('\n'), std::string::npos);  // one line
+}
+
+TEST(GgufLoaderTest, OutOfRangeDimensionIsAnErrorNotATruncation) {
+  // 2^32 + 9 heads must not load as 9 (a cast to int32 would).
+  TinyLlama t;
+  for (auto& [key, value] : t.metadata) {
+    if (key == "llama.attention.head_count") value = GgufValue::U64((uint64_t{1} << 32) + 9);
+  }
+  auto model = LoadGgufTransformer(t.Write("huge_heads.gguf"));
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(model.status().message(),
+              HasSubstr("key 'llama.attention.head_count' is 4294967305, expected 0..16777216"));
+}
+
+TEST(GgufLoaderTest, KeepsMetadataInFileOrder) {
+  TinyLlama t;
+  auto model = LoadGgufTransformer(t.Write("meta.gguf"));
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  ASSERT_EQ((*model)->metadata.size(), t.metadata.size());
+  for (size_t i = 0; i < t.metadata.size(); ++i) {
+    EXPECT_EQ((*model)->metadata[i].first, t.metadata[i].first);
+  }
+  EXPECT_EQ((*model)->chat_template, "");  // llama: ChatML unless the file says otherwise
+}
+
+TEST(GgufLoaderTest, SlidingWindowPatternArraySelectsLayers) {
+  // A gemma3-shaped file is not needed to test the keys: llama has no default pattern, so an
+  // explicit per-layer bool array is required, and the window applies to the marked layers only.
+  TinyLlama t;
+  t.metadata.push_back({"llama.attention.sliding_window", GgufValue::U32(3)});
+  t.metadata.push_back(
+      {"llama.attention.sliding_window_pattern",
+       GgufValue::Array({GgufValueType::kBool, {GgufValue::Bool(true), GgufValue::Bool(false)}})});
+  t.metadata.push_back({"llama.rope.freq_base_swa", GgufValue::F32(500.0f)});
+  auto model = LoadGgufTransformer(t.Write("swa.gguf"));
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Config& c = (*model)->config;
+  EXPECT_EQ(c.layers[0].sliding_window, 3);
+  EXPECT_FLOAT_EQ(c.layers[0].rope_theta, 500.0f);
+  EXPECT_EQ(c.layers[1].sliding_window, 0);
+  EXPECT_FLOAT_EQ(c.layers[1].rope_theta, 100000.0f);
+
+  TinyLlama no_pattern;
+  no_pattern.metadata.push_back({"llama.attention.sliding_window", GgufValue::U32(3)});
+  auto rejected = LoadGgufTransformer(no_pattern.Write("swa_no_pattern.gguf"));
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_THAT(rejected.status().message(), HasSubstr("no sliding-window layer pattern"));
+}
+
 }  // namespace
 }  // namespace shrink

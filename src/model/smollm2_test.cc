@@ -25,9 +25,7 @@ namespace shrink {
 namespace {
 
 std::filesystem::path SmolLm2Path() {
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home ? home : "/root") /
-         ".cache/shrink/models/smollm2-135m-instruct-q4_1.gguf";
+  return testing::CachedModelPath("smollm2-135m-instruct-q4_1.gguf");
 }
 
 const std::vector<TokenId> kPrompt = {504, 3575, 282, 4649, 314};
@@ -41,7 +39,7 @@ TEST(SmolLm2Test, ForwardMatchesF64Oracle) {
   // the output projection it stays below ~1e-4 of the logit scale (~15), so 2e-3 absolute.
   // (Observed: ~4e-6.)
   const auto path = SmolLm2Path();
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "skipped: " << path << " is absent";
+  SHRINK_SKIP_IF_MODEL_MISSING(path);
   std::ifstream fixture(testing::SourcePath("tests/oracles/fixtures/smollm2_forward.txt"));
   ASSERT_TRUE(fixture) << "missing fixture";
   auto read_line = [&] {
@@ -82,7 +80,7 @@ TEST(SmolLm2Test, GreedyAgreesWithLlamaCppUntilItsNearTie) {
   // 2988 over 1797), and llama.cpp's rounding picks the other one. Up to there the tokens must
   // agree.
   const auto path = SmolLm2Path();
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "skipped: " << path << " is absent";
+  SHRINK_SKIP_IF_MODEL_MISSING(path);
   auto model = LoadGgufTransformer(path.string());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const int V = (*model)->config.vocab_size;

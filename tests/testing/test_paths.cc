@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 namespace shrink::testing {
 
 std::filesystem::path SharedPath(const std::string& relative) {
@@ -11,6 +13,16 @@ std::filesystem::path SharedPath(const std::string& relative) {
 
 std::filesystem::path SourcePath(const std::string& relative) {
   return std::filesystem::path(SHRINK_SOURCE_DIR) / relative;
+}
+
+std::filesystem::path CachedModelPath(const std::string& file_name) {
+  const char* cache = std::getenv("SHRINK_CACHE");
+  const char* home = std::getenv("HOME");
+  const std::filesystem::path root =
+      cache != nullptr && *cache != '\0'
+          ? std::filesystem::path(cache)
+          : std::filesystem::path(home != nullptr ? home : "/root") / ".cache/shrink";
+  return root / "models" / file_name;
 }
 
 std::filesystem::path ScratchDir() {
