@@ -1,9 +1,10 @@
 // Model: a loaded Llama-family transformer (config + weights + tokenizer) and an inference session
 // with a KV cache. One transformer, configured by flags, serves every supported model.
 //
-// Loading:  LoadModel("model.gguf") or LoadModel("stories260K.bin", {.tokenizer_path =
-// "tok512.bin"}). Running:  InferenceSession s(model, max_context); s.Evaluate(tokens, logits)
-// appends to the cache.
+// Loading:  LoadModel("model.gguf") or
+//           LoadModel("stories260K.bin", {.tokenizer_path = "tok512.bin"}).
+// Running:  InferenceSession s(model, max_context);
+//           s.Evaluate(tokens, logits) appends to the cache.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +15,8 @@
 
 #include "base/status.h"
 #include "model/config.h"
-#include "text/tokenizer.h"
 #include "model/weights.h"
+#include "text/tokenizer.h"
 
 namespace shrink {
 
