@@ -1,9 +1,10 @@
 // InferenceSession: the Llama forward pass over a KV cache.
 //
 // Per layer, for x: (T, C) at positions [pos, pos + T):
-//   h = RMSNorm(x) * attn_norm;  q = h·Wqᵀ, k = h·Wkᵀ, v = h·Wvᵀ;  RoPE(q, k);  append k, v to the
-//   cache x += Attention(q, cache) · Woᵀ h = RMSNorm(x) * ffn_norm;   x += (silu(h·Wgateᵀ) *
-//   h·Wupᵀ) · Wdownᵀ
+//   h = RMSNorm(x) * attn_norm;  q = h·Wqᵀ, k = h·Wkᵀ, v = h·Wvᵀ;
+//                                RoPE(q, k);  append k, v to the cache
+//   x += Attention(q, cache) · Woᵀ
+//   h = RMSNorm(x) * ffn_norm;   x += (silu(h·Wgateᵀ) * h·Wupᵀ) · Wdownᵀ
 // then logits = (RMSNorm(x) * output_norm) · Woutputᵀ (token_embd when tied). F32 throughout; see
 // docs/numerics.md, "Model forward".
 #include <cmath>
