@@ -8,9 +8,8 @@
 //   i32      n_vocab
 //   i32      n_chunk
 //   i32      tokens[n_chunk * n_ctx]   the evaluated text's tokens, as tokenized (a chunk's first
-//   token
-//                                      is stored as in the text even where BOS replaced it for the
-//                                      run)
+//                                      token is stored as in the text even where BOS replaced it
+//                                      for the run)
 //   then per chunk, per scored position (n_ctx − 1 − n_ctx/2 of them: logits of positions
 //   n_ctx/2 .. n_ctx−2, which predict tokens n_ctx/2+1 .. n_ctx−1), one row of
 //   LogProbRowWords(n_vocab) u16 words:

@@ -2,10 +2,10 @@
 //
 // A format's traits struct names its block and its per-block scalar reference codec:
 //   struct Q4_0Format {
-//     using Block = BlockQ4_0;                        // the byte layout; sizeof(Block) == block
-//     bytes static constexpr int kBlockElements = 32; static void DecodeBlock(const Block& b,
-//     float* y);  // y: (kBlockElements) static void EncodeBlock(const float* x, Block& b);  //
-//     optional; x: (kBlockElements)
+//     using Block = BlockQ4_0;  // the byte layout; sizeof(Block) == block bytes
+//     static constexpr int kBlockElements = 32;
+//     static void DecodeBlock(const Block& b, float* y);  // y: (kBlockElements)
+//     static void EncodeBlock(const float* x, Block& b);  // optional; x: (kBlockElements)
 //   };
 // DecodeRow<F>/EncodeRow<F> have the DecodeFn/EncodeFn signature of the types table. Blocks are
 // copied through memcpy, so rows need no alignment (GGUF tensor data in a mmapped file is only

@@ -2,13 +2,12 @@
 //
 // Conversions are bit-exact with gguf-py/numpy and ggml (see docs/numerics.md):
 //   F16 -> F32, BF16 -> F32: exact (every value, including NaN payloads, is representable).
-//   F32 -> F16: IEEE round-to-nearest-even; overflow -> ±inf; subnormals kept; NaN keeps its sign
-//   and
-//               top 10 payload bits with the quiet bit forced on (numpy and F16C agree on quiet
-//               NaNs).
-//   F32 -> BF16: ggml_compute_fp32_to_bf16's rule: NaN -> (bits >> 16) | 0x40 (quieted); otherwise
-//               round-to-nearest-even on the dropped 16 bits (overflow rounds to ±inf); no flush to
-//               zero.
+//   F32 -> F16:  IEEE round-to-nearest-even; overflow -> ±inf; subnormals kept; NaN keeps its sign
+//                and top 10 payload bits with the quiet bit forced on (numpy and F16C agree on
+//                quiet NaNs).
+//   F32 -> BF16: ggml_compute_fp32_to_bf16's rule: NaN -> (bits >> 16) | 0x40 (quieted);
+//                otherwise round-to-nearest-even on the dropped 16 bits (overflow rounds to ±inf);
+//                no flush to zero.
 // Values are stored as raw little-endian bit patterns (uint16_t), never as a compiler half type.
 #pragma once
 

@@ -2,11 +2,12 @@
 //
 // Each 4-bit index selects one of 16 non-uniformly spaced int8 levels (kIq4nlValues), which are
 // then scaled. Byte layouts (little-endian; prose in docs/formats.md); `d` is an F16 bit pattern.
-//   IQ4_NL (18 B):  d, qs[16];  y[j] = d * kIq4nlValues[qs[j] & 15], y[j+16] = d *
-//   kIq4nlValues[qs[j] >> 4] IQ4_XS (136 B): d, scales_h (u16: 2 high bits per sub-block),
-//   scales_l[4] (4 low bits per sub-block),
-//                   qs[128]; sub-block ib (32 elements) has ls = (low | high << 4) - 32, dl = d *
-//                   ls and packs its nibbles like one IQ4_NL block in qs[16 * ib .. 16 * ib + 15].
+//   IQ4_NL (18 B):  d, qs[16];  y[j] = d * kIq4nlValues[qs[j] & 15],
+//                               y[j+16] = d * kIq4nlValues[qs[j] >> 4]
+//   IQ4_XS (136 B): d, scales_h (u16: 2 high bits per sub-block), scales_l[4] (4 low bits per
+//                   sub-block), qs[128]; sub-block ib (32 elements) has
+//                   ls = (low | high << 4) - 32, dl = d * ls and packs its nibbles like one IQ4_NL
+//                   block in qs[16 * ib .. 16 * ib + 15].
 #pragma once
 
 #include <cstdint>

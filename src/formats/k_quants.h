@@ -4,10 +4,10 @@
 // patterns except in Q8_K, whose `d` is an F32. Sub-block scales are packed integers multiplied by
 // d (and mins by dmin) in float32 before use, then y = dl * q - ml (one rounding per operation, no
 // FMA), exactly as gguf-py dequantizes.
-//   Q2_K (84 B):  scales[16] (lo nibble scale, hi nibble min, per 16 elements), qs[64] (2-bit), d,
-//   dmin Q3_K (110 B): hmask[32] (bit 2 of q, set means no -4 offset), qs[64] (2-bit), scales[12]
-//   (16 x 6-bit,
-//                 biased by 32), d
+//   Q2_K (84 B):  scales[16] (lo nibble scale, hi nibble min, per 16 elements), qs[64] (2-bit),
+//                 d, dmin
+//   Q3_K (110 B): hmask[32] (bit 2 of q, set means no -4 offset), qs[64] (2-bit),
+//                 scales[12] (16 x 6-bit, biased by 32), d
 //   Q4_K (144 B): d, dmin, scales[12] (8 x 6-bit scale + 8 x 6-bit min), qs[128] (4-bit)
 //   Q5_K (176 B): d, dmin, scales[12] (as Q4_K), qh[32] (bit 4 of q), qs[128] (low 4 bits)
 //   Q6_K (210 B): ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] (int8), d;  q biased by 32

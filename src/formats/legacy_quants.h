@@ -1,11 +1,13 @@
 // Legacy ggml block formats: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (32 elements per block, one F16 scale).
 //
 // Byte layouts (little-endian; prose in docs/formats.md). `d`/`m` are F16 bit patterns.
-//   Q4_0 (18 B): d, qs[16];          y[j] = d * ((qs[j] & 15) - 8),  y[j+16] = d * ((qs[j] >> 4) -
-//   8) Q4_1 (20 B): d, m, qs[16];       y[j] = d * (qs[j] & 15) + m,    y[j+16] = d * (qs[j] >> 4)
-//   + m Q5_0 (22 B): d, qh[4], qs[16];   q = nibble | (bit j of qh as u32) << 4;  y[j] = d * (q -
-//   16) Q5_1 (24 B): d, m, qh[4], qs[16];                                        y[j] = d * q + m
-//   Q8_0 (34 B): d, qs[32] (int8);   y[j] = d * qs[j]
+//   Q4_0 (18 B): d, qs[16];             y[j] = d * ((qs[j] & 15) - 8),
+//                                       y[j+16] = d * ((qs[j] >> 4) - 8)
+//   Q4_1 (20 B): d, m, qs[16];          y[j] = d * (qs[j] & 15) + m,
+//                                       y[j+16] = d * (qs[j] >> 4) + m
+//   Q5_0 (22 B): d, qh[4], qs[16];      q = nibble | (bit j of qh as u32) << 4; y[j] = d * (q - 16)
+//   Q5_1 (24 B): d, m, qh[4], qs[16];                                           y[j] = d * q + m
+//   Q8_0 (34 B): d, qs[32] (int8);      y[j] = d * qs[j]
 // All arithmetic is float32, one rounding per operation, no fused multiply-add (bit-exact with
 // gguf-py).
 //

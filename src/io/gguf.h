@@ -6,8 +6,9 @@
 //   metadata_kv_count × { string key | u32 value_type | value }
 //   tensor_count × { string name | u32 n_dims | n_dims × u64 ne | u32 ggml_type | u64 offset }
 //   padding to `general.alignment` (default 32) | tensor data (each tensor's offset is relative to
-//   here and a multiple of the alignment) string = u64 length + bytes (no terminator); array = u32
-//   element_type + u64 count + elements (arrays may nest).
+//     here and a multiple of the alignment)
+//   string = u64 length + bytes (no terminator); array = u32 element_type + u64 count + elements
+//     (arrays may nest).
 #pragma once
 
 #include <cstdint>

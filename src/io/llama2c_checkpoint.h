@@ -3,16 +3,18 @@
 // Layout (little-endian):
 //   7 × i32 header: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
 //     (vocab_size < 0 means the classifier is stored separately: untied; its magnitude is the
-//     vocabulary)
+//      vocabulary)
 //   then F32 arrays, row-major, in this order (head_size = dim / n_heads):
 //     token_embedding (vocab, dim)
 //     rms_att (n_layers, dim)
 //     wq (n_layers, n_heads*head_size, dim)     wk, wv (n_layers, n_kv_heads*head_size, dim)
 //     wo (n_layers, dim, n_heads*head_size)
 //     rms_ffn (n_layers, dim)
-//     w1 (n_layers, hidden_dim, dim)  w2 (n_layers, dim, hidden_dim)  w3 (n_layers, hidden_dim,
-//     dim) rms_final (dim) freq_cis_real, freq_cis_imag (seq_len, head_size/2) each: unused (RoPE
-//     is recomputed) wcls (vocab, dim): only when vocab_size < 0
+//     w1 (n_layers, hidden_dim, dim)  w2 (n_layers, dim, hidden_dim)
+//     w3 (n_layers, hidden_dim, dim)
+//     rms_final (dim)
+//     freq_cis_real, freq_cis_imag (seq_len, head_size/2) each: unused (RoPE is recomputed)
+//     wcls (vocab, dim): only when vocab_size < 0
 // Matrices are (out, in): y = W x with W[out][in], as ggml's (ne0 = in, ne1 = out).
 // run.c's FFN is w2(silu(w1 x) * w3 x): w1 = gate, w3 = up, w2 = down.
 #pragma once

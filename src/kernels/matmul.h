@@ -7,12 +7,11 @@
 // business, so per-format SIMD kernels (Highway, runtime dispatch) can replace today's strategies
 // without changing any caller:
 //   - MatrixStrategy::kDecodeToF32 (default): non-F32 weights are decoded once (formats' scalar
-//   decode) into
-//     an owned F32 copy; products are OpenBLAS sgemm (T > 1) or sgemv (T == 1). F32 weights are
-//     used in place, no copy. Costs 4 bytes per weight of memory (SmolLM2-135M: ~540 MB).
+//     decode) into an owned F32 copy; products are OpenBLAS sgemm (T > 1) or sgemv (T == 1). F32
+//     weights are used in place, no copy. Costs 4 bytes per weight of memory (SmolLM2-135M:
+//     ~540 MB).
 //   - MatrixStrategy::kDecodeRows: no copy; each row is decoded into a scratch buffer and dotted
-//   with the T
-//     inputs (F32 accumulation). Slow, small.
+//     with the T inputs (F32 accumulation). Slow, small.
 // Both accumulate dot products in F32 (docs/numerics.md, "Model forward").
 #pragma once
 

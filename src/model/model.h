@@ -1,10 +1,11 @@
 // Model: a loaded transformer (config + weights + tokenizer + the source file's metadata). One
 // transformer, configured by flags, serves every supported architecture (model/architecture.h).
 //
-// Loading:  LoadModel("model.gguf") or LoadModel("stories260K.bin", {.tokenizer_path =
-// "tok512.bin"}). Running:  PreparedModel prepared(*model) once (model/prepared_model.h), then
-// InferenceSession s(prepared, max_context); s.Evaluate(tokens, logits) appends to the cache
-// (model/transformer.h).
+// Loading:  LoadModel("model.gguf") or
+//           LoadModel("stories260K.bin", {.tokenizer_path = "tok512.bin"}).
+// Running:  PreparedModel prepared(*model);               once (model/prepared_model.h)
+//           InferenceSession s(prepared, max_context);    any number (model/transformer.h)
+//           s.Evaluate(tokens, logits) appends to the cache.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,8 @@
 #include "base/status.h"
 #include "io/gguf.h"
 #include "model/config.h"
-#include "text/tokenizer.h"
 #include "model/weights.h"
+#include "text/tokenizer.h"
 
 namespace shrink {
 

@@ -2,9 +2,8 @@
 //
 //   temperature == 0: greedy, the arg max (the lowest id among equal maxima). No randomness.
 //   temperature > 0:  p = softmax(logits / temperature) (F64), restricted to the smallest set of
-//   most
-//                     probable tokens whose mass reaches top_p (nucleus sampling; top_p >= 1 keeps
-//                     all), then one draw.
+//                     most probable tokens whose mass reaches top_p (nucleus sampling; top_p >= 1
+//                     keeps all), then one draw.
 // Determinism: draws come from std::mt19937_64 seeded with `seed`, converted to a uniform double in
 // [0, 1) by taking the top 53 bits (not std::uniform_real_distribution, whose algorithm varies
 // between standard libraries). Same logits, options and seed give the same tokens on every

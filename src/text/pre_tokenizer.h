@@ -4,9 +4,10 @@
 //
 // llama.cpp describes each pre-tokenizer as a list of regexes applied in turn, each one splitting
 // the pieces the previous one produced. We implement the regexes of the supported names by hand:
-//   "default":            [\p{P}\$\+<=>\^~\|]+ , GPT-2's regex, \p{N}+ , [0-9][0-9][0-9]
-//   "gpt-2" (and aliases): GPT-2's regex  's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+|
-//   ?[^\s\p{L}\p{N}]+|\s+(?!\S) "starcoder", "smollm": \p{N} (each digit alone), then GPT-2's regex
+//   "default":             [\p{P}\$\+<=>\^~\|]+ , GPT-2's regex, \p{N}+ , [0-9][0-9][0-9]
+//   "gpt-2" (and aliases): GPT-2's regex
+//                          's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
+//   "starcoder", "smollm": \p{N} (each digit alone), then GPT-2's regex
 // Each regex keeps every character: the text between matches becomes a piece of its own.
 #pragma once
 

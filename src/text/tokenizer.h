@@ -1,10 +1,9 @@
 // Tokenizer: text ⇄ token ids, for the three vocabularies shrink reads:
-//   - byte-level BPE from GGUF metadata (tokenizer.ggml.model = "gpt2"), with the pre-tokenizer the
-//   file
-//     names in tokenizer.ggml.pre ("gpt-2", "starcoder", "smollm", ...);
+//   - byte-level BPE from GGUF metadata (tokenizer.ggml.model = "gpt2"), with the pre-tokenizer
+//     the file names in tokenizer.ggml.pre ("gpt-2", "starcoder", "smollm", ...);
 //   - SentencePiece-style from GGUF metadata (tokenizer.ggml.model = "llama");
-//   - llama2.c's tokenizer file (tok512.bin: max_token_length, then per token score f32, len i32,
-//   bytes).
+//   - llama2.c's tokenizer file (tok512.bin: max_token_length, then per token score f32, len
+//     i32, bytes).
 // Behaviour matches llama.cpp's llama_tokenize / llama_token_to_piece for the same vocabulary.
 #pragma once
 
