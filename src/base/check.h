@@ -12,7 +12,7 @@ namespace shrink::internal {
 }
 }  // namespace shrink::internal
 
-#define SHRINK_CHECK(condition)                                               \
-  do {                                                                        \
+#define SHRINK_CHECK(condition)                                                        \
+  do {                                                                                 \
     if (!(condition)) ::shrink::internal::CheckFailed(#condition, __FILE__, __LINE__); \
   } while (0)

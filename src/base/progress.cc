@@ -1,10 +1,9 @@
 #include "base/progress.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
-
-#include <fmt/format.h>
 
 namespace shrink {
 
@@ -33,8 +32,9 @@ void ProgressReporter::Draw(int64_t done, bool final_line) {
   // On a terminal, redraw in place; in a log, print one line per update only at the end.
   bool tty = isatty(fileno(stderr));
   if (!tty && !final_line) return;
-  fmt::print(stderr, "{}{}: {}/{} {} ({:.2f} {}/s, elapsed {:.1f} s, ETA {:.1f} s){}", tty ? "\r" : "",
-             label_, done, total_, unit_, rate, unit_, elapsed, eta, final_line ? "\n" : "");
+  fmt::print(stderr, "{}{}: {}/{} {} ({:.2f} {}/s, elapsed {:.1f} s, ETA {:.1f} s){}",
+             tty ? "\r" : "", label_, done, total_, unit_, rate, unit_, elapsed, eta,
+             final_line ? "\n" : "");
   std::fflush(stderr);
 }
 

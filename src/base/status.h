@@ -6,13 +6,13 @@
 // Broken internal invariants are not Statuses; they abort through SHRINK_CHECK (check.h).
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace shrink {
 
@@ -45,16 +45,25 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
-    if (status_.ok()) std::abort();  // a Result built from OK must carry a value
+    if (status_.ok()) std::abort();                     // a Result built from OK must carry a value
   }
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & { CheckOk(); return *value_; }
-  const T& value() const& { CheckOk(); return *value_; }
-  T&& value() && { CheckOk(); return std::move(*value_); }
+  T& value() & {
+    CheckOk();
+    return *value_;
+  }
+  const T& value() const& {
+    CheckOk();
+    return *value_;
+  }
+  T&& value() && {
+    CheckOk();
+    return std::move(*value_);
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -82,10 +91,10 @@ class [[nodiscard]] Result {
 #define SHRINK_STATUS_CONCAT(a, b) SHRINK_STATUS_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if `expr` (a Status) is an error.
-#define SHRINK_RETURN_IF_ERROR(expr)                         \
-  do {                                                       \
-    ::shrink::Status shrink_status_ = (expr);                \
-    if (!shrink_status_.ok()) return shrink_status_;         \
+#define SHRINK_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::shrink::Status shrink_status_ = (expr);        \
+    if (!shrink_status_.ok()) return shrink_status_; \
   } while (0)
 
 // `lhs = value of expr` (a Result<T>), or returns its error Status from the enclosing function.

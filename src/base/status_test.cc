@@ -16,7 +16,8 @@ Result<int> Doubled(int x) {
 }
 
 TEST(StatusTest, ErrorCarriesContextOutsideIn) {
-  Status s = Status::Error("offset 12 past end").WithContext("tensor a").WithContext("reading f.gguf");
+  Status s =
+      Status::Error("offset 12 past end").WithContext("tensor a").WithContext("reading f.gguf");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "reading f.gguf: tensor a: offset 12 past end");
   EXPECT_TRUE(Status::Ok().WithContext("ignored").ok());

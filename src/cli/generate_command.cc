@@ -16,10 +16,10 @@
 
 #include "cli/command.h"
 #include "kernels/matmul.h"
-#include "text/chat_template.h"
 #include "model/model.h"
-#include "model/transformer.h"
 #include "model/sampler.h"
+#include "model/transformer.h"
+#include "text/chat_template.h"
 
 namespace shrink::cli {
 namespace {

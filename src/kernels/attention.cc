@@ -27,7 +27,7 @@ void Attention(const AttentionParams& p, int64_t T, int64_t pos0, const float* q
       const int64_t end = pos0 + t + 1;  // causal: keys [0, end) at most
       const int64_t begin = p.sliding_window > 0 ? std::max<int64_t>(0, end - p.sliding_window) : 0;
       Softmax(row + begin, end - begin);
-      std::fill(row, row + begin, 0.0f);  // outside the window
+      std::fill(row, row + begin, 0.0f);    // outside the window
       std::fill(row + end, row + P, 0.0f);  // future keys
     }
     // out_h (T, hd) = S (T, P) · V_g (P, hd)

@@ -65,8 +65,7 @@ void Attention(const AttentionParams& p, int64_t T, int64_t pos0, const float* q
       for (int64_t j = 0; j <= pos; ++j) sum += (s[j] = visible(j) ? std::exp(s[j] - max) : 0.0);
       for (int64_t i = 0; i < hd; ++i) {
         double acc = 0.0;
-        for (int64_t j = 0; j <= pos; ++j)
-          acc += s[j] / sum * v[(j * p.n_kv_heads + g) * hd + i];
+        for (int64_t j = 0; j <= pos; ++j) acc += s[j] / sum * v[(j * p.n_kv_heads + g) * hd + i];
         out[(t * p.n_heads + h) * hd + i] = static_cast<float>(acc);
       }
     }
@@ -84,7 +83,8 @@ void GeluTanhGlu(const float* gate, const float* up, int64_t n, float* out) {
   const double k = std::sqrt(2.0 / M_PI);
   for (int64_t i = 0; i < n; ++i) {
     const double g = gate[i];
-    out[i] = static_cast<float>(0.5 * g * (1.0 + std::tanh(k * (g + 0.044715 * g * g * g))) * up[i]);
+    out[i] =
+        static_cast<float>(0.5 * g * (1.0 + std::tanh(k * (g + 0.044715 * g * g * g))) * up[i]);
   }
 }
 

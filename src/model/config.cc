@@ -18,8 +18,7 @@ void Config::SetUniformLayers() {
 }
 
 float Config::attention_scale_or_default() const {
-  return attention_scale > 0.0f ? attention_scale
-                                : 1.0f / std::sqrt(static_cast<float>(head_dim));
+  return attention_scale > 0.0f ? attention_scale : 1.0f / std::sqrt(static_cast<float>(head_dim));
 }
 
 Status Config::Validate() const {
@@ -78,8 +77,8 @@ std::string Config::Summary() const {
       "theta {} dims {}, eps {}, {} embeddings, {}{}{}",
       architecture, n_layers, d_model, n_heads, n_kv_heads, head_dim, ffn_dim, vocab_size,
       context_length, RopeOrderingName(rope_ordering), rope_theta, rope_dims, rms_norm_eps,
-      tied_embeddings ? "tied" : "untied", ActivationName(activation),
-      qk_norm ? ", qk-norm" : "", post_norms ? ", post-norms" : "");
+      tied_embeddings ? "tied" : "untied", ActivationName(activation), qk_norm ? ", qk-norm" : "",
+      post_norms ? ", post-norms" : "");
 }
 
 }  // namespace shrink

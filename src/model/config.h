@@ -28,8 +28,8 @@ struct LayerConfig {
   int32_t n_heads = 0;     // query heads
   int32_t n_kv_heads = 0;  // key/value heads; n_heads % n_kv_heads == 0 (grouped-query attention)
   int32_t ffn_dim = 0;     // hidden width of the gated feed-forward block
-  int32_t sliding_window = 0;  // > 0: attends to the last `sliding_window` positions only
-  float rope_theta = 10000.0f;  // RoPE base of this layer
+  int32_t sliding_window = 0;        // > 0: attends to the last `sliding_window` positions only
+  float rope_theta = 10000.0f;       // RoPE base of this layer
   float rope_position_scale = 1.0f;  // linear RoPE scaling: positions × this (1 / factor)
 };
 
@@ -51,11 +51,11 @@ struct Config {
   // What distinguishes architectures beyond dimensions (model/architecture.h sets them):
   Activation activation = Activation::kSilu;  // act(gate) * up in the feed-forward block
   float embedding_scale = 1.0f;  // embeddings × this before the first layer (Gemma: √d_model)
-  bool qk_norm = false;      // RMSNorm on each query and key head before RoPE (attn_q/k_norm)
-  bool post_norms = false;   // RMSNorm on the attention and FFN outputs before each residual add
-  float attention_scale = 0.0f;  // scores × this; 0 means 1/√head_dim
+  bool qk_norm = false;          // RMSNorm on each query and key head before RoPE (attn_q/k_norm)
+  bool post_norms = false;  // RMSNorm on the attention and FFN outputs before each residual add
+  float attention_scale = 0.0f;      // scores × this; 0 means 1/√head_dim
   float final_logit_softcap = 0.0f;  // > 0: logits = c·tanh(logits / c)
-  std::vector<LayerConfig> layers;  // n_layers entries
+  std::vector<LayerConfig> layers;   // n_layers entries
 
   // Fills `layers` with the model-wide defaults (n_layers copies, global attention, rope_theta).
   void SetUniformLayers();

@@ -129,7 +129,8 @@ TEST(Gemma3Test, SlidingWindowMasksOldKeysOnLocalLayersOnly) {
   ASSERT_TRUE(s.Evaluate(tokens, narrow).ok());
   for (int i = 0; i < 4 * V; ++i) ASSERT_EQ(wide[i], narrow[i]) << i;
   double diff = 0.0;
-  for (int i = (T - 1) * V; i < T * V; ++i) diff = std::max<double>(diff, std::fabs(wide[i] - narrow[i]));
+  for (int i = (T - 1) * V; i < T * V; ++i)
+    diff = std::max<double>(diff, std::fabs(wide[i] - narrow[i]));
   EXPECT_GT(diff, 0.1);
 }
 

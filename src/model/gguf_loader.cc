@@ -147,11 +147,11 @@ Result<Config> ReadGgufConfig(const GgufFile& file) {
                           c.n_heads);
   }
   const int64_t default_head_dim = c.d_model / c.n_heads;
-  SHRINK_ASSIGN_OR_RETURN(c.head_dim,
-                          GetBounded(file, a + "attention.key_length", 1, kMaxDim, &default_head_dim));
+  SHRINK_ASSIGN_OR_RETURN(
+      c.head_dim, GetBounded(file, a + "attention.key_length", 1, kMaxDim, &default_head_dim));
   const int64_t default_rope_dims = c.head_dim;
-  SHRINK_ASSIGN_OR_RETURN(c.rope_dims, GetBounded(file, a + "rope.dimension_count", 0, kMaxDim,
-                                                  &default_rope_dims));
+  SHRINK_ASSIGN_OR_RETURN(
+      c.rope_dims, GetBounded(file, a + "rope.dimension_count", 0, kMaxDim, &default_rope_dims));
   const int64_t no_window = 0;
   SHRINK_ASSIGN_OR_RETURN(int32_t window, GetBounded(file, a + "attention.sliding_window", 0,
                                                      int64_t{1} << 30, &no_window));
@@ -247,8 +247,7 @@ Result<std::unique_ptr<Model>> ReadGgufModel(std::shared_ptr<const GgufFile> fil
   if (file->Find("tokenizer.chat_template") != nullptr) {
     SHRINK_ASSIGN_OR_RETURN(model->chat_template, file->GetString("tokenizer.chat_template"));
   } else {
-    SHRINK_ASSIGN_OR_RETURN(const Architecture* arch,
-                            FindArchitecture(model->config.architecture));
+    SHRINK_ASSIGN_OR_RETURN(const Architecture* arch, FindArchitecture(model->config.architecture));
     model->chat_template = std::string(arch->default_chat_template);
   }
   return model;

@@ -14,9 +14,9 @@ PreparedModel::PreparedModel(const Model& model) : model_(&model) {
   const Weights& w = model.weights;
   // Tied: token_embd is also the output matrix, worth an F32 copy; untied it only serves row
   // lookups, decoded row by row.
-  embedding_ = PreparedMatrix::Prepare(
-      AsMatrix(w.token_embd),
-      c.tied_embeddings ? MatrixStrategy::kDecodeToF32 : MatrixStrategy::kDecodeRows);
+  embedding_ = PreparedMatrix::Prepare(AsMatrix(w.token_embd), c.tied_embeddings
+                                                                   ? MatrixStrategy::kDecodeToF32
+                                                                   : MatrixStrategy::kDecodeRows);
   output_norm_ = w.output_norm.f32().data();
   if (w.output.listed()) output_ = PreparedMatrix::Prepare(AsMatrix(w.output));
   layers_.resize(c.n_layers);

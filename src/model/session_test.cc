@@ -126,10 +126,9 @@ TEST(ObserverTest, SeesEveryLinearInputAndResidualWithoutChangingLogits) {
 
   // 7 linears per layer (q, k, v share one input but are reported each) + the output projection.
   ASSERT_EQ(rec.linear_inputs.size(), 7u * c.n_layers + 1);
-  const std::vector<TensorRole> order = {TensorRole::kAttnQ,      TensorRole::kAttnK,
-                                         TensorRole::kAttnV,      TensorRole::kAttnOutput,
-                                         TensorRole::kFfnGate,    TensorRole::kFfnUp,
-                                         TensorRole::kFfnDown};
+  const std::vector<TensorRole> order = {
+      TensorRole::kAttnQ,   TensorRole::kAttnK, TensorRole::kAttnV,  TensorRole::kAttnOutput,
+      TensorRole::kFfnGate, TensorRole::kFfnUp, TensorRole::kFfnDown};
   for (int l = 0; l < c.n_layers; ++l) {
     for (size_t i = 0; i < order.size(); ++i) {
       const auto& seen = rec.linear_inputs[l * order.size() + i];

@@ -17,8 +17,8 @@
 
 #include "model/loaders.h"
 #include "model/model.h"
-#include "model/transformer.h"
 #include "model/sampler.h"
+#include "model/transformer.h"
 #include "testing/test_paths.h"
 
 namespace shrink {

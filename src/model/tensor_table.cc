@@ -32,9 +32,9 @@ constexpr TensorSpec Model(TensorRole role, std::string_view name, TensorView We
                            bool linear) {
   return {role, name, TensorScope::kModel, member, nullptr, listed, shape, linear};
 }
-constexpr TensorSpec Layer(TensorRole role, std::string_view name,
-                           TensorView LayerWeights::*member, bool (*listed)(const Config&),
-                           Shape (*shape)(const Config&, int), bool linear) {
+constexpr TensorSpec Layer(TensorRole role, std::string_view name, TensorView LayerWeights::*member,
+                           bool (*listed)(const Config&), Shape (*shape)(const Config&, int),
+                           bool linear) {
   return {role, name, TensorScope::kLayer, nullptr, member, listed, shape, linear};
 }
 

@@ -88,9 +88,8 @@ void Linear(const PreparedMatrix& w, int layer, TensorRole role, const float* x,
   w.MatMul(x, T, y);
 }
 
-const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64_t T,
-                            int64_t pos0, KvCache& cache, LayerActivations& a,
-                            ForwardObserver* observer) {
+const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64_t T, int64_t pos0,
+                            KvCache& cache, LayerActivations& a, ForwardObserver* observer) {
   const Config& c = m.config();
   const LayerConfig& lc = c.layers[l];
   const PreparedLayer& w = m.layer(l);
@@ -127,8 +126,8 @@ const float* FeedForwardBlock(const PreparedModel& m, int l, const float* x, int
   const Config& c = m.config();
   const PreparedLayer& w = m.layer(l);
   RmsNorm(x, w.vector(TensorRole::kFfnNorm), T, c.d_model, c.rms_norm_eps, a.ffn_in.data());
-  Linear(w.matrix(TensorRole::kFfnGate), l, TensorRole::kFfnGate, a.ffn_in.data(), T,
-         a.gate.data(), observer);
+  Linear(w.matrix(TensorRole::kFfnGate), l, TensorRole::kFfnGate, a.ffn_in.data(), T, a.gate.data(),
+         observer);
   Linear(w.matrix(TensorRole::kFfnUp), l, TensorRole::kFfnUp, a.ffn_in.data(), T, a.up.data(),
          observer);
   GatedActivation(c.activation, a.gate.data(), a.up.data(), T * c.layers[l].ffn_dim,

@@ -86,9 +86,8 @@ void Linear(const PreparedMatrix& w, int layer, TensorRole role, const float* x,
             float* y, ForwardObserver* observer);
 // The attention half of layer l: reads x: (T, C), fills acts from attn_in to att_proj/att_post
 // and cache rows [pos0, pos0 + T), and returns the block's output to add to x.
-const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64_t T,
-                            int64_t pos0, KvCache& cache, LayerActivations& acts,
-                            ForwardObserver* observer);
+const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64_t T, int64_t pos0,
+                            KvCache& cache, LayerActivations& acts, ForwardObserver* observer);
 // The feed-forward half of layer l: reads x: (T, C), fills acts from ffn_in to ffn_out/ffn_post,
 // and returns the block's output to add to x.
 const float* FeedForwardBlock(const PreparedModel& m, int l, const float* x, int64_t T,

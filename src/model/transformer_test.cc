@@ -1,5 +1,7 @@
 // The forward pass on real models. The golden text for stories260K comes from docs/models.md
 // (llama2.c's run.c output), an independent implementation.
+#include "model/transformer.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,7 +12,6 @@
 
 #include "model/loaders.h"
 #include "model/model.h"
-#include "model/transformer.h"
 #include "testing/test_paths.h"
 
 namespace shrink {

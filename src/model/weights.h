@@ -93,7 +93,6 @@ struct Weights {
   const TensorView& output_matrix() const { return output.listed() ? output : token_embd; }
 };
 
-
 template <typename Fn, typename First, typename... Rest>
 void Weights::ForEachTensorTogether(Fn&& fn, First& first, Rest&... rest) {
   const std::span<const TensorSpec> table = TensorTable();

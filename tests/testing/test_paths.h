@@ -19,16 +19,16 @@ std::filesystem::path ScratchDir();
 }  // namespace shrink::testing
 
 // Skips the running test with a clear message when a cached model is absent.
-#define SHRINK_SKIP_IF_MODEL_MISSING(path)                                                      \
+#define SHRINK_SKIP_IF_MODEL_MISSING(path)                                                     \
   do {                                                                                         \
     if (!std::filesystem::exists(path))                                                        \
       GTEST_SKIP() << "skipped: " << (path) << " is absent (scripts/fetch-models fetches it)"; \
   } while (0)
 
 // Skips the running test with a clear message when a shared file is absent.
-#define SHRINK_SKIP_IF_MISSING(path)                                                     \
-  do {                                                                                   \
-    if (!std::filesystem::exists(path))                                                  \
+#define SHRINK_SKIP_IF_MISSING(path)                                                    \
+  do {                                                                                  \
+    if (!std::filesystem::exists(path))                                                 \
       GTEST_SKIP() << "skipped: " << (path) << " is absent (the shared/ folder beside " \
-                   << "the repository provides it)";                                     \
+                   << "the repository provides it)";                                    \
   } while (0)
