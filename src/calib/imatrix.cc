@@ -1,0 +1,32 @@
+#include "calib/imatrix.h"
+
+#include <utility>
+
+#include "base/check.h"
+
+namespace shrink {
+
+ImatrixCollector::ImatrixCollector(LinearFilter filter) : LinearInputCollector(std::move(filter)) {}
+
+const ImatrixEntry* ImatrixCollector::Find(std::string_view tensor_name) const {
+  const auto it = entries_.find(tensor_name);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void ImatrixCollector::Accumulate(std::string name, std::span<const float> x, int64_t T,
+                                  int64_t C_in) {
+  auto [it, inserted] = entries_.try_emplace(std::move(name));
+  ImatrixEntry& e = it->second;
+  if (inserted) e.sum_sq.assign(static_cast<size_t>(C_in), 0.0);
+  SHRINK_CHECK(static_cast<int64_t>(e.sum_sq.size()) == C_in);  // one model per collector
+  for (int64_t t = 0; t < T; ++t) {
+    const float* row = x.data() + t * C_in;
+    for (int64_t j = 0; j < C_in; ++j) {
+      const double v = row[j];
+      e.sum_sq[j] += v * v;
+    }
+  }
+  e.rows += T;
+}
+
+}  // namespace shrink
