@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "text/pre_tokenizer.h"
+#include "text/text_trie.h"
 #include "text/tokenizer.h"
 
 namespace shrink {
@@ -71,6 +72,7 @@ struct Vocab {
   std::unordered_map<std::string, TokenId> token_to_id;  // the last id wins for duplicate texts
   std::unordered_map<std::string, int32_t> merge_rank;   // key: left + '\0' + right; first wins
   std::vector<TokenId> special_tokens;  // control/user-defined/unknown, longest text first
+  TextTrie special_trie;                // special token text -> its index in special_tokens
   std::vector<bool> is_eog;
 
   TokenId Find(std::string_view text) const;                               // -1 when absent
