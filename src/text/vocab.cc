@@ -155,7 +155,7 @@ Status Vocab::Finalize() {
 }
 
 TokenId Vocab::Find(std::string_view text) const {
-  auto it = token_to_id.find(std::string(text));
+  auto it = token_to_id.find(text);
   return it == token_to_id.end() ? -1 : it->second;
 }
 
