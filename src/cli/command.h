@@ -15,5 +15,6 @@ void FinishCommand(const Status& status);
 void AddInspectCommand(CLI::App& app);
 void AddGenerateCommand(CLI::App& app);
 void AddPerplexityCommand(CLI::App& app);
+void AddTokenizeCommand(CLI::App& app);
 
 }  // namespace shrink::cli

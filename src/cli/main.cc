@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   shrink::cli::AddInspectCommand(app);
   shrink::cli::AddGenerateCommand(app);
   shrink::cli::AddPerplexityCommand(app);
+  shrink::cli::AddTokenizeCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

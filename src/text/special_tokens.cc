@@ -1,5 +1,6 @@
 #include "text/special_tokens.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace shrink {
@@ -9,8 +10,21 @@ std::vector<TextFragment> PartitionSpecialTokens(std::string_view text, const Vo
   std::vector<TextFragment> fragments;
   if (text.empty()) return fragments;
   fragments.push_back({-1, 0, text.size()});
+
+  // Every fragment is a substring of `text`, so a special token absent from `text` splits nothing:
+  // find the ones present in one pass, then search only for those, in the vocabulary's order.
+  std::vector<bool> present(vocab.special_tokens.size(), false);
+  std::vector<int32_t> present_ranks;
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    vocab.special_trie.ForEachPrefixOf(text.substr(pos), [&](int32_t rank) {
+      if (!present[rank]) present[rank] = true, present_ranks.push_back(rank);
+    });
+  }
+  std::sort(present_ranks.begin(), present_ranks.end());
+
   std::vector<TextFragment> next;
-  for (TokenId id : vocab.special_tokens) {
+  for (int32_t rank : present_ranks) {
+    const TokenId id = vocab.special_tokens[rank];
     const Vocab::Token& token = vocab.tokens[id];
     if (!parse_special && (token.attr & (kAttrControl | kAttrUnknown))) continue;
     const std::string_view needle = token.text;

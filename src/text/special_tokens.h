@@ -6,6 +6,10 @@
 // control and unknown tokens are left in the text, but user-defined tokens still split it (as HF
 // tokenizers do). A token with the lstrip/rstrip attribute also swallows the ASCII whitespace
 // before/after it; no vocabulary we load sets those attributes, so by default nothing is stripped.
+//
+// Cost: one pass over the text to find which special tokens occur (Vocab::special_trie), then one
+// search per fragment for each of those only, so a vocabulary with thousands of special tokens
+// (Gemma-3: 6,414) costs no more than one with a few.
 #pragma once
 
 #include <cstddef>

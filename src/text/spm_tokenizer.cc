@@ -1,6 +1,5 @@
 #include "text/spm_tokenizer.h"
 
-#include <map>
 #include <optional>
 
 #include "base/check.h"
@@ -41,41 +40,28 @@ TokenId SpmTokenizer::ByteToken(uint8_t byte) const {
 
 void SpmTokenizer::EncodeEscaped(std::string_view text, std::vector<TokenId>& out) const {
   auto range = [&](size_t offset, size_t length) { return text.substr(offset, length); };
-  // For each merged text, the last pair of symbols that formed it: used to split a merged symbol
-  // that is not itself a token back into its parts.
-  std::map<std::string, std::pair<int, int>, std::less<>> rev_merge;
   // Best token score first; only pairs whose concatenation is a token merge.
   const std::vector<MergeSymbol> symbols = MergeAdjacentSymbols(
       text, [&](const std::vector<MergeSymbol>& sym, int left, int right) -> std::optional<double> {
-        const std::string_view merged =
-            range(sym[left].offset, sym[left].length + sym[right].length);
-        const TokenId id = vocab_.Find(merged);
+        const TokenId id = vocab_.Find(range(sym[left].offset, sym[left].length + sym[right].length));
         if (id < 0) return std::nullopt;
-        rev_merge[std::string(merged)] = {left, right};
         return vocab_.tokens[id].score;
       });
 
-  // Emits a symbol: its token, else the parts it was merged from, else its bytes.
-  auto resegment = [&](auto&& self, const MergeSymbol& symbol) -> void {
-    const std::string_view piece = range(symbol.offset, symbol.length);
+  // Every merge formed a token, so a final symbol is a token or a single character without one,
+  // which falls back to its bytes. (llama.cpp's resegment also keeps a table to split a merged
+  // symbol that is not a token back into its parts; no merge makes one, so that path never runs.)
+  for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
+    const std::string_view piece = range(symbols[i].offset, symbols[i].length);
     const TokenId id = vocab_.Find(piece);
     if (id >= 0) {
       out.push_back(id);
-      return;
+      continue;
     }
-    auto parts = rev_merge.find(piece);
-    if (parts == rev_merge.end()) {
-      for (char byte : piece) {
-        const TokenId byte_id = ByteToken(static_cast<uint8_t>(byte));
-        out.push_back(byte_id >= 0 ? byte_id : vocab_.unk);
-      }
-      return;
+    for (char byte : piece) {
+      const TokenId byte_id = ByteToken(static_cast<uint8_t>(byte));
+      out.push_back(byte_id >= 0 ? byte_id : vocab_.unk);
     }
-    self(self, symbols[parts->second.first]);
-    self(self, symbols[parts->second.second]);
-  };
-  for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
-    resegment(resegment, symbols[i]);
   }
 }
 

@@ -140,15 +140,22 @@ Status Vocab::Finalize() {
       special_tokens.push_back(id);
     }
   }
-  // Longest first, so "<|im_start|>" is found before any shorter token inside it.
-  std::stable_sort(special_tokens.begin(), special_tokens.end(), [&](TokenId a, TokenId b) {
+  // Longest first, so "<|im_start|>" is found before any shorter token inside it. std::sort, not
+  // stable_sort: llama.cpp sorts the same ascending list with the same comparison, so with the same
+  // standard library, tokens of equal length (whose order matters only when they overlap) come out
+  // in the same order.
+  std::sort(special_tokens.begin(), special_tokens.end(), [&](TokenId a, TokenId b) {
     return tokens[a].text.size() > tokens[b].text.size();
   });
+  special_trie = TextTrie();
+  for (size_t rank = 0; rank < special_tokens.size(); ++rank) {
+    special_trie.Insert(tokens[special_tokens[rank]].text, static_cast<int32_t>(rank));
+  }
   return Status::Ok();
 }
 
 TokenId Vocab::Find(std::string_view text) const {
-  auto it = token_to_id.find(std::string(text));
+  auto it = token_to_id.find(text);
   return it == token_to_id.end() ? -1 : it->second;
 }
 

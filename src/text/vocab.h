@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "text/pre_tokenizer.h"
+#include "text/text_trie.h"
 #include "text/tokenizer.h"
 
 namespace shrink {
@@ -68,9 +69,17 @@ struct Vocab {
   Status Finalize();
 
   // Derived (by Finalize).
-  std::unordered_map<std::string, TokenId> token_to_id;  // the last id wins for duplicate texts
-  std::unordered_map<std::string, int32_t> merge_rank;   // key: left + '\0' + right; first wins
+  // Hash of a string or string_view, so lookups by string_view need no std::string.
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  template <typename T>
+  using TextMap = std::unordered_map<std::string, T, TextHash, std::equal_to<>>;
+  TextMap<TokenId> token_to_id;  // the last id wins for duplicate texts
+  TextMap<int32_t> merge_rank;   // key: left + '\0' + right; first wins
   std::vector<TokenId> special_tokens;  // control/user-defined/unknown, longest text first
+  TextTrie special_trie;                // special token text -> its index in special_tokens
   std::vector<bool> is_eog;
 
   TokenId Find(std::string_view text) const;                               // -1 when absent
