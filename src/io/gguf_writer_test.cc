@@ -21,17 +21,6 @@ std::vector<uint8_t> ReadAll(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Byte sizes for the types the fixtures use (F32, F16, Q8_0: 34-byte blocks of 32), so the reader
-// gives exact spans without the formats layer.
-Result<uint64_t> FixtureTensorBytes(uint32_t type, std::span<const int64_t> shape) {
-  uint64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  if (type == 0) return n * 4;
-  if (type == 1) return n * 2;
-  if (type == 8 && shape[0] % 32 == 0) return n / 32 * 34;
-  return Status::Errorf("fixture type {} unknown", type);
-}
-
 bool GgufPyAvailable() {
   return std::system("python3 -c 'import gguf, numpy' >/dev/null 2>&1") == 0;
 }
@@ -117,7 +106,7 @@ TEST(GgufWriterTest, RoundTripsThroughOurReader) {
   const auto tensors = SomeTensors();
   const std::string path = (testing::ScratchDir() / "all.gguf").string();
   ASSERT_TRUE(WriteGguf(path, metadata, Views(tensors)).ok());
-  auto f = GgufFile::Open(path, FixtureTensorBytes);
+  auto f = GgufFile::Open(path);
   ASSERT_TRUE(f.ok()) << f.status().message();
   EXPECT_EQ(f->alignment(), 64u);
   EXPECT_EQ(testing::MetadataToJson(f->metadata()), testing::MetadataToJson(metadata));
@@ -171,7 +160,7 @@ TEST(GgufWriterTest, ReadsGgufPyFixtureAndRewritesItByteIdentically) {
   const std::string fixture = testing::SourcePath("tests/oracles/fixtures/gguf_py_all_types.gguf");
   std::ifstream json_in(testing::SourcePath("tests/oracles/fixtures/gguf_py_all_types.json"));
   const json expected = json::parse(json_in);
-  auto f = GgufFile::Open(fixture, FixtureTensorBytes);
+  auto f = GgufFile::Open(fixture);
   ASSERT_TRUE(f.ok()) << f.status().message();
   EXPECT_EQ(testing::MetadataToJson(f->metadata()), expected["metadata"]);
   ASSERT_EQ(f->tensors().size(), expected["tensors"].size());

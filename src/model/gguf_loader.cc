@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "formats/gguf_tensor_sizes.h"
+#include "io/gguf.h"
 #include "model/loaders.h"
 
 namespace shrink {
@@ -132,7 +132,7 @@ Result<Weights> ReadGgufWeights(std::shared_ptr<const GgufFile> file, Config& co
                          file->path(), v.name, fmt::join(t->shape, ", "), fmt::join(v.shape, ", "));
       return;
     }
-    const TypeTraits* traits = FindType(t->type_id);
+    const TypeTraits* traits = t->traits;
     if (traits == nullptr) {
       status =
           Status::Errorf("{}: tensor {} has unknown type id {}", file->path(), v.name, t->type_id);
@@ -153,7 +153,7 @@ Result<Weights> ReadGgufWeights(std::shared_ptr<const GgufFile> file, Config& co
 }
 
 Result<std::unique_ptr<Model>> LoadGgufTransformer(const std::string& path) {
-  SHRINK_ASSIGN_OR_RETURN(GgufFile opened, OpenGguf(path));
+  SHRINK_ASSIGN_OR_RETURN(GgufFile opened, GgufFile::Open(path));
   auto file = std::make_shared<const GgufFile>(std::move(opened));
   auto model = std::make_unique<Model>();
   SHRINK_ASSIGN_OR_RETURN(model->config, ReadGgufConfig(*file));
