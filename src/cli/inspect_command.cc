@@ -5,7 +5,6 @@
 #include <string>
 
 #include "cli/command.h"
-#include "formats/gguf_tensor_sizes.h"
 #include "formats/types.h"
 #include "io/gguf.h"
 
@@ -80,7 +79,7 @@ std::string FormatShape(const std::vector<int64_t>& shape) {
 }
 
 Status RunInspect(const std::string& path) {
-  SHRINK_ASSIGN_OR_RETURN(GgufFile file, OpenGguf(path));
+  SHRINK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path));
   fmt::print("{}: GGUF v{}, {} bytes, alignment {}, data section at offset {}\n", path,
              file.version(), file.file_size(), file.alignment(), file.data_offset());
 
@@ -100,7 +99,7 @@ Status RunInspect(const std::string& path) {
   uint64_t total_bytes = 0;
   int64_t total_elements = 0;
   for (const GgufTensorInfo& t : file.tensors()) {
-    const TypeTraits* traits = FindType(t.type_id);  // never null: OpenGguf checked the id
+    const TypeTraits* traits = t.traits;  // never null: GgufFile::Open checked the id
     fmt::print("  {:<{}}  {:<7}  {:<20}  {:>12}\n", t.name, name_width, traits->name,
                FormatShape(t.shape), t.data.size());
     total_bytes += t.data.size();

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "formats/gguf_tensor_sizes.h"
+#include "io/gguf.h"
 #include "io/gguf.h"
 #include "io/mapped_file.h"
 #include "text/tokenizer.h"
@@ -61,7 +61,7 @@ void PrintPieces(const Tokenizer& tok, const std::vector<TokenId>& ids) {
 
 Status RunTokenize(const TokenizeFlags& f) {
   const auto t0 = std::chrono::steady_clock::now();
-  SHRINK_ASSIGN_OR_RETURN(GgufFile file, OpenGguf(f.model_path));
+  SHRINK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(f.model_path));
   SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadGgufTokenizer(file));
   const Tokenizer& tok = *tokenizer;
   const double load_s = SecondsSince(t0);

@@ -9,10 +9,10 @@
 //     here and a multiple of the alignment)
 //   string = u64 length + bytes (no terminator); array = u32 element_type + u64 count + elements
 //     (arrays may nest).
+// Tensor element types come from the types table (formats/types.h, the layer below io).
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "formats/types.h"
 #include "io/mapped_file.h"
 
 namespace shrink {
@@ -79,19 +80,25 @@ struct GgufValue {
 struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> shape;  // ggml order: shape[0] is the contiguous (row) dimension
-  uint32_t type_id = 0;        // ggml type id (see formats/types.h)
-  uint64_t offset = 0;         // relative to the start of the data section
-  uint64_t info_offset = 0;    // absolute offset of this entry in the tensor table (for messages)
-  std::span<const uint8_t> data;  // see GgufFile::Open for when this is exact
+  uint32_t type_id = 0;        // ggml type id as stored
+  // The row of `type_id` in the types table; never null in a GgufFile (Open rejects unknown ids),
+  // so callers need not look the type up again.
+  const TypeTraits* traits = nullptr;
+  uint64_t offset = 0;       // relative to the start of the data section
+  uint64_t info_offset = 0;  // absolute offset of this entry in the tensor table (for messages)
+  std::span<const uint8_t> data;  // exactly the tensor's bytes (GgufTensorBytes), padding excluded
   int64_t element_count() const;
 };
 
-// Bytes that a tensor of ggml type `type_id` and shape `shape` occupies in the data section, or an
-// error when the type id is unknown or the shape does not fit the type's blocks. io sits below
-// formats/ and so cannot know element types; formats/gguf_tensor_sizes.h supplies this function
-// (GgufTensorBytes), and OpenGguf(path) there is the usual way to open a model file.
-using GgufTensorSizeFn =
-    std::function<Result<uint64_t>(uint32_t type_id, std::span<const int64_t> shape)>;
+// The types-table row of ggml type id `type_id`, or the error "unknown tensor type id 99, expected
+// one of the ids in formats/types.h".
+Result<const TypeTraits*> GgufTensorType(uint32_t type_id);
+
+// Bytes that a tensor of `type` and `shape` (ggml order, shape[0] the row) occupies in the data
+// section: RowBytes(shape[0]) × the other dimensions, padding excluded. Errors (naming the type): a
+// row that is not a whole number of blocks, a byte count that overflows 64 bits.
+// REQUIRES: every dimension > 0.
+Result<uint64_t> GgufTensorBytes(const TypeTraits& type, std::span<const int64_t> shape);
 
 // A GGUF file opened read-only. Tensor data stays in the mapping, which the object owns (copies
 // share it); `data` spans stay valid while any copy lives.
@@ -100,13 +107,12 @@ class GgufFile {
   // Reads and validates the header, metadata and tensor table of `path`: magic, version, every
   // value type, string and array lengths against the file size, general.alignment (u32, a power of
   // two), duplicate keys and tensor names, dimensions (1..4 of them, each > 0, product within
-  // int64), tensor offsets (multiples of the alignment, inside the file). With `tensor_bytes` (see
-  // GgufTensorSizeFn) each tensor's type id is checked, its byte size computed, its data range
-  // checked against the file end and against overlap, and `data` spans exactly its bytes. Without
-  // it type ids are not checked and `data` spans from the tensor's offset up to the next tensor's
-  // offset (or the file end): an upper bound, including padding. Errors name the file, the field or
-  // tensor, the byte offset and what was expected.
-  static Result<GgufFile> Open(const std::string& path, const GgufTensorSizeFn& tensor_bytes = {});
+  // int64), tensor type ids (each must be in formats/types.h), rows that are whole blocks, tensor
+  // offsets (multiples of the alignment) and data ranges (inside the file, not overlapping the
+  // next tensor). Each tensor's `traits` is its type's row and `data` spans exactly its bytes.
+  // Errors name the file, the field or tensor, the byte offset and what was expected, e.g.
+  // "m.gguf: tensor 'w' (entry 0 at offset 24): type at offset 45: unknown tensor type id 77, ...".
+  static Result<GgufFile> Open(const std::string& path);
 
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }

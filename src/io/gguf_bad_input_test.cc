@@ -16,24 +16,6 @@ namespace {
 
 using testing::GgufBytes;
 
-// F32 only: 4 bytes per element; other ids are "unknown", like formats' GgufTensorBytes would say.
-Result<uint64_t> F32Bytes(uint32_t type, std::span<const int64_t> shape) {
-  if (type != 0) return Status::Errorf("unknown tensor type id {}", type);
-  uint64_t n = 4;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-// The fixture's types: F32, F16, Q8_0 (34-byte blocks of 32).
-Result<uint64_t> F32F16Q80Bytes(uint32_t type, std::span<const int64_t> shape) {
-  uint64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  if (type == 0) return n * 4;
-  if (type == 1) return n * 2;
-  if (type == 8 && shape[0] % 32 == 0) return n / 32 * 34;
-  return Status::Errorf("unknown tensor type id {}", type);
-}
-
 // One key, one nested array, two F32 tensors; offsets of interesting fields are recorded.
 struct Small {
   GgufBytes b;
@@ -59,9 +41,9 @@ Small MakeSmall() {
 
 // Opens `bytes` and expects an error message starting with the path and containing each of `parts`.
 void ExpectError(GgufBytes& bytes, std::initializer_list<std::string_view> parts,
-                 const GgufTensorSizeFn& size_fn = F32Bytes, size_t cut = SIZE_MAX) {
+                 size_t cut = SIZE_MAX) {
   const std::string path = bytes.WriteTo(testing::ScratchDir() / "bad.gguf", cut);
-  auto f = GgufFile::Open(path, size_fn);
+  auto f = GgufFile::Open(path);
   ASSERT_FALSE(f.ok()) << "opened without error";
   const std::string& m = f.status().message();
   EXPECT_EQ(m.rfind(path + ": ", 0), 0u) << m;
@@ -72,7 +54,7 @@ void ExpectError(GgufBytes& bytes, std::initializer_list<std::string_view> parts
 
 TEST(GgufBadInputTest, SmallFileIsValid) {
   Small s = MakeSmall();
-  auto f = GgufFile::Open(s.b.WriteTo(testing::ScratchDir() / "ok.gguf"), F32Bytes);
+  auto f = GgufFile::Open(s.b.WriteTo(testing::ScratchDir() / "ok.gguf"));
   ASSERT_TRUE(f.ok()) << f.status().message();
 }
 
@@ -81,7 +63,7 @@ TEST(GgufBadInputTest, TruncatedAtEveryByteFails) {
   const std::string path_base = (testing::ScratchDir() / "cut.gguf").string();
   for (size_t cut = 0; cut < s.b.size(); ++cut) {
     const std::string path = s.b.WriteTo(path_base, cut);
-    auto f = GgufFile::Open(path, F32Bytes);
+    auto f = GgufFile::Open(path);
     ASSERT_FALSE(f.ok()) << "cut at " << cut;
     const std::string& m = f.status().message();
     EXPECT_EQ(m.rfind(path + ": ", 0), 0u) << m;
@@ -95,8 +77,7 @@ TEST(GgufBadInputTest, TruncatedAtEveryByteFails) {
 
 TEST(GgufBadInputTest, TruncatedHeaderNamesField) {
   Small s = MakeSmall();
-  ExpectError(s.b, {"tensor_count at offset 8", "needs 8 bytes but the file ends at 12"}, F32Bytes,
-              12);
+  ExpectError(s.b, {"tensor_count at offset 8", "needs 8 bytes but the file ends at 12"}, 12);
 }
 
 TEST(GgufBadInputTest, EmptyFile) {
@@ -152,7 +133,16 @@ TEST(GgufBadInputTest, TensorOffsetPastEnd) {
 TEST(GgufBadInputTest, UnknownTensorTypeId) {
   GgufBytes b;
   b.Header(1, 0).Tensor("w", {4}, 99, 0).Pad(32).Fill(16, 0);
-  ExpectError(b, {"tensor 'w' (entry 0 at offset 24)", "unknown tensor type id 99"});
+  // Entry at 24: name (8 + 1), n_dims (4), one dimension (8) put the type at offset 45.
+  ExpectError(b,
+              {"tensor 'w' (entry 0 at offset 24): type at offset 45: unknown tensor type id 99"});
+}
+
+TEST(GgufBadInputTest, RowNotWholeBlocks) {
+  GgufBytes b;
+  b.Header(1, 0).Tensor("q", {48, 2}, 8, 0).Pad(32).Fill(128, 0);  // Q8_0 blocks hold 32
+  ExpectError(b, {"tensor 'q' (entry 0 at offset 24)", "Q8_0 row of 48 elements",
+                  "not a multiple of the block size 32"});
 }
 
 TEST(GgufBadInputTest, DimensionProductOverflows) {
@@ -293,7 +283,7 @@ TEST(GgufBadInputTest, CorruptedBytesNeverCrash) {
       if (b.bytes()[at] == v) continue;
       b.bytes()[at] = v;
       const std::string path = b.WriteTo(dir / "corrupt.gguf");
-      auto f = GgufFile::Open(path, F32F16Q80Bytes);
+      auto f = GgufFile::Open(path);
       if (f.ok()) continue;
       ++failures;
       const std::string& m = f.status().message();

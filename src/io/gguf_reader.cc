@@ -210,7 +210,7 @@ int64_t GgufTensorInfo::element_count() const {
   return n;
 }
 
-Result<GgufFile> GgufFile::Open(const std::string& path, const GgufTensorSizeFn& tensor_bytes) {
+Result<GgufFile> GgufFile::Open(const std::string& path) {
   auto mapped = MappedFile::Open(path);
   if (!mapped.ok()) return mapped.status();
   GgufFile f;
@@ -295,6 +295,8 @@ Result<GgufFile> GgufFile::Open(const std::string& path, const GgufTensorSizeFn&
 
   // Tensor table.
   f.tensors_.reserve(tensor_count);
+  std::vector<uint64_t> tensor_bytes;  // per entry, from its type and shape
+  tensor_bytes.reserve(tensor_count);
   for (uint64_t i = 0; i < tensor_count; ++i) {
     GgufTensorInfo t;
     t.info_offset = in.pos();
@@ -330,7 +332,16 @@ Result<GgufFile> GgufFile::Open(const std::string& path, const GgufTensorSizeFn&
       elements *= ne;
       t.shape.push_back(ne);
     }
+    const uint64_t type_at = in.pos();
     if (Status s = in.Read(&t.type_id, "type"); !s.ok()) return fail(s.WithContext(context()));
+    auto traits = GgufTensorType(t.type_id);
+    if (!traits.ok()) {
+      return fail(
+          traits.status().WithContext(fmt::format("{}: type at offset {}", context(), type_at)));
+    }
+    t.traits = *traits;
+    auto nbytes = GgufTensorBytes(*t.traits, t.shape);
+    if (!nbytes.ok()) return fail(nbytes.status().WithContext(context()));
     const uint64_t offset_at = in.pos();
     if (Status s = in.Read(&t.offset, "data offset"); !s.ok()) {
       return fail(s.WithContext(context()));
@@ -347,6 +358,7 @@ Result<GgufFile> GgufFile::Open(const std::string& path, const GgufTensorSizeFn&
                                  it->second));
     }
     f.tensors_.push_back(std::move(t));
+    tensor_bytes.push_back(*nbytes);
   }
 
   // Data section: starts at the next multiple of the alignment.
@@ -377,25 +389,20 @@ Result<GgufFile> GgufFile::Open(const std::string& path, const GgufTensorSizeFn&
           context(), f.data_offset_ + t.offset, f.data_offset_, t.offset, file_size));
     }
     const uint64_t next = k + 1 < order.size() ? f.tensors_[order[k + 1]].offset : data_size;
-    uint64_t length = std::min(next, data_size) - t.offset;
-    if (tensor_bytes) {
-      auto nbytes = tensor_bytes(t.type_id, t.shape);
-      if (!nbytes.ok()) return fail(nbytes.status().WithContext(context()));
-      if (*nbytes > data_size - t.offset) {
-        return fail(
-            Status::Errorf("{}: data at offset {} + {} bytes runs past the end of the file "
-                           "({} bytes)",
-                           context(), f.data_offset_ + t.offset, *nbytes, file_size));
-      }
-      if (*nbytes > next - t.offset) {
-        return fail(
-            Status::Errorf("{}: data at offset {} + {} bytes overlaps the next tensor at "
-                           "offset {}",
-                           context(), f.data_offset_ + t.offset, *nbytes, f.data_offset_ + next));
-      }
-      length = *nbytes;
+    const uint64_t nbytes = tensor_bytes[order[k]];
+    if (nbytes > data_size - t.offset) {
+      return fail(
+          Status::Errorf("{}: data at offset {} + {} bytes runs past the end of the file "
+                         "({} bytes)",
+                         context(), f.data_offset_ + t.offset, nbytes, file_size));
     }
-    t.data = bytes.subspan(f.data_offset_ + t.offset, length);
+    if (nbytes > next - t.offset) {
+      return fail(
+          Status::Errorf("{}: data at offset {} + {} bytes overlaps the next tensor at "
+                         "offset {}",
+                         context(), f.data_offset_ + t.offset, nbytes, f.data_offset_ + next));
+    }
+    t.data = bytes.subspan(f.data_offset_ + t.offset, nbytes);
   }
   return f;
 }

@@ -54,26 +54,13 @@ TEST(GgufReaderTest, ReadsSmallFile) {
   EXPECT_EQ(b->shape, (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(b->element_count(), 4);
   EXPECT_EQ(f->data_offset() % 32, 0u);
-  // Without a size hook, `data` runs to the next tensor / the file end.
-  EXPECT_EQ(f->FindTensor("a")->data.size(), 32u);
+  EXPECT_EQ(b->traits, FindType(0));  // F32
+  // `data` spans exactly each tensor's bytes (F32: 4 per element), without the padding.
+  EXPECT_EQ(f->FindTensor("a")->data.size(), 12u);
   ASSERT_EQ(b->data.size(), 16u);
   float v[4];
   std::memcpy(v, b->data.data(), 16);
   EXPECT_EQ(v[3], 7.0f);
-}
-
-TEST(GgufReaderTest, SizeHookGivesExactSpans) {
-  const std::string path = SmallFile().WriteTo(testing::ScratchDir() / "small.gguf");
-  auto f32_bytes = [](uint32_t type, std::span<const int64_t> shape) -> Result<uint64_t> {
-    if (type != 0) return Status::Error("unknown type");
-    uint64_t n = 4;
-    for (int64_t d : shape) n *= d;
-    return n;
-  };
-  auto f = GgufFile::Open(path, f32_bytes);
-  ASSERT_TRUE(f.ok()) << f.status().message();
-  EXPECT_EQ(f->FindTensor("a")->data.size(), 12u);
-  EXPECT_EQ(f->FindTensor("b")->data.size(), 16u);
 }
 
 TEST(GgufReaderTest, MissingAndMistypedKeysNameFileAndKey) {

@@ -1,9 +1,13 @@
 #include "io/gguf_writer.h"
 
+#include <fmt/ranges.h>
+
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <set>
 
+#include "base/check.h"
 #include "io/atomic_file.h"
 
 namespace shrink {
@@ -126,70 +130,212 @@ uint64_t PadTo(uint64_t n, uint64_t alignment) {
   return (n + alignment - 1) / alignment * alignment;
 }
 
-}  // namespace
+// Everything before the first tensor's bytes, and what streaming the tensors needs from it.
+struct EncodedHeader {
+  std::vector<uint8_t> bytes;  // header, metadata, tensor table, padding to the alignment
+  uint64_t alignment = kDefaultAlignment;
+  std::vector<const TypeTraits*> types;  // per tensor
+  std::vector<uint64_t> sizes;           // per tensor, padding excluded
+};
 
-Status WriteGguf(const std::string& path,
-                 std::span<const std::pair<std::string, GgufValue>> metadata,
-                 std::span<const GgufTensorToWrite> tensors) {
-  auto fail = [&](const Status& s) { return s.WithContext(fmt::format("writing {}", path)); };
+Result<EncodedHeader> EncodeHeader(std::span<const std::pair<std::string, GgufValue>> metadata,
+                                   std::span<const GgufTensorDecl> tensors) {
+  EncodedHeader h;
   Encoder out;
   out.Put<uint32_t>(0x46554747);  // "GGUF"
   out.Put<uint32_t>(kVersion);
   out.Put<uint64_t>(tensors.size());
   out.Put<uint64_t>(metadata.size());
 
-  uint64_t alignment = kDefaultAlignment;
   std::set<std::string_view> keys;
   for (const auto& [key, value] : metadata) {
-    if (!keys.insert(key).second) return fail(Status::Errorf("duplicate metadata key '{}'", key));
+    if (!keys.insert(key).second) return Status::Errorf("duplicate metadata key '{}'", key);
     if (key == "general.alignment") {
       const auto* a = std::get_if<uint64_t>(&value.data);
       if (value.type != GgufValueType::kUint32 || a == nullptr || *a == 0 || (*a & (*a - 1)) != 0) {
-        return fail(Status::Error("metadata key 'general.alignment': expected a u32 power of two"));
+        return Status::Error("metadata key 'general.alignment': expected a u32 power of two");
       }
-      alignment = *a;
+      h.alignment = *a;
     }
     out.PutString(key);
     out.Put<uint32_t>(static_cast<uint32_t>(value.type));
     if (Status s = PutValue(out, value); !s.ok()) {
-      return fail(s.WithContext(fmt::format("metadata key '{}'", key)));
+      return s.WithContext(fmt::format("metadata key '{}'", key));
     }
   }
 
   std::set<std::string_view> names;
   uint64_t offset = 0;
-  for (const GgufTensorToWrite& t : tensors) {
-    if (!names.insert(t.name).second) {
-      return fail(Status::Errorf("duplicate tensor name '{}'", t.name));
-    }
+  h.types.reserve(tensors.size());
+  h.sizes.reserve(tensors.size());
+  for (const GgufTensorDecl& t : tensors) {
+    auto context = [&] { return fmt::format("tensor '{}'", t.name); };
+    if (!names.insert(t.name).second) return Status::Errorf("duplicate tensor name '{}'", t.name);
     if (t.shape.empty() || t.shape.size() > kMaxDims) {
-      return fail(Status::Errorf("tensor '{}': {} dimensions, expected 1..{}", t.name,
-                                 t.shape.size(), kMaxDims));
+      return Status::Errorf("{}: {} dimensions, expected 1..{}", context(), t.shape.size(),
+                            kMaxDims);
     }
     out.PutString(t.name);
     out.Put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
     for (int64_t d : t.shape) {
-      if (d <= 0) return fail(Status::Errorf("tensor '{}': dimension {} is not > 0", t.name, d));
+      if (d <= 0) return Status::Errorf("{}: dimension {} is not > 0", context(), d);
       out.Put<int64_t>(d);
     }
+    auto type = GgufTensorType(t.type_id);
+    if (!type.ok()) return type.status().WithContext(context());
+    auto size = GgufTensorBytes(**type, t.shape);
+    if (!size.ok()) return size.status().WithContext(context());
     out.Put<uint32_t>(t.type_id);
     out.Put<uint64_t>(offset);
-    offset += PadTo(t.data.size(), alignment);
+    constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+    if (offset > kMax - h.alignment || *size > kMax - h.alignment - offset) {
+      return Status::Errorf("{}: the data section would exceed 2^64 bytes", context());
+    }
+    offset += PadTo(*size, h.alignment);
+    h.types.push_back(*type);
+    h.sizes.push_back(*size);
   }
+  h.bytes = std::move(out.bytes());
+  h.bytes.resize(PadTo(h.bytes.size(), h.alignment), 0);
+  return h;
+}
+
+// The one buffer behind every AppendInPlace of a write, grown to the largest request. Growing
+// frees the old block before allocating the new one (its bytes were already written), so memory
+// never holds both.
+class InPlaceBuffer {
+ public:
+  std::span<uint8_t> Get(uint64_t n) {
+    if (n > capacity_) {
+      data_.reset();
+      data_ = std::make_unique_for_overwrite<uint8_t[]>(n);
+      capacity_ = n;
+    }
+    return {data_.get(), n};
+  }
+
+ private:
+  std::unique_ptr<uint8_t[]> data_;
+  uint64_t capacity_ = 0;
+};
+
+// The sink for one tensor. Append goes straight to the file; AppendInPlace bytes are written at
+// the next call or by Finish. Errors do not name the tensor: the writer adds that context.
+class TensorSink final : public GgufTensorSink {
+ public:
+  TensorSink(AtomicFileWriter& file, InPlaceBuffer& buffer, size_t index,
+             const GgufTensorDecl& tensor, const TypeTraits& type, uint64_t size)
+      : file_(file), buffer_(buffer), index_(index), tensor_(tensor), type_(type), size_(size) {}
+
+  size_t index() const override { return index_; }
+  const GgufTensorDecl& tensor() const override { return tensor_; }
+  const TypeTraits& type() const override { return type_; }
+  uint64_t size() const override { return size_; }
+  uint64_t written() const override { return written_; }
+
+  Status Append(std::span<const uint8_t> bytes) override {
+    SHRINK_RETURN_IF_ERROR(Admit(bytes.size()));
+    if (Status s = file_.Write(bytes); !s.ok()) return Fail(s);
+    written_ += bytes.size();
+    return Status::Ok();
+  }
+
+  Result<std::span<uint8_t>> AppendInPlace(uint64_t n) override {
+    SHRINK_RETURN_IF_ERROR(Admit(n));
+    pending_ = n;
+    written_ += n;
+    return buffer_.Get(n);
+  }
+
+  // After the producer returned OK: writes pending in-place bytes and checks that the tensor is
+  // complete. Also reports a refused append or an I/O error that the producer did not pass on.
+  Status Finish() {
+    SHRINK_RETURN_IF_ERROR(FlushPending());
+    SHRINK_RETURN_IF_ERROR(failed_);
+    if (produced_ != size_) return CountError(produced_);
+    return Status::Ok();
+  }
+
+ private:
+  // Makes room for `n` more bytes: writes pending in-place bytes, then checks the size.
+  Status Admit(uint64_t n) {
+    SHRINK_RETURN_IF_ERROR(FlushPending());
+    SHRINK_RETURN_IF_ERROR(failed_);
+    const uint64_t after = n > std::numeric_limits<uint64_t>::max() - produced_
+                               ? std::numeric_limits<uint64_t>::max()
+                               : produced_ + n;
+    produced_ = after;
+    if (after > size_) return CountError(after);
+    return Status::Ok();
+  }
+
+  Status FlushPending() {
+    if (pending_ == 0) return Status::Ok();
+    const uint64_t n = std::exchange(pending_, 0);
+    if (Status s = file_.Write(buffer_.Get(n)); !s.ok()) return Fail(s);
+    return Status::Ok();
+  }
+
+  Status Fail(const Status& s) {
+    failed_ = s;
+    return s;
+  }
+
+  Status CountError(uint64_t produced) const {
+    return Status::Errorf("{} bytes produced, expected exactly {} (type {}, shape [{}])", produced,
+                          size_, type_.name, fmt::join(tensor_.shape, ", "));
+  }
+
+  AtomicFileWriter& file_;
+  InPlaceBuffer& buffer_;
+  const size_t index_;
+  const GgufTensorDecl& tensor_;
+  const TypeTraits& type_;
+  const uint64_t size_;
+  uint64_t written_ = 0;   // accepted bytes, pending in-place ones included
+  uint64_t produced_ = 0;  // accepted and refused bytes (saturating), for the count check
+  uint64_t pending_ = 0;   // in-place bytes not yet written
+  Status failed_;          // the first I/O error, if any
+};
+
+}  // namespace
+
+Status WriteGgufStreaming(const std::string& path,
+                          std::span<const std::pair<std::string, GgufValue>> metadata,
+                          std::span<const GgufTensorDecl> tensors,
+                          const GgufTensorProducer& produce) {
+  SHRINK_CHECK(tensors.empty() || produce);
+  auto fail = [&](const Status& s) { return s.WithContext(fmt::format("writing {}", path)); };
+  auto header = EncodeHeader(metadata, tensors);
+  if (!header.ok()) return fail(header.status());
 
   auto file = AtomicFileWriter::Create(path);
   if (!file.ok()) return fail(file.status());
-  std::vector<uint8_t>& header = out.bytes();
-  header.resize(PadTo(header.size(), alignment), 0);
-  if (Status s = file->Write(header); !s.ok()) return fail(s);
-  for (const GgufTensorToWrite& t : tensors) {
-    if (Status s = file->Write(t.data); !s.ok()) return fail(s);
-    if (Status s = file->WriteZeros(PadTo(t.data.size(), alignment) - t.data.size()); !s.ok()) {
-      return fail(s);
-    }
+  if (Status s = file->Write(header->bytes); !s.ok()) return fail(s);
+  std::vector<uint8_t>().swap(header->bytes);  // release it: only one tensor is held from here on
+
+  InPlaceBuffer buffer;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const uint64_t size = header->sizes[i];
+    TensorSink sink(*file, buffer, i, tensors[i], *header->types[i], size);
+    Status s = produce(i, sink);
+    if (s.ok()) s = sink.Finish();
+    if (s.ok()) s = file->WriteZeros(PadTo(size, header->alignment) - size);
+    if (!s.ok()) return fail(s.WithContext(fmt::format("tensor '{}'", tensors[i].name)));
   }
   if (Status s = file->Commit(); !s.ok()) return fail(s);
   return Status::Ok();
+}
+
+Status WriteGguf(const std::string& path,
+                 std::span<const std::pair<std::string, GgufValue>> metadata,
+                 std::span<const GgufTensorToWrite> tensors) {
+  std::vector<GgufTensorDecl> decls;
+  decls.reserve(tensors.size());
+  for (const GgufTensorToWrite& t : tensors) decls.push_back({t.name, t.shape, t.type_id});
+  return WriteGgufStreaming(path, metadata, decls, [&](size_t i, GgufTensorSink& sink) {
+    return sink.Append(tensors[i].data);
+  });
 }
 
 std::vector<GgufTensorToWrite> TensorsToWrite(const GgufFile& file) {
@@ -198,6 +344,13 @@ std::vector<GgufTensorToWrite> TensorsToWrite(const GgufFile& file) {
   for (const GgufTensorInfo& t : file.tensors()) {
     out.push_back({t.name, t.shape, t.type_id, t.data});
   }
+  return out;
+}
+
+std::vector<GgufTensorDecl> TensorDecls(const GgufFile& file) {
+  std::vector<GgufTensorDecl> out;
+  out.reserve(file.tensors().size());
+  for (const GgufTensorInfo& t : file.tensors()) out.push_back({t.name, t.shape, t.type_id});
   return out;
 }
 

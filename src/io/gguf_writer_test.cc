@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -19,17 +21,6 @@ using nlohmann::json;
 std::vector<uint8_t> ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Byte sizes for the types the fixtures use (F32, F16, Q8_0: 34-byte blocks of 32), so the reader
-// gives exact spans without the formats layer.
-Result<uint64_t> FixtureTensorBytes(uint32_t type, std::span<const int64_t> shape) {
-  uint64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  if (type == 0) return n * 4;
-  if (type == 1) return n * 2;
-  if (type == 8 && shape[0] % 32 == 0) return n / 32 * 34;
-  return Status::Errorf("fixture type {} unknown", type);
 }
 
 bool GgufPyAvailable() {
@@ -117,7 +108,7 @@ TEST(GgufWriterTest, RoundTripsThroughOurReader) {
   const auto tensors = SomeTensors();
   const std::string path = (testing::ScratchDir() / "all.gguf").string();
   ASSERT_TRUE(WriteGguf(path, metadata, Views(tensors)).ok());
-  auto f = GgufFile::Open(path, FixtureTensorBytes);
+  auto f = GgufFile::Open(path);
   ASSERT_TRUE(f.ok()) << f.status().message();
   EXPECT_EQ(f->alignment(), 64u);
   EXPECT_EQ(testing::MetadataToJson(f->metadata()), testing::MetadataToJson(metadata));
@@ -171,7 +162,7 @@ TEST(GgufWriterTest, ReadsGgufPyFixtureAndRewritesItByteIdentically) {
   const std::string fixture = testing::SourcePath("tests/oracles/fixtures/gguf_py_all_types.gguf");
   std::ifstream json_in(testing::SourcePath("tests/oracles/fixtures/gguf_py_all_types.json"));
   const json expected = json::parse(json_in);
-  auto f = GgufFile::Open(fixture, FixtureTensorBytes);
+  auto f = GgufFile::Open(fixture);
   ASSERT_TRUE(f.ok()) << f.status().message();
   EXPECT_EQ(testing::MetadataToJson(f->metadata()), expected["metadata"]);
   ASSERT_EQ(f->tensors().size(), expected["tensors"].size());
@@ -214,6 +205,158 @@ TEST(GgufWriterTest, RejectsBadInputAndLeavesNoFile) {
   EXPECT_FALSE(std::filesystem::exists(path));
   // No temp files left behind either.
   EXPECT_TRUE(std::filesystem::is_empty(dir));
+}
+
+// Streaming: the same file as WriteGguf whether the producer appends in pieces or in place, each
+// tensor asked for once, in order, with its declared size and type.
+TEST(GgufWriterStreamingTest, MatchesWholeFileWriteInPiecesAndInPlace) {
+  const auto metadata = AllTypesMetadata();
+  const auto tensors = SomeTensors();
+  const auto dir = testing::ScratchDir();
+  const std::string whole = (dir / "whole.gguf").string();
+  ASSERT_TRUE(WriteGguf(whole, metadata, Views(tensors)).ok());
+
+  std::vector<GgufTensorDecl> decls;
+  for (const auto& t : tensors) decls.push_back({t.name, t.shape, t.type_id});
+  const std::string streamed = (dir / "streamed.gguf").string();
+  std::vector<size_t> asked;
+  Status s =
+      WriteGgufStreaming(streamed, metadata, decls, [&](size_t i, GgufTensorSink& sink) -> Status {
+        asked.push_back(i);
+        EXPECT_EQ(sink.index(), i);
+        EXPECT_EQ(sink.tensor().name, tensors[i].name);
+        EXPECT_EQ(sink.size(), tensors[i].bytes.size());
+        EXPECT_EQ(static_cast<uint32_t>(sink.type().type), tensors[i].type_id);
+        // Alternate in-place and copied pieces of 7 bytes, so both paths and their order count.
+        const std::span<const uint8_t> all = tensors[i].bytes;
+        for (size_t at = 0, k = 0; at < all.size(); at += 7, ++k) {
+          const auto piece = all.subspan(at, std::min<size_t>(7, all.size() - at));
+          if (k % 2 == 0) {
+            SHRINK_ASSIGN_OR_RETURN(std::span<uint8_t> out, sink.AppendInPlace(piece.size()));
+            std::copy(piece.begin(), piece.end(), out.begin());
+          } else {
+            SHRINK_RETURN_IF_ERROR(sink.Append(piece));
+          }
+          EXPECT_EQ(sink.written(), at + piece.size());
+        }
+        return Status::Ok();
+      });
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(asked, (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(ReadAll(streamed), ReadAll(whole));
+}
+
+// A failed write leaves whatever was at the path before, and no temp file.
+void ExpectUntouched(const std::filesystem::path& dir, const std::string& path) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    names.push_back(e.path().filename().string());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"out.gguf"});
+  const auto bytes = ReadAll(path);
+  EXPECT_EQ(std::string(bytes.begin(), bytes.end()), "previous contents");
+}
+
+struct StreamCase {
+  std::filesystem::path dir = testing::ScratchDir();
+  std::string path = (dir / "out.gguf").string();
+  std::vector<OwnedTensor> tensors = SomeTensors();
+  std::vector<GgufTensorDecl> decls;
+  StreamCase() {
+    std::ofstream(path) << "previous contents";
+    for (const auto& t : tensors) decls.push_back({t.name, t.shape, t.type_id});
+  }
+  Status Write(const GgufTensorProducer& produce) {
+    return WriteGgufStreaming(path, AllTypesMetadata(), decls, produce);
+  }
+};
+
+TEST(GgufWriterStreamingTest, ProducerErrorAbortsCleanly) {
+  StreamCase c;
+  std::vector<size_t> asked;
+  Status s = c.Write([&](size_t i, GgufTensorSink& sink) -> Status {
+    asked.push_back(i);
+    if (i == 1) {
+      SHRINK_RETURN_IF_ERROR(sink.Append(std::span(c.tensors[i].bytes).first(4)));
+      return Status::Error("quantizer ran out of patience");
+    }
+    return sink.Append(c.tensors[i].bytes);
+  });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "writing " + c.path + ": tensor 'b': quantizer ran out of patience");
+  EXPECT_EQ(asked, (std::vector<size_t>{0, 1}));  // nothing asked after the error
+  ExpectUntouched(c.dir, c.path);
+}
+
+TEST(GgufWriterStreamingTest, TooFewBytesNamesTensorAndCounts) {
+  StreamCase c;
+  Status s = c.Write([&](size_t i, GgufTensorSink& sink) {
+    const std::span<const uint8_t> all = c.tensors[i].bytes;
+    return sink.Append(i == 1 ? all.first(8) : all);
+  });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "writing " + c.path +
+                             ": tensor 'b': 8 bytes produced, expected exactly 10 (type F16, "
+                             "shape [5])");
+  ExpectUntouched(c.dir, c.path);
+}
+
+TEST(GgufWriterStreamingTest, TooManyBytesAreRefusedEvenIfTheProducerIgnoresIt) {
+  for (bool in_place : {false, true}) {
+    StreamCase c;
+    Status s = c.Write([&](size_t i, GgufTensorSink& sink) {
+      SHRINK_RETURN_IF_ERROR(sink.Append(c.tensors[i].bytes));
+      if (i == 2) {
+        const uint8_t extra[3] = {1, 2, 3};
+        Status refused = in_place ? sink.AppendInPlace(3).status() : sink.Append(extra);
+        EXPECT_EQ(refused.ToString(),
+                  "71 bytes produced, expected exactly 68 (type Q8_0, shape [64, 1])");
+        EXPECT_EQ(sink.written(), 68u);
+      }
+      return Status::Ok();  // ignores the refusal
+    });
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.message(), "writing " + c.path +
+                               ": tensor 'q': 71 bytes produced, expected exactly 68 (type Q8_0, "
+                               "shape [64, 1])");
+    ExpectUntouched(c.dir, c.path);
+  }
+}
+
+TEST(GgufWriterStreamingTest, RejectsUnknownTypesAndPartialBlocksBeforeCreatingTheFile) {
+  StreamCase c;
+  int calls = 0;
+  auto count = [&](size_t, GgufTensorSink&) {
+    ++calls;
+    return Status::Ok();
+  };
+  c.decls[1].type_id = 77;
+  Status s = c.Write(count);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "writing " + c.path +
+                             ": tensor 'b': unknown tensor type id 77, expected one of the ids in "
+                             "formats/types.h");
+  c.decls[1].type_id = 8;  // Q8_0: 5 elements are not a whole block of 32
+  s = c.Write(count);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(
+      s.message().find("tensor 'b': Q8_0 row of 5 elements: not a multiple of the block size 32"),
+      std::string::npos)
+      << s.message();
+  EXPECT_EQ(calls, 0);
+  ExpectUntouched(c.dir, c.path);
+}
+
+TEST(GgufWriterTest, WholeTensorOfWrongSizeNamesIt) {
+  StreamCase c;
+  auto views = Views(c.tensors);
+  views[0].data = views[0].data.first(44);
+  Status s = WriteGguf(c.path, AllTypesMetadata(), views);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "writing " + c.path +
+                             ": tensor 'w': 44 bytes produced, expected exactly 48 (type F32, "
+                             "shape [4, 3])");
+  ExpectUntouched(c.dir, c.path);
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "formats/gguf_tensor_sizes.h"
+#include "io/gguf.h"
 #include "model/architecture.h"
 #include "model/loaders.h"
 
@@ -219,12 +219,7 @@ Result<Weights> ReadGgufWeights(std::shared_ptr<const GgufFile> file, Config& co
                          file->path(), v.name, fmt::join(t->shape, ", "), fmt::join(v.shape, ", "));
       return;
     }
-    const TypeTraits* traits = FindType(t->type_id);
-    if (traits == nullptr) {
-      status =
-          Status::Errorf("{}: tensor {} has unknown type id {}", file->path(), v.name, t->type_id);
-      return;
-    }
+    const TypeTraits* traits = t->traits;  // GgufFile::Open rejected unknown type ids
     const bool is_norm = v.shape.size() == 1;
     if (is_norm && traits->type != TensorType::kF32) {
       status = Status::Errorf("{}: tensor {} has type {}, expected F32 for a norm weight",
@@ -254,7 +249,7 @@ Result<std::unique_ptr<Model>> ReadGgufModel(std::shared_ptr<const GgufFile> fil
 }
 
 Result<std::unique_ptr<Model>> LoadGgufTransformer(const std::string& path) {
-  SHRINK_ASSIGN_OR_RETURN(GgufFile opened, OpenGguf(path));
+  SHRINK_ASSIGN_OR_RETURN(GgufFile opened, GgufFile::Open(path));
   return ReadGgufModel(std::make_shared<const GgufFile>(std::move(opened)));
 }
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "formats/gguf_tensor_sizes.h"
+#include "io/gguf.h"
 #include "model/loaders.h"
 
 namespace shrink {
@@ -24,7 +24,7 @@ bool HasGgufMagic(const std::string& path) {
 
 Result<std::unique_ptr<Model>> LoadModel(const std::string& path, const LoadOptions& options) {
   if (HasGgufMagic(path)) {
-    SHRINK_ASSIGN_OR_RETURN(GgufFile opened, OpenGguf(path));
+    SHRINK_ASSIGN_OR_RETURN(GgufFile opened, GgufFile::Open(path));
     auto file = std::make_shared<const GgufFile>(std::move(opened));
     SHRINK_ASSIGN_OR_RETURN(auto model, ReadGgufModel(file));
     SHRINK_ASSIGN_OR_RETURN(model->tokenizer, LoadGgufTokenizer(*file));

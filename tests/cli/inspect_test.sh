@@ -35,6 +35,17 @@ done
 printf 'not a gguf file at all' >"$work/text.gguf"
 expect_error "$work/text.gguf" "magic at offset 0" 'expected "GGUF"'
 
+# One tensor 'w' (shape [32]) of unknown type id 77: the entry starts at offset 24 and its type field
+# at 45 (name 8 + 1 bytes, n_dims 4, one dimension 8); then offset 0, padding to 64, 128 data bytes.
+{
+  printf 'GGUF\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+  printf '\x01\x00\x00\x00\x00\x00\x00\x00w\x01\x00\x00\x00\x20\x00\x00\x00\x00\x00\x00\x00'
+  printf '\x4d\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+  head -c 135 /dev/zero
+} >"$work/unknown_type.gguf"
+expect_error "$work/unknown_type.gguf" \
+  "tensor 'w' (entry 0 at offset 24): type at offset 45: unknown tensor type id 77"
+
 # A good file: status 0, every tensor listed, the totals line.
 if "$shrink" inspect "$fixture" >"$work/out" 2>"$work/err"; then
   grep -q "^total: 3 tensors, " "$work/out" || fail "fixture: no totals line: $(cat "$work/out")"
