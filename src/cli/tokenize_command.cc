@@ -23,7 +23,6 @@
 
 #include "cli/command.h"
 #include "io/gguf.h"
-#include "io/gguf.h"
 #include "io/mapped_file.h"
 #include "text/tokenizer.h"
 

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "testing/test_paths.h"
+
 namespace shrink::testing {
 
 class GgufBytes {
@@ -29,7 +31,10 @@ class GgufBytes {
   }
   GgufBytes& Header(uint64_t tensors, uint64_t kvs, uint32_t version = 3) {
     // "GGUF" as a little-endian u32 (an insert of the 4 chars trips GCC 12's -Wstringop-overflow).
-    return Put<uint32_t>(0x46554747).Put<uint32_t>(version).Put<uint64_t>(tensors).Put<uint64_t>(kvs);
+    return Put<uint32_t>(0x46554747)
+        .Put<uint32_t>(version)
+        .Put<uint64_t>(tensors)
+        .Put<uint64_t>(kvs);
   }
   GgufBytes& Key(std::string_view key, uint32_t type) { return Str(key).Put<uint32_t>(type); }
   GgufBytes& Tensor(std::string_view name, std::vector<int64_t> shape, uint32_t type,
@@ -63,12 +68,7 @@ class GgufBytes {
 
 // Path of the cached SmolLM2 model (scripts/fetch-models), present or not.
 inline std::filesystem::path SmolLm2Path() {
-  const char* cache = std::getenv("SHRINK_CACHE");
-  const char* home = std::getenv("HOME");
-  std::filesystem::path root = cache != nullptr
-                                   ? std::filesystem::path(cache)
-                                   : std::filesystem::path(home ? home : "/") / ".cache" / "shrink";
-  return root / "models" / "smollm2-135m-instruct-q4_1.gguf";
+  return CachedModelPath("smollm2-135m-instruct-q4_1.gguf");
 }
 
 }  // namespace shrink::testing

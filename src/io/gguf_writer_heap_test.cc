@@ -1,91 +1,40 @@
 // The streaming writer on a real model (SmolLM2-135M-Instruct Q4_1, skipped when absent): the
 // rewrite is byte-identical, and the writer's own heap use stays within about one tensor.
 //
-// To measure heap use, this file replaces the global operator new/delete family for the whole
-// io_test binary (the standard allows replacing them; ASan allows it too). Each allocation counts
-// its malloc_usable_size, so what delete subtracts always matches what new added. Not counted:
-// the aligned (std::align_val_t) forms, which stay the library's own and which the writer does not
-// use, and C allocations (malloc), such as stdio's FILE buffer (4 KiB with glibc).
+// Heap use is measured with the counting operator new of tests/testing/heap_counter.h, which the
+// io layer's test binary links.
 #include <gtest/gtest.h>
-#include <malloc.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <new>
 
 #include "io/gguf.h"
 #include "io/gguf_test_bytes.h"
 #include "io/gguf_writer.h"
 #include "io/mapped_file.h"
+#include "testing/heap_counter.h"
 #include "testing/test_paths.h"
-
-namespace {
-
-std::atomic<uint64_t> g_live_bytes{0};
-std::atomic<uint64_t> g_peak_bytes{0};
-
-void* CountedAllocate(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr) return nullptr;
-  const uint64_t size = malloc_usable_size(p);
-  const uint64_t live = g_live_bytes.fetch_add(size, std::memory_order_relaxed) + size;
-  uint64_t peak = g_peak_bytes.load(std::memory_order_relaxed);
-  while (live > peak &&
-         !g_peak_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
-  }
-  return p;
-}
-
-// GCC inlines this into delete expressions and then sees free() on a pointer from new; here new
-// is CountedAllocate, which mallocs, so the pairing is right.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void CountedFree(void* p) {
-  if (p == nullptr) return;
-  g_live_bytes.fetch_sub(malloc_usable_size(p), std::memory_order_relaxed);
-  std::free(p);
-}
-#pragma GCC diagnostic pop
-
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (void* p = CountedAllocate(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  if (void* p = CountedAllocate(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return CountedAllocate(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return CountedAllocate(n); }
-void operator delete(void* p) noexcept { CountedFree(p); }
-void operator delete[](void* p) noexcept { CountedFree(p); }
-void operator delete(void* p, std::size_t) noexcept { CountedFree(p); }
-void operator delete[](void* p, std::size_t) noexcept { CountedFree(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { CountedFree(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { CountedFree(p); }
 
 namespace shrink {
 namespace {
 
 // Live heap bytes now; resets the peak to them, so that PeakHeapGrowth measures from here.
 uint64_t StartHeapMeasurement() {
-  const uint64_t live = g_live_bytes.load();
-  g_peak_bytes.store(live);
-  return live;
+  testing::ResetHeapPeak();
+  return static_cast<uint64_t>(testing::HeapBytesInUse());
 }
-uint64_t PeakHeapGrowth(uint64_t baseline) { return g_peak_bytes.load() - baseline; }
+uint64_t PeakHeapGrowth(uint64_t baseline) {
+  return static_cast<uint64_t>(testing::HeapPeakBytes()) - baseline;
+}
 
 TEST(GgufWriterHeapTest, CounterSeesAllocations) {
   const uint64_t baseline = StartHeapMeasurement();
   auto block = std::make_unique<uint8_t[]>(1 << 20);
   EXPECT_GE(PeakHeapGrowth(baseline), uint64_t{1} << 20);
   block.reset();
-  EXPECT_LE(g_live_bytes.load(), baseline);
+  EXPECT_LE(static_cast<uint64_t>(testing::HeapBytesInUse()), baseline);
 }
 
 bool SameBytes(const std::string& a, const std::string& b) {

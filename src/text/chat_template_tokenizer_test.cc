@@ -117,10 +117,8 @@ TEST(ChatTemplate, FamiliesCheckedBeforeGemmaWin) {
 }
 
 TEST(ChatTemplate, SmolLm2PromptTokenizesToControlTokens) {
-  const char* home = std::getenv("HOME");
-  const std::filesystem::path model = std::filesystem::path(home ? home : "/root") /
-                                      ".cache/shrink/models/smollm2-135m-instruct-q4_1.gguf";
-  SHRINK_SKIP_IF_MISSING(model);
+  const std::filesystem::path model = testing::CachedModelPath("smollm2-135m-instruct-q4_1.gguf");
+  SHRINK_SKIP_IF_MODEL_MISSING(model);
   auto file = GgufFile::Open(model.string());
   ASSERT_TRUE(file.ok()) << file.status().message();
   auto tokenizer = LoadGgufTokenizer(*file);
@@ -142,15 +140,8 @@ namespace shrink {
 namespace {
 
 TEST(ChatTemplate, GemmaPromptTokenizesToControlTokens) {
-  const char* cache = std::getenv("SHRINK_CACHE");
-  const char* home = std::getenv("HOME");
-  const std::filesystem::path model =
-      (cache ? std::filesystem::path(cache)
-             : std::filesystem::path(home ? home : "/root") / ".cache/shrink") /
-      "models/gemma-3-270m-q4_k_m.gguf";
-  if (!std::filesystem::exists(model)) {
-    GTEST_SKIP() << "skipped: " << model << " is absent (the Gemma-3-270M Q4_K_M GGUF)";
-  }
+  const std::filesystem::path model = testing::CachedModelPath("gemma-3-270m-q4_k_m.gguf");
+  SHRINK_SKIP_IF_MODEL_MISSING(model);
   auto file = GgufFile::Open(model.string());
   ASSERT_TRUE(file.ok()) << file.status().message();
   auto tokenizer = LoadGgufTokenizer(*file);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "io/gguf.h"
+#include "testing/test_paths.h"
 #include "text/tokenizer.h"
 
 namespace shrink {
@@ -22,13 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path GemmaPath() {
-  const char* cache = std::getenv("SHRINK_CACHE");
-  const char* home = std::getenv("HOME");
-  const fs::path root =
-      cache != nullptr ? fs::path(cache) : fs::path(home ? home : "/root") / ".cache" / "shrink";
-  return root / "models" / "gemma-3-270m-q4_k_m.gguf";
-}
+fs::path GemmaPath() { return testing::CachedModelPath("gemma-3-270m-q4_k_m.gguf"); }
 
 class GemmaTokenizer : public ::testing::Test {
  protected:

@@ -10,18 +10,15 @@
 #include <vector>
 
 #include "io/gguf.h"
-#include "text/tokenizer.h"
 #include "testing/test_paths.h"
+#include "text/tokenizer.h"
 
 namespace shrink {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path SmolLm2Path() {
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : "/root") / ".cache/shrink/models/smollm2-135m-instruct-q4_1.gguf";
-}
+fs::path SmolLm2Path() { return testing::CachedModelPath("smollm2-135m-instruct-q4_1.gguf"); }
 
 std::string FromHex(const std::string& hex) {
   std::string out;

@@ -43,7 +43,8 @@ void SpmTokenizer::EncodeEscaped(std::string_view text, std::vector<TokenId>& ou
   // Best token score first; only pairs whose concatenation is a token merge.
   const std::vector<MergeSymbol> symbols = MergeAdjacentSymbols(
       text, [&](const std::vector<MergeSymbol>& sym, int left, int right) -> std::optional<double> {
-        const TokenId id = vocab_.Find(range(sym[left].offset, sym[left].length + sym[right].length));
+        const TokenId id =
+            vocab_.Find(range(sym[left].offset, sym[left].length + sym[right].length));
         if (id < 0) return std::nullopt;
         return vocab_.tokens[id].score;
       });

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "io/gguf.h"
-#include "text/tokenizer.h"
 #include "testing/test_paths.h"
+#include "text/tokenizer.h"
 
 namespace shrink {
 namespace {
@@ -73,13 +73,7 @@ VocabSource FindVocab(const std::string& name) {
   std::vector<fs::path> candidates = {testing::SharedPath("data/tokenizer-tests/" + name)};
   if (const char* dir = std::getenv("SHRINK_LLAMA_CPP_MODELS"))
     candidates.push_back(fs::path(dir) / name);
-  fs::path cache;
-  if (const char* dir = std::getenv("SHRINK_CACHE")) {
-    cache = dir;
-  } else if (const char* home = std::getenv("HOME")) {
-    cache = fs::path(home) / ".cache/shrink";
-  }
-  if (!cache.empty()) candidates.push_back(cache / "test-data/tokenizer-tests" / name);
+  candidates.push_back(testing::CacheDir() / "test-data/tokenizer-tests" / name);
   VocabSource source;
   for (const fs::path& candidate : candidates) {
     if (!fs::exists(candidate)) continue;

@@ -144,9 +144,8 @@ Status Vocab::Finalize() {
   // stable_sort: llama.cpp sorts the same ascending list with the same comparison, so with the same
   // standard library, tokens of equal length (whose order matters only when they overlap) come out
   // in the same order.
-  std::sort(special_tokens.begin(), special_tokens.end(), [&](TokenId a, TokenId b) {
-    return tokens[a].text.size() > tokens[b].text.size();
-  });
+  std::sort(special_tokens.begin(), special_tokens.end(),
+            [&](TokenId a, TokenId b) { return tokens[a].text.size() > tokens[b].text.size(); });
   special_trie = TextTrie();
   for (size_t rank = 0; rank < special_tokens.size(); ++rank) {
     special_trie.Insert(tokens[special_tokens[rank]].text, static_cast<int32_t>(rank));

@@ -76,8 +76,8 @@ struct Vocab {
   };
   template <typename T>
   using TextMap = std::unordered_map<std::string, T, TextHash, std::equal_to<>>;
-  TextMap<TokenId> token_to_id;  // the last id wins for duplicate texts
-  TextMap<int32_t> merge_rank;   // key: left + '\0' + right; first wins
+  TextMap<TokenId> token_to_id;         // the last id wins for duplicate texts
+  TextMap<int32_t> merge_rank;          // key: left + '\0' + right; first wins
   std::vector<TokenId> special_tokens;  // control/user-defined/unknown, longest text first
   TextTrie special_trie;                // special token text -> its index in special_tokens
   std::vector<bool> is_eog;

@@ -1,50 +1,66 @@
+// Replaces the global operator new/delete family (the standard allows it; so does ASan) with
+// versions that count each block's malloc_usable_size, so what delete subtracts always matches
+// what new added. Not counted: the aligned (std::align_val_t) forms, which stay the library's own,
+// and C allocations (malloc), such as stdio's FILE buffer.
 #include "testing/heap_counter.h"
 
+#include <malloc.h>
+
 #include <atomic>
-#include <cstddef>
 #include <cstdlib>
 #include <new>
 
-namespace shrink::testing {
 namespace {
 
-std::atomic<int64_t> in_use{0};
-std::atomic<int64_t> peak{0};
+std::atomic<int64_t> g_live_bytes{0};
+std::atomic<int64_t> g_peak_bytes{0};
 
-// Each block carries its size in a header, aligned for any type.
-constexpr size_t kHeader = alignof(std::max_align_t);
-
-void* Allocate(size_t n) {
-  void* p = std::malloc(n + kHeader);
-  if (p == nullptr) throw std::bad_alloc();
-  *static_cast<size_t*>(p) = n;
-  const int64_t now = in_use.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
-  int64_t seen = peak.load();
-  while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+void* CountedAllocate(std::size_t n) {
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (p == nullptr) return nullptr;
+  const auto size = static_cast<int64_t>(malloc_usable_size(p));
+  const int64_t live = g_live_bytes.fetch_add(size, std::memory_order_relaxed) + size;
+  int64_t peak = g_peak_bytes.load(std::memory_order_relaxed);
+  while (live > peak &&
+         !g_peak_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
   }
-  return static_cast<char*>(p) + kHeader;
+  return p;
 }
 
-void Release(void* q) noexcept {
-  if (q == nullptr) return;
-  void* p = static_cast<char*>(q) - kHeader;
-  in_use.fetch_sub(static_cast<int64_t>(*static_cast<size_t*>(p)));
+void* CountedAllocateOrThrow(std::size_t n) {
+  void* p = CountedAllocate(n);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+// GCC inlines this into delete expressions and then sees free() on a pointer from new; here new
+// is CountedAllocate, which mallocs, so the pairing is right.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void CountedFree(void* p) {
+  if (p == nullptr) return;
+  g_live_bytes.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
   std::free(p);
 }
+#pragma GCC diagnostic pop
 
 }  // namespace
 
-int64_t HeapBytesInUse() { return in_use.load(); }
-int64_t HeapPeakBytes() { return peak.load(); }
-void ResetHeapPeak() { peak.store(in_use.load()); }
+namespace shrink::testing {
+
+int64_t HeapBytesInUse() { return g_live_bytes.load(); }
+int64_t HeapPeakBytes() { return g_peak_bytes.load(); }
+void ResetHeapPeak() { g_peak_bytes.store(g_live_bytes.load()); }
 
 }  // namespace shrink::testing
 
-// Over-aligned allocations (alignas > max_align_t) keep the library's own operators; the tests
-// that count memory allocate nothing over-aligned.
-void* operator new(size_t n) { return shrink::testing::Allocate(n); }
-void* operator new[](size_t n) { return shrink::testing::Allocate(n); }
-void operator delete(void* p) noexcept { shrink::testing::Release(p); }
-void operator delete[](void* p) noexcept { shrink::testing::Release(p); }
-void operator delete(void* p, size_t) noexcept { shrink::testing::Release(p); }
-void operator delete[](void* p, size_t) noexcept { shrink::testing::Release(p); }
+void* operator new(std::size_t n) { return CountedAllocateOrThrow(n); }
+void* operator new[](std::size_t n) { return CountedAllocateOrThrow(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return CountedAllocate(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return CountedAllocate(n); }
+void operator delete(void* p) noexcept { CountedFree(p); }
+void operator delete[](void* p) noexcept { CountedFree(p); }
+void operator delete(void* p, std::size_t) noexcept { CountedFree(p); }
+void operator delete[](void* p, std::size_t) noexcept { CountedFree(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { CountedFree(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { CountedFree(p); }

@@ -1,8 +1,8 @@
 // Counts the bytes this process holds through operator new, for tests that bound memory.
 //
-// Linking heap_counter.cc (it is pulled in by any call below) replaces the global operator new and
-// delete with versions that keep a running total and a peak; every other allocation path (malloc,
-// mmap) is not counted, so mapped model files do not show. Thread-safe (atomics).
+// Linking the shrink_heap_counter library (a layer's TEST_DEPS) replaces the global operator new
+// and delete in that test binary with versions that keep a running total and a peak; malloc and
+// mmap are not counted, so mapped model files do not show. Thread-safe (atomics).
 #pragma once
 
 #include <cstdint>

@@ -15,14 +15,16 @@ std::filesystem::path SourcePath(const std::string& relative) {
   return std::filesystem::path(SHRINK_SOURCE_DIR) / relative;
 }
 
-std::filesystem::path CachedModelPath(const std::string& file_name) {
+std::filesystem::path CacheDir() {
   const char* cache = std::getenv("SHRINK_CACHE");
   const char* home = std::getenv("HOME");
-  const std::filesystem::path root =
-      cache != nullptr && *cache != '\0'
-          ? std::filesystem::path(cache)
-          : std::filesystem::path(home != nullptr ? home : "/root") / ".cache/shrink";
-  return root / "models" / file_name;
+  return cache != nullptr && *cache != '\0'
+             ? std::filesystem::path(cache)
+             : std::filesystem::path(home != nullptr ? home : "/root") / ".cache/shrink";
+}
+
+std::filesystem::path CachedModelPath(const std::string& file_name) {
+  return CacheDir() / "models" / file_name;
 }
 
 std::filesystem::path ScratchDir() {

@@ -10,6 +10,8 @@ namespace shrink::testing {
 std::filesystem::path SharedPath(const std::string& relative);
 // Absolute path of `relative` inside the repository (e.g. "tests/oracles/x.py").
 std::filesystem::path SourcePath(const std::string& relative);
+// The cache folder of scripts/fetch-models and fetch-test-data: $SHRINK_CACHE, else ~/.cache/shrink.
+std::filesystem::path CacheDir();
 // Path of a model that scripts/fetch-models caches: $SHRINK_CACHE/models/<file_name>, SHRINK_CACHE
 // defaulting to ~/.cache/shrink as the script's does.
 std::filesystem::path CachedModelPath(const std::string& file_name);
