@@ -8,11 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "model/forward_oracle_test_util.h"
 #include "model/loaders.h"
 #include "model/model.h"
 #include "model/transformer.h"
@@ -22,10 +21,6 @@ namespace shrink {
 namespace {
 
 std::filesystem::path Gemma3Path() { return testing::CachedModelPath("gemma-3-270m-q4_k_m.gguf"); }
-
-TokenId Argmax(std::span<const float> row) {
-  return static_cast<TokenId>(std::max_element(row.begin(), row.end()) - row.begin());
-}
 
 TEST(Gemma3Test, ConfigFollowsMetadataAndLlamaCppDefaults) {
   const auto path = Gemma3Path();
@@ -69,40 +64,8 @@ TEST(Gemma3Test, ForwardMatchesF64Oracle) {
   // observed error (printed below).
   const auto path = Gemma3Path();
   SHRINK_SKIP_IF_MODEL_MISSING(path);
-  std::ifstream fixture(testing::SourcePath("tests/oracles/fixtures/gemma3_forward.txt"));
-  ASSERT_TRUE(fixture) << "missing fixture";
-  auto read_line = [&] {
-    std::string line;
-    std::getline(fixture, line);
-    std::istringstream in(line);
-    std::vector<TokenId> ids;
-    for (TokenId t; in >> t;) ids.push_back(t);
-    return ids;
-  };
-  const std::vector<TokenId> tokens = read_line(), argmaxes = read_line();
-  ASSERT_EQ(tokens.size(), argmaxes.size());
-  auto model = LoadGgufTransformer(path.string());
-  ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const int V = (*model)->config.vocab_size;
-  std::vector<float> logits(tokens.size() * V);
-  const PreparedModel prepared(**model);
-  InferenceSession session(prepared, 64);
-  ASSERT_TRUE(session.Evaluate(tokens, logits).ok());
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    EXPECT_EQ(Argmax(std::span<const float>(logits.data() + t * V, V)), argmaxes[t]) << t;
-  }
-  const float* last = logits.data() + (tokens.size() - 1) * V;
-  int checked = 0;
-  double max_err = 0.0;
-  for (int id; fixture >> id;) {
-    double expected;
-    fixture >> expected;
-    EXPECT_NEAR(last[id], expected, 2e-3) << "token " << id;
-    max_err = std::max(max_err, std::fabs(last[id] - expected));
-    ++checked;
-  }
-  EXPECT_EQ(checked, 64);
-  std::cout << "max |logit - oracle| over the 64 largest: " << max_err << "\n";
+  testing::ExpectForwardMatchesOracle(path.string(), "tests/oracles/fixtures/gemma3_forward.txt",
+                                      2e-3);
 }
 
 TEST(Gemma3Test, SlidingWindowMasksOldKeysOnLocalLayersOnly) {
