@@ -19,17 +19,12 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 [--chunks N] [--baseline REV] [--model smollm2|gemma3-270m|PATH]" >&2; exit 2 ;;
   esac
 done
-cache="${SHRINK_CACHE:-$HOME/.cache/shrink}"
-case "$model_arg" in
-  smollm2) model="$cache/models/smollm2-135m-instruct-q4_1.gguf" ;;
-  gemma3-270m) model="$cache/models/gemma-3-270m-q4_k_m.gguf" ;;
-  *) model="$model_arg" ;;
-esac
-text="${SHARED:-../shared}/data/wikitext-2/valid.txt"
-[[ -f "$model" ]] || { echo "missing $model: run scripts/fetch-models" >&2; exit 1; }
-[[ -f "$text" ]] || { echo "missing $text" >&2; exit 1; }
-shrink="${SHRINK_BIN:-build/release/src/cli/shrink}"
-[[ -x "$shrink" ]] || { cmake --preset release >&2 && cmake --build build/release --target shrink >&2; }
+source bench/common.sh
+model=$(model_path "$model_arg")
+text="$shared/data/wikitext-2/valid.txt"
+require_file "$model" "run scripts/fetch-models [gemma3-270m]"
+require_file "$text" "the shared/ folder beside the repository"
+shrink=$(shrink_binary)
 
 measure() {  # measure LABEL BINARY: prints label, PPL line, peak RSS and wall time
   local out
@@ -40,7 +35,7 @@ measure() {  # measure LABEL BINARY: prints label, PPL line, peak RSS and wall t
     "$(grep -o 'Final estimate: PPL = [0-9.]*' <<< "$out" || true)"
 }
 
-echo "# $(basename "$model"), $chunks chunks of 512; CPU: $(lscpu | sed -n 's/^Model name: *//p'); $(date -u +%F)"
+echo "# $(basename "$model"), $chunks chunks of 512; CPU: $(cpu_model); $(date -u +%F)"
 if [[ -n "$baseline" ]]; then
   wt=$(mktemp -d)
   trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true' EXIT

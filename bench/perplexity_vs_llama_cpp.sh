@@ -36,22 +36,14 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-cache="${SHRINK_CACHE:-$HOME/.cache/shrink}"
-shared="${SHARED:-$(cd .. && pwd)/shared}"
-case "$model_arg" in
-  smollm2) model="$cache/models/smollm2-135m-instruct-q4_1.gguf" ;;
-  gemma3-270m) model="$cache/models/gemma-3-270m-q4_k_m.gguf" ;;
-  *) model="$model_arg" ;;
-esac
+source bench/common.sh
+model=$(model_path "$model_arg")
 text="$shared/data/wikitext-2/valid.txt"
-[[ -f "$model" ]] || { echo "missing $model: run scripts/fetch-models [gemma3-270m]" >&2; exit 1; }
-[[ -f "$text" ]] || { echo "missing $text (the shared/ folder beside the repository)" >&2; exit 1; }
+require_file "$model" "run scripts/fetch-models [gemma3-270m]"
+require_file "$text" "the shared/ folder beside the repository"
 
 bin="$(bench/peers/llama_cpp.sh | tail -n 1)"
-shrink="${SHRINK_BIN:-build/release/src/cli/shrink}"
-if [[ ! -x "$shrink" ]]; then
-  cmake --preset release >&2 && cmake --build build/release --target shrink >&2
-fi
+shrink=$(shrink_binary)
 work="${WORK:-$(mktemp -d)}"
 mkdir -p "$work"
 chunk_args=()
@@ -64,17 +56,9 @@ kld_chunk_args=()
 # tiles; -nr (no repacking / extra buffer types) uses the plain CPU kernels.
 llama=("$bin/llama-perplexity" -m "$model" -c 512 -t "$threads" -nr)
 
-timed() {  # timed OUTFILE cmd...: runs cmd with stdout+stderr to OUTFILE, prints wall seconds
-  local out="$1"; shift
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$@" > "$out" 2>&1 || { echo "failed: $* (see $out)" >&2; tail -5 "$out" >&2; exit 1; }
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc
-}
 
 final() { grep -o "Final estimate: PPL = [0-9.]* +/- [0-9.]*" "$1" | tail -1 | awk '{print $5, $7}'; }
-echo "model: $model; CPU: $(lscpu | sed -n 's/^Model name: *//p'); threads $threads; $(date -u +%F)" >&2
+echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F)" >&2
 
 if [[ "$ppl_only" == 1 ]]; then
   echo "== 1. llama-perplexity" >&2

@@ -15,8 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cache="${SHRINK_CACHE:-$HOME/.cache/shrink}"
-shared="${SHARED:-$(cd .. && pwd)/shared}"
+source bench/common.sh
 text="$shared/data/wikitext-2/valid.txt"
 models=(smollm2-135m-instruct-q4_1.gguf gemma-3-270m-q4_k_m.gguf)
 [[ -f "$text" ]] || { echo "missing $text (the shared/ folder beside the repository)" >&2; exit 1; }
@@ -25,14 +24,11 @@ for m in "${models[@]}"; do
 done
 
 bin="$(bench/peers/llama_cpp.sh | tail -n 1)"
-shrink="${SHRINK_BIN:-build/release/src/cli/shrink}"
-if [[ ! -x "$shrink" ]]; then
-  cmake --preset release >&2 && cmake --build build/release --target shrink >&2
-fi
+shrink=$(shrink_binary)
 work="${WORK:-$(mktemp -d)}"
 mkdir -p "$work"
 
-timed() {  # timed OUTFILE cmd...: runs cmd with stdout to OUTFILE, prints wall seconds
+timed_stdout() {  # timed_stdout OUTFILE cmd...: as timed, but stdout alone to OUTFILE (stderr to OUTFILE.err)
   local out="$1"; shift
   local t0 t1
   t0=$(date +%s.%N)
@@ -60,7 +56,7 @@ first_diff() {
 }
 
 echo "# shrink tokenize vs llama-tokenize, WikiText-2 valid ($(wc -c < "$text") bytes)"
-echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC'); CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC'); CPU: $(cpu_model), $(nproc) cores"
 echo "# shrink $(git rev-parse --short HEAD 2>/dev/null || echo '?'); llama.cpp from llama-cpp-python ${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 printf '%-32s %-17s %10s %10s %9s %9s %9s %9s  %s\n' model mode "llama tok" "shrink tok" "llama s" "shrink s" \
   "llama ld" "shrink ld" "ids"
@@ -69,15 +65,15 @@ for m in "${models[@]}"; do
   model="$cache/models/$m"
   name="${m%.gguf}"
   # Load only: a one-character prompt.
-  ld_llama=$(timed "$work/$name.load.llama" "$bin/llama-tokenize" -m "$model" -p x --ids --log-disable)
-  ld_shrink=$(timed "$work/$name.load.shrink" "$shrink" tokenize -m "$model" -p x --ids)
+  ld_llama=$(timed_stdout "$work/$name.load.llama" "$bin/llama-tokenize" -m "$model" -p x --ids --log-disable)
+  ld_shrink=$(timed_stdout "$work/$name.load.shrink" "$shrink" tokenize -m "$model" -p x --ids)
   for mode in default no-parse-special; do
     flags=()
     [[ "$mode" == no-parse-special ]] && flags=(--no-parse-special)
     a="$work/$name.$mode.llama"
     b="$work/$name.$mode.shrink"
-    t_llama=$(timed "$a" "$bin/llama-tokenize" -m "$model" -f "$text" --ids --log-disable --no-escape "${flags[@]}")
-    t_shrink=$(timed "$b" "$shrink" tokenize -m "$model" -f "$text" --ids "${flags[@]}")
+    t_llama=$(timed_stdout "$a" "$bin/llama-tokenize" -m "$model" -f "$text" --ids --log-disable --no-escape "${flags[@]}")
+    t_shrink=$(timed_stdout "$b" "$shrink" tokenize -m "$model" -f "$text" --ids "${flags[@]}")
     verdict=$(first_diff "$a" "$b")
     [[ "$verdict" == identical ]] || all_same=0
     printf '%-32s %-17s %10s %10s %9.2f %9.2f %9.2f %9.2f  %s\n' "$name" "$mode" "$(count "$a")" "$(count "$b")" \
