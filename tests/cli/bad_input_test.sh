@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Hostile inputs to `shrink generate` and `shrink perplexity` (issue 6): each must end with exit status
+# 1 and exactly one stderr line "shrink: error: ..." that says what was expected: no crash, no silent
+# success.
+# Usage: bad_input_test.sh SHRINK_BINARY SHARED_DIR
+set -u
+shrink=$1
+models="$2/models/stories260K"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_error NAME 'WORD...' ARG...: runs shrink ARG...; wants status 1 and one stderr line that starts
+# "shrink: error: " and holds each word of the (|-separated) WORD list.
+expect_error() {
+  local name=$1 words=$2
+  shift 2
+  "$shrink" "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  local lines
+  lines=$(wc -l <"$work/err")
+  if [ "$rc" -ne 1 ] || [ "$lines" -ne 1 ] || ! grep -q "^shrink: error: " "$work/err"; then
+    fail "$name: exit status $rc and $lines stderr lines, expected 1 and one 'shrink: error: ' line:"
+    head -c 1000 "$work/err"
+    return
+  fi
+  local IFS='|'
+  for word in $words; do
+    grep -qF -- "$word" "$work/err" || fail "$name: stderr lacks '$word': $(head -c 600 "$work/err")"
+  done
+}
+
+# le32 N...: N as little-endian int32 bytes (two's complement).
+le32() {
+  local n
+  for n in "$@"; do
+    n=$(((n + 4294967296) % 4294967296))
+    printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((n & 255)) $(((n >> 8) & 255)) \
+      $(((n >> 16) & 255)) $(((n >> 24) & 255)))"
+  done
+}
+
+if [[ ! -f "$models/stories260K.bin" || ! -f "$models/tok512.bin" ]]; then
+  echo "skipped: $models/stories260K.bin or tok512.bin is absent"
+  exit 77
+fi
+tok="$models/tok512.bin"
+text="$work/text.txt"
+head -c 3000 "$2/data/tinyshakespeare/input.txt" >"$text"
+
+# A llama2.c header whose size, computed in 64 bits that wrap, equals the file's 284 bytes (see
+# Llama2cCheckpointTest.HugeDimensionsThatWrapToTheFileSizeAreRejected): was accepted, then SIGSEGV.
+{ le32 268435456 178956964 32 67108864 1 319 16; head -c 256 /dev/zero; } >"$work/wraps.bin"
+[ "$(stat -c %s "$work/wraps.bin")" -eq 284 ] || fail "wraps.bin is not 284 bytes"
+expect_error "wrapping header (generate)" "wraps.bin|dim (offset 0) is 268435456" \
+  generate -m "$work/wraps.bin" --tokenizer "$tok" -n 4
+expect_error "wrapping header (perplexity)" "wraps.bin|dim (offset 0) is 268435456" \
+  perplexity -m "$work/wraps.bin" --tokenizer "$tok" -f "$text"
+
+[ "$failures" -eq 0 ] || exit 1
+echo "bad_input_test: all checks passed"
