@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/flags.h"
 #include "kernels/matmul.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -41,11 +43,6 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 Status RunGenerate(const GenerateFlags& f) {
-  if (f.n_predict < 0) return Status::Errorf("-n is {}, expected >= 0", f.n_predict);
-  if (f.temperature < 0) return Status::Errorf("--temp is {}, expected >= 0", f.temperature);
-  if (!(f.top_p > 0.0f && f.top_p <= 1.0f)) {
-    return Status::Errorf("--top-p is {}, expected in (0, 1]", f.top_p);
-  }
   const int threads = f.threads > 0
                           ? f.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -117,16 +114,25 @@ void AddGenerateCommand(CLI::App& app) {
   cmd->add_option("-m,--model", flags->model_path, "Model file (GGUF or llama2.c checkpoint)")
       ->required();
   cmd->add_option("-p,--prompt", flags->prompt, "Prompt text (empty: start from BOS)");
-  cmd->add_option("-n,--n-predict", flags->n_predict, "Tokens to generate")->capture_default_str();
-  cmd->add_option("--temp", flags->temperature, "Temperature (0 = greedy)")->capture_default_str();
+  cmd->add_option("-n,--n-predict", flags->n_predict, "Tokens to generate")
+      ->capture_default_str()
+      ->check(IntegerIn(0, INT32_MAX));
+  cmd->add_option("--temp", flags->temperature, "Temperature (0 = greedy)")
+      ->capture_default_str()
+      ->check(FiniteIn(0));
   cmd->add_option("--top-p", flags->top_p, "Nucleus sampling mass (1 = off)")
-      ->capture_default_str();
-  cmd->add_option("--seed", flags->seed, "Random seed for sampling")->capture_default_str();
+      ->capture_default_str()
+      ->check(FiniteIn(0, 1, /*lo_open=*/true));
+  cmd->add_option("--seed", flags->seed, "Random seed for sampling")
+      ->capture_default_str()
+      ->check(IntegerIn(0, UINT64_MAX));
   cmd->add_flag("--chat", flags->chat,
                 "Wrap the prompt in the model's chat template and stop at end-of-turn tokens");
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "Tokenizer file for llama2.c checkpoints (tok512.bin)");
-  cmd->add_option("-t,--threads", flags->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("-t,--threads", flags->threads, "Threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(IntegerIn(0, 1024));
   cmd->callback([flags] { FinishCommand(RunGenerate(*flags)); });
 }
 

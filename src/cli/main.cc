@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/command.h"
+#include "cli/flags.h"
 #include "kernels/blas_setup.h"
 
 int main(int argc, char** argv) {
@@ -12,6 +13,5 @@ int main(int argc, char** argv) {
   shrink::cli::AddInspectCommand(app);
   shrink::cli::AddGenerateCommand(app);
   shrink::cli::AddPerplexityCommand(app);
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  return shrink::cli::RunCli(app, argc, argv);  // flag errors: one line, exit status 1
 }

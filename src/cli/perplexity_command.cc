@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "base/progress.h"
 #include "cli/command.h"
+#include "cli/flags.h"
 #include "eval/kl_divergence.h"
 #include "eval/logits_file.h"
 #include "eval/perplexity.h"
@@ -52,11 +54,12 @@ Status RunPerplexityMode(const PerplexityFlags& flags, const std::string& text, 
                          const EvalSetup& setup) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<TokenId> tokens = Tokenize(model, text);
-  fmt::print(stderr, "perplexity: {} tokens in {} (tokenized in {:.2f} s)\n", tokens.size(),
-             flags.text_path, SecondsSince(t0));
+  // A text too short for the context fails here, before any progress line.
   SHRINK_ASSIGN_OR_RETURN(
       ChunkPlan plan,
       PlanChunks(tokens.size(), flags.n_ctx, flags.max_chunks).WithContext(flags.text_path));
+  fmt::print(stderr, "perplexity: {} tokens in {} (tokenized in {:.2f} s)\n", tokens.size(),
+             flags.text_path, SecondsSince(t0));
   fmt::print(stderr, "perplexity: calculating perplexity over {} chunks, n_ctx={}\n", plan.n_chunk,
              plan.n_ctx);
 
@@ -147,6 +150,10 @@ Status RunPerplexityCommand(const PerplexityFlags& flags) {
   std::string text;
   if (!flags.text_path.empty()) {
     SHRINK_ASSIGN_OR_RETURN(text, ReadUtf8TextFile(flags.text_path));
+    if (StripOneTrailingNewline(text).empty()) {
+      return Status::Errorf("{}: the text is empty; perplexity needs at least 2 × --ctx tokens",
+                            flags.text_path);
+    }
   }
   LoadOptions options;
   options.tokenizer_path = flags.tokenizer_path;
@@ -178,9 +185,9 @@ void AddPerplexityCommand(CLI::App& app) {
                   "base's tokens)");
   CLI::Option* ctx = cmd->add_option("--ctx", flags->n_ctx, "tokens per chunk")
                          ->capture_default_str()
-                         ->check(CLI::Range(4, 1 << 20));
+                         ->check(IntegerIn(4, 1 << 20));
   cmd->add_option("--chunks", flags->max_chunks, "score only the first N chunks (default: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(IntegerIn(0, INT32_MAX));
   CLI::Option* save = cmd->add_option(
       "--save-logits", flags->save_path,
       "write the log-probs to BASE in llama-perplexity's --kl-divergence-base format");
@@ -192,7 +199,7 @@ void AddPerplexityCommand(CLI::App& app) {
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
   cmd->add_option("--threads", flags->threads, "threads for scoring")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
+      ->check(IntegerIn(1, 1024));
   cmd->callback([flags, ctx] {
     flags->ctx_given = ctx->count() > 0;
     FinishCommand(RunPerplexityCommand(*flags));
