@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <new>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
@@ -190,6 +191,11 @@ int RunCli(CLI::App& app, int argc, char** argv) {
     return e.get_exit_code();  // a command failed; FinishCommand printed its line
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "shrink: error: {}\n", FlagErrorMessage(app, e));
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // A backstop: commands estimate their large allocations against physical memory first
+    // (cli/resources.h), so this means the estimate missed one or memory was short anyway.
+    fmt::print(stderr, "shrink: error: out of memory (an allocation failed)\n");
     return 1;
   }
   return 0;

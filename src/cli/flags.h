@@ -28,7 +28,8 @@ CLI::Validator FiniteIn(double lo, double hi = std::numeric_limits<double>::infi
 
 // Parses argv with `app` (which runs the chosen subcommand's callback) and returns the process exit
 // status: 0 on success and for --help / --version; 1 after printing one line "shrink: error: ..."
-// for any flag error; the command's own status when it fails (FinishCommand has printed its line).
+// for any flag error or when memory runs out (std::bad_alloc); the command's own status when it
+// fails (FinishCommand has printed its line).
 int RunCli(CLI::App& app, int argc, char** argv);
 
 // The text after "shrink: error: " for a CLI11 parse error of `app` (one line, starting with the

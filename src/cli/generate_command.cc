@@ -12,11 +12,13 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "cli/command.h"
 #include "cli/flags.h"
+#include "cli/resources.h"
 #include "kernels/matmul.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -36,7 +38,27 @@ struct GenerateFlags {
   bool chat = false;
   std::string tokenizer_path;
   int threads = 0;  // 0 = all cores
+  bool allow_long_context = false;
 };
+
+// Before any work: the positions against the trained context (unless allowed), the session's
+// memory against this machine's, and against the session's int32 positions.
+Status CheckSessionResources(std::string_view what, int64_t positions, int64_t prompt_tokens,
+                             const Config& c, bool allow_long_context) {
+  SHRINK_RETURN_IF_ERROR(
+      CheckTrainedContext(what, positions, c.context_length, allow_long_context));
+  const SessionMemory m = InferenceSession::EstimateMemory(c, positions, prompt_tokens);
+  const Allocation allocations[] = {
+      {fmt::format("KV cache ({} layers × {} positions)", c.n_layers, positions), m.kv_cache},
+      {"attention probabilities", m.attention_probs},
+      {"activations", m.activations}};
+  SHRINK_RETURN_IF_ERROR(CheckFitsInMemory(what, allocations));
+  if (positions > INT32_MAX) {
+    return Status::Errorf("{} needs {} positions, more than a session holds (2^31 - 1)", what,
+                          positions);
+  }
+  return Status::Ok();
+}
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -67,10 +89,9 @@ Status RunGenerate(const GenerateFlags& f) {
     tokens.push_back(tok.bos());
   }
   const int64_t needed = static_cast<int64_t>(tokens.size()) + f.n_predict;
-  if (needed > model->config.context_length) {
-    return Status::Errorf("prompt ({} tokens) plus -n {} exceeds the model's context of {} tokens",
-                          tokens.size(), f.n_predict, model->config.context_length);
-  }
+  SHRINK_RETURN_IF_ERROR(CheckSessionResources(
+      fmt::format("the prompt ({} tokens) plus -n {}", tokens.size(), f.n_predict), needed,
+      static_cast<int64_t>(tokens.size()), model->config, f.allow_long_context));
   const PreparedModel prepared(*model);
   InferenceSession session(prepared, static_cast<int32_t>(std::max<int64_t>(needed, 1)));
   Sampler sampler({.temperature = f.temperature, .top_p = f.top_p, .seed = f.seed});
@@ -133,6 +154,8 @@ void AddGenerateCommand(CLI::App& app) {
   cmd->add_option("-t,--threads", flags->threads, "Threads (0 = all cores)")
       ->capture_default_str()
       ->check(IntegerIn(0, 1024));
+  cmd->add_flag("--allow-long-context", flags->allow_long_context,
+                "Allow the prompt plus -n to run past the model's trained context");
   cmd->callback([flags] { FinishCommand(RunGenerate(*flags)); });
 }
 

@@ -59,5 +59,31 @@ expect_error "wrapping header (generate)" "wraps.bin|dim (offset 0) is 268435456
 expect_error "wrapping header (perplexity)" "wraps.bin|dim (offset 0) is 268435456" \
   perplexity -m "$work/wraps.bin" --tokenizer "$tok" -f "$text"
 
+# Contexts past the model's trained one (stories260K: 512) are errors naming it, unless
+# --allow-long-context; then the memory of the large allocations is estimated first (was: minutes of
+# work, or std::bad_alloc). 1,000,000 positions need 32 TB of attention probabilities and 2·10^9
+# positions 2.6 TB of KV cache: more than any machine this runs on.
+s=(perplexity -m "$models/stories260K.bin" --tokenizer "$tok" -f "$text")
+expect_error "--ctx past the trained context" "--ctx 1024|trained context of 512 tokens|--allow-long-context" \
+  "${s[@]}" --ctx 1024
+expect_error "--ctx 1000000 --allow-long-context" "--ctx 1000000 needs about 32.0 TB|attention probabilities (8 heads × 1000000 × 1000000 floats) 32.0 TB|of physical memory" \
+  "${s[@]}" --ctx 1000000 --allow-long-context
+expect_error "-n past the trained context" "plus -n 600 needs 601 positions|trained context of 512 tokens|--allow-long-context" \
+  generate -m "$models/stories260K.bin" --tokenizer "$tok" -n 600
+expect_error "-n 2000000000 --allow-long-context" "plus -n 2000000000 needs about 2.6 TB|KV cache|of physical memory" \
+  generate -m "$models/stories260K.bin" --tokenizer "$tok" -n 2000000000 --allow-long-context
+# Allowed explicitly, a context a little past 512 runs.
+if ! "$shrink" "${s[@]}" --ctx 600 --chunks 1 --allow-long-context >"$work/out" 2>"$work/err" ||
+   ! grep -q "^Final estimate: PPL = " "$work/out"; then
+  fail "--ctx 600 --allow-long-context did not run: $(head -c 600 "$work/err")"
+fi
+smollm2="${SHRINK_CACHE:-$HOME/.cache/shrink}/models/smollm2-135m-instruct-q4_1.gguf"
+if [ -f "$smollm2" ]; then
+  expect_error "SmolLM2 --ctx 100000" "--ctx 100000|trained context of 8192 tokens" \
+    perplexity -m "$smollm2" -f "$text" --ctx 100000
+else
+  echo "note: $smollm2 is absent; its --ctx 100000 check is left out"
+fi
+
 [ "$failures" -eq 0 ] || exit 1
 echo "bad_input_test: all checks passed"
