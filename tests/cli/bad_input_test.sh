@@ -85,5 +85,12 @@ else
   echo "note: $smollm2 is absent; its --ctx 100000 check is left out"
 fi
 
+# A GGUF file cut to 3 bytes was reported as a short llama2.c header.
+printf 'GGU' >"$work/cut3.gguf"
+expect_error "GGUF cut to 3 bytes" "cut3.gguf: truncated GGUF header: the file is 3 bytes" \
+  generate -m "$work/cut3.gguf" -n 1
+expect_error "GGUF cut to 3 bytes (perplexity)" "cut3.gguf: truncated GGUF header" \
+  perplexity -m "$work/cut3.gguf" -f "$text"
+
 [ "$failures" -eq 0 ] || exit 1
 echo "bad_input_test: all checks passed"
