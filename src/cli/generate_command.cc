@@ -19,6 +19,7 @@
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/resources.h"
+#include "eval/token_scores.h"
 #include "kernels/matmul.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -98,7 +99,13 @@ Status RunGenerate(const GenerateFlags& f) {
   std::vector<float> logits(model->config.vocab_size);
 
   const auto t0 = std::chrono::steady_clock::now();
+  // NaN or infinite logits (a model with broken weights) are an error, not random text or none.
+  auto check_logits = [&] {
+    return CheckFiniteLogits(logits, model->config.vocab_size, session.position() - 1)
+        .WithContext(f.model_path);
+  };
   SHRINK_RETURN_IF_ERROR(session.Evaluate(tokens, logits, static_cast<int32_t>(tokens.size()) - 1));
+  SHRINK_RETURN_IF_ERROR(check_logits());
   const double prompt_s = Seconds(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
@@ -114,6 +121,7 @@ Status RunGenerate(const GenerateFlags& f) {
     prev = next;
     if (generated + 1 < f.n_predict) {
       SHRINK_RETURN_IF_ERROR(session.Evaluate(std::span(&next, 1), logits));
+      SHRINK_RETURN_IF_ERROR(check_logits());
     }
   }
   std::fputc('\n', stdout);

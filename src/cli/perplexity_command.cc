@@ -214,7 +214,7 @@ void AddPerplexityCommand(CLI::App& app) {
                          ->capture_default_str()
                          ->check(IntegerIn(4, 1 << 20));
   cmd->add_option("--chunks", flags->max_chunks, "score only the first N chunks (default: all)")
-      ->check(IntegerIn(0, INT32_MAX));
+      ->check(IntegerIn(1, INT32_MAX));
   CLI::Option* save = cmd->add_option(
       "--save-logits", flags->save_path,
       "write the log-probs to BASE in llama-perplexity's --kl-divergence-base format");

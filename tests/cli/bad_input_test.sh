@@ -32,6 +32,25 @@ expect_error() {
   done
 }
 
+# expect_late_error NAME 'WORD...' ARG...: as expect_error for errors found while running (after the
+# progress lines): status 1, the last stderr line is the only "shrink: error: " line.
+expect_late_error() {
+  local name=$1 words=$2
+  shift 2
+  "$shrink" "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  if [ "$rc" -ne 1 ] || [ "$(grep -c "^shrink: error: " "$work/err")" -ne 1 ] ||
+     ! tail -n 1 "$work/err" | grep -q "^shrink: error: "; then
+    fail "$name: exit status $rc, expected 1 and a last stderr line 'shrink: error: ':"
+    head -c 1000 "$work/err"
+    return
+  fi
+  local IFS='|'
+  for word in $words; do
+    grep -qF -- "$word" "$work/err" || fail "$name: stderr lacks '$word': $(head -c 600 "$work/err")"
+  done
+}
+
 # le32 N...: N as little-endian int32 bytes (two's complement).
 le32() {
   local n
@@ -84,6 +103,18 @@ if [ -f "$smollm2" ]; then
 else
   echo "note: $smollm2 is absent; its --ctx 100000 check is left out"
 fi
+
+# Silently wrong before: a model whose weights hold a NaN generated text (or nothing) and exited 0,
+# and perplexity printed "[1]-nan,". One NaN in rms_final (stories260K: offset 28 + 4 · 259968 =
+# 1039900, after token_embedding, the layer arrays) makes every logit NaN.
+cp "$models/stories260K.bin" "$work/nan.bin"
+printf '\x00\x00\xc0\x7f' | dd of="$work/nan.bin" bs=1 seek=1039900 conv=notrunc status=none
+expect_error "NaN weights (generate)" "nan.bin: logits at token position 0 hold NaN at vocabulary index 0" \
+  generate -m "$work/nan.bin" --tokenizer "$tok" -n 8 --temp 0
+expect_late_error "NaN weights (perplexity)" "chunk 1 (text tokens 0 to 511): logits at token position 256 hold NaN" \
+  perplexity -m "$work/nan.bin" --tokenizer "$tok" -f "$text" --chunks 1
+expect_error "--chunks 0" "--chunks: expected an integer from 1 to 2147483647, got \"0\"" \
+  perplexity -m "$models/stories260K.bin" --tokenizer "$tok" -f "$text" --chunks 0
 
 # A GGUF file cut to 3 bytes was reported as a short llama2.c header.
 printf 'GGU' >"$work/cut3.gguf"

@@ -38,7 +38,8 @@ expect_error 'shrink: error: --ctx: expected an integer from 4 to 1048576, got "
 expect_error 'shrink: error: --ctx: expected an integer from 4 to 1048576, got "99999999999999999999"' \
   "${p[@]}" --ctx 99999999999999999999
 expect_error 'shrink: error: --ctx: expected a value after it' "${p[@]}" --ctx
-expect_error 'shrink: error: --chunks: expected an integer from 0 to 2147483647, got "-1"' "${p[@]}" --chunks -1
+expect_error 'shrink: error: --chunks: expected an integer from 1 to 2147483647, got "-1"' "${p[@]}" --chunks -1
+expect_error 'shrink: error: --chunks: expected an integer from 1 to 2147483647, got "0"' "${p[@]}" --chunks 0
 expect_error 'shrink: error: --threads: expected an integer from 1 to 1024, got "0"' "${p[@]}" --threads 0
 expect_error 'shrink: error: --n-predict: expected an integer from 0 to 2147483647, got "2147483648"' \
   "${g[@]}" -n 2147483648
