@@ -28,6 +28,22 @@ expect_error() {
   fi
 }
 
+# expect_error_prefix 'PREFIX' ARG...: as expect_error, for a line that starts with PREFIX (the list of
+# commands grows).
+expect_error_prefix() {
+  local want=$1
+  shift
+  "$shrink" "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  local got
+  got=$(cat "$work/err")
+  if [ "$rc" -ne 1 ] || [ "${got#"$want"}" = "$got" ] || [ "$(wc -l <"$work/err")" -ne 1 ]; then
+    fail "shrink $*: status $rc, stderr:"
+    echo "$got" | head -c 800
+    echo "expected status 1 and a line starting: $want"
+  fi
+}
+
 # None of these reach the model file: flags are checked first.
 m=/nonexistent/model.bin
 p=(perplexity -m "$m" -f /nonexistent/text.txt)
@@ -61,9 +77,10 @@ expect_error 'shrink: error: --model: required (shrink generate --help)' generat
 expect_error 'shrink: error: --save-logits: cannot be used with --kl-divergence' \
   "${p[@]}" --save-logits a --kl-divergence b
 expect_error 'shrink: error: --chat: cannot read the value "maybe"' "${g[@]}" --chat=maybe
-expect_error 'shrink: error: expected a command: inspect, generate, perplexity (shrink --help)'
-expect_error 'shrink: error: "frobnicate": unknown command, expected one of inspect, generate, perplexity (shrink --help)' \
+expect_error_prefix 'shrink: error: expected a command: inspect, generate, perplexity'
+expect_error_prefix 'shrink: error: "frobnicate": unknown command, expected one of inspect, generate, perplexity' \
   frobnicate
+expect_error 'shrink: error: --bogus: unknown flag (shrink --help lists the commands and flags)' --bogus
 expect_error 'shrink: error: file: required (shrink inspect --help)' inspect
 
 for args in "--help" "--version" "perplexity --help" "generate --help" "inspect --help"; do
