@@ -48,3 +48,16 @@ void operator delete(void* p) noexcept { shrink::testing::Release(p); }
 void operator delete[](void* p) noexcept { shrink::testing::Release(p); }
 void operator delete(void* p, size_t) noexcept { shrink::testing::Release(p); }
 void operator delete[](void* p, size_t) noexcept { shrink::testing::Release(p); }
+// The nothrow forms too (std::stable_sort's temporary buffer uses them, then frees it with the
+// sized delete above): left to the library, or to ASan's own operators, they would hand the
+// counting delete a block without its header.
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return shrink::testing::Allocate(n);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t n, const std::nothrow_t& tag) noexcept { return operator new(n, tag); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { shrink::testing::Release(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { shrink::testing::Release(p); }
