@@ -8,13 +8,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/flags.h"
+#include "cli/resources.h"
+#include "eval/token_scores.h"
 #include "kernels/matmul.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -34,18 +39,33 @@ struct GenerateFlags {
   bool chat = false;
   std::string tokenizer_path;
   int threads = 0;  // 0 = all cores
+  bool allow_long_context = false;
 };
+
+// Before any work: the positions against the trained context (unless allowed), the session's
+// memory against this machine's, and against the session's int32 positions.
+Status CheckSessionResources(std::string_view what, int64_t positions, int64_t prompt_tokens,
+                             const Config& c, bool allow_long_context) {
+  SHRINK_RETURN_IF_ERROR(
+      CheckTrainedContext(what, positions, c.context_length, allow_long_context));
+  const SessionMemory m = InferenceSession::EstimateMemory(c, positions, prompt_tokens);
+  const Allocation allocations[] = {
+      {fmt::format("KV cache ({} layers × {} positions)", c.n_layers, positions), m.kv_cache},
+      {"attention probabilities", m.attention_probs},
+      {"activations", m.activations}};
+  SHRINK_RETURN_IF_ERROR(CheckFitsInMemory(what, allocations));
+  if (positions > INT32_MAX) {
+    return Status::Errorf("{} needs {} positions, more than a session holds (2^31 - 1)", what,
+                          positions);
+  }
+  return Status::Ok();
+}
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
 Status RunGenerate(const GenerateFlags& f) {
-  if (f.n_predict < 0) return Status::Errorf("-n is {}, expected >= 0", f.n_predict);
-  if (f.temperature < 0) return Status::Errorf("--temp is {}, expected >= 0", f.temperature);
-  if (!(f.top_p > 0.0f && f.top_p <= 1.0f)) {
-    return Status::Errorf("--top-p is {}, expected in (0, 1]", f.top_p);
-  }
   const int threads = f.threads > 0
                           ? f.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -70,17 +90,22 @@ Status RunGenerate(const GenerateFlags& f) {
     tokens.push_back(tok.bos());
   }
   const int64_t needed = static_cast<int64_t>(tokens.size()) + f.n_predict;
-  if (needed > model->config.context_length) {
-    return Status::Errorf("prompt ({} tokens) plus -n {} exceeds the model's context of {} tokens",
-                          tokens.size(), f.n_predict, model->config.context_length);
-  }
+  SHRINK_RETURN_IF_ERROR(CheckSessionResources(
+      fmt::format("the prompt ({} tokens) plus -n {}", tokens.size(), f.n_predict), needed,
+      static_cast<int64_t>(tokens.size()), model->config, f.allow_long_context));
   const PreparedModel prepared(*model);
   InferenceSession session(prepared, static_cast<int32_t>(std::max<int64_t>(needed, 1)));
   Sampler sampler({.temperature = f.temperature, .top_p = f.top_p, .seed = f.seed});
   std::vector<float> logits(model->config.vocab_size);
 
   const auto t0 = std::chrono::steady_clock::now();
+  // NaN or infinite logits (a model with broken weights) are an error, not random text or none.
+  auto check_logits = [&] {
+    return CheckFiniteLogits(logits, model->config.vocab_size, session.position() - 1)
+        .WithContext(f.model_path);
+  };
   SHRINK_RETURN_IF_ERROR(session.Evaluate(tokens, logits, static_cast<int32_t>(tokens.size()) - 1));
+  SHRINK_RETURN_IF_ERROR(check_logits());
   const double prompt_s = Seconds(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
@@ -96,6 +121,7 @@ Status RunGenerate(const GenerateFlags& f) {
     prev = next;
     if (generated + 1 < f.n_predict) {
       SHRINK_RETURN_IF_ERROR(session.Evaluate(std::span(&next, 1), logits));
+      SHRINK_RETURN_IF_ERROR(check_logits());
     }
   }
   std::fputc('\n', stdout);
@@ -117,16 +143,27 @@ void AddGenerateCommand(CLI::App& app) {
   cmd->add_option("-m,--model", flags->model_path, "Model file (GGUF or llama2.c checkpoint)")
       ->required();
   cmd->add_option("-p,--prompt", flags->prompt, "Prompt text (empty: start from BOS)");
-  cmd->add_option("-n,--n-predict", flags->n_predict, "Tokens to generate")->capture_default_str();
-  cmd->add_option("--temp", flags->temperature, "Temperature (0 = greedy)")->capture_default_str();
+  cmd->add_option("-n,--n-predict", flags->n_predict, "Tokens to generate")
+      ->capture_default_str()
+      ->check(IntegerIn(0, INT32_MAX));
+  cmd->add_option("--temp", flags->temperature, "Temperature (0 = greedy)")
+      ->capture_default_str()
+      ->check(FiniteIn(0));
   cmd->add_option("--top-p", flags->top_p, "Nucleus sampling mass (1 = off)")
-      ->capture_default_str();
-  cmd->add_option("--seed", flags->seed, "Random seed for sampling")->capture_default_str();
+      ->capture_default_str()
+      ->check(FiniteIn(0, 1, /*lo_open=*/true));
+  cmd->add_option("--seed", flags->seed, "Random seed for sampling")
+      ->capture_default_str()
+      ->check(IntegerIn(0, UINT64_MAX));
   cmd->add_flag("--chat", flags->chat,
                 "Wrap the prompt in the model's chat template and stop at end-of-turn tokens");
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "Tokenizer file for llama2.c checkpoints (tok512.bin)");
-  cmd->add_option("-t,--threads", flags->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("-t,--threads", flags->threads, "Threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(IntegerIn(0, 1024));
+  cmd->add_flag("--allow-long-context", flags->allow_long_context,
+                "Allow the prompt plus -n to run past the model's trained context");
   cmd->callback([flags] { FinishCommand(RunGenerate(*flags)); });
 }
 

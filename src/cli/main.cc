@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/command.h"
+#include "cli/flags.h"
 #include "kernels/blas_setup.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,5 @@ int main(int argc, char** argv) {
   shrink::cli::AddGenerateCommand(app);
   shrink::cli::AddPerplexityCommand(app);
   shrink::cli::AddTokenizeCommand(app);
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  return shrink::cli::RunCli(app, argc, argv);  // flag errors: one line, exit status 1
 }

@@ -3,13 +3,17 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "base/progress.h"
 #include "cli/command.h"
+#include "cli/flags.h"
+#include "cli/resources.h"
 #include "eval/kl_divergence.h"
 #include "eval/logits_file.h"
 #include "eval/perplexity.h"
@@ -27,10 +31,30 @@ struct PerplexityFlags {
   int32_t max_chunks = -1;
   int threads = std::max(1u, std::thread::hardware_concurrency());
   bool ctx_given = false;
+  bool allow_long_context = false;
 };
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Before any work: a chunk of n_ctx tokens against the trained context (unless allowed), and one
+// chunk's session, logits (n_ctx, V) and log-prob rows against this machine's memory.
+Status CheckChunkResources(std::string_view what, int32_t n_ctx, const Config& c,
+                           const PerplexityFlags& flags, bool rows) {
+  SHRINK_RETURN_IF_ERROR(
+      CheckTrainedContext(what, n_ctx, c.context_length, flags.allow_long_context));
+  const SessionMemory m = InferenceSession::EstimateMemory(c, n_ctx, n_ctx);
+  const double ctx = n_ctx, V = c.vocab_size;
+  const Allocation allocations[] = {
+      {fmt::format("attention probabilities ({} heads × {} × {} floats)", c.n_heads, n_ctx, n_ctx),
+       m.attention_probs},
+      {fmt::format("KV cache ({} layers × {} positions)", c.n_layers, n_ctx), m.kv_cache},
+      {"activations", m.activations},
+      {fmt::format("logits ({} × {} floats)", n_ctx, c.vocab_size), 4 * ctx * V},
+      {"log-prob rows",
+       rows ? 2 * double(ScoredPerChunk(n_ctx)) * LogProbRowWords(c.vocab_size) : 0.0}};
+  return CheckFitsInMemory(what, allocations);
 }
 
 // As llama-perplexity: one trailing newline dropped, special tokens added, special texts not
@@ -50,13 +74,16 @@ ChunkEvaluator SessionEvaluator(InferenceSession& session) {
 
 Status RunPerplexityMode(const PerplexityFlags& flags, const std::string& text, const Model& model,
                          const EvalSetup& setup) {
+  SHRINK_RETURN_IF_ERROR(CheckChunkResources(fmt::format("--ctx {}", flags.n_ctx), flags.n_ctx,
+                                             model.config, flags, !flags.save_path.empty()));
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<TokenId> tokens = Tokenize(model, text);
-  fmt::print(stderr, "perplexity: {} tokens in {} (tokenized in {:.2f} s)\n", tokens.size(),
-             flags.text_path, SecondsSince(t0));
+  // A text too short for the context fails here, before any progress line.
   SHRINK_ASSIGN_OR_RETURN(
       ChunkPlan plan,
       PlanChunks(tokens.size(), flags.n_ctx, flags.max_chunks).WithContext(flags.text_path));
+  fmt::print(stderr, "perplexity: {} tokens in {} (tokenized in {:.2f} s)\n", tokens.size(),
+             flags.text_path, SecondsSince(t0));
   fmt::print(stderr, "perplexity: calculating perplexity over {} chunks, n_ctx={}\n", plan.n_chunk,
              plan.n_ctx);
 
@@ -102,6 +129,9 @@ Status RunKlDivergenceMode(const PerplexityFlags& flags, const std::string& text
     return Status::Errorf("{}: n_ctx at offset 8 is {}, but --ctx {} was given", flags.base_path,
                           h.n_ctx, flags.n_ctx);
   }
+  SHRINK_RETURN_IF_ERROR(
+      CheckChunkResources(fmt::format("{}: n_ctx {} (offset 8)", flags.base_path, h.n_ctx), h.n_ctx,
+                          model.config, flags, /*rows=*/true));
   if (!flags.text_path.empty()) {
     // The base holds the tokens it was computed on; ours must be the same text, tokenized the same.
     const std::vector<TokenId> tokens = Tokenize(model, text);
@@ -147,6 +177,10 @@ Status RunPerplexityCommand(const PerplexityFlags& flags) {
   std::string text;
   if (!flags.text_path.empty()) {
     SHRINK_ASSIGN_OR_RETURN(text, ReadUtf8TextFile(flags.text_path));
+    if (StripOneTrailingNewline(text).empty()) {
+      return Status::Errorf("{}: the text is empty; perplexity needs at least 2 × --ctx tokens",
+                            flags.text_path);
+    }
   }
   LoadOptions options;
   options.tokenizer_path = flags.tokenizer_path;
@@ -178,9 +212,9 @@ void AddPerplexityCommand(CLI::App& app) {
                   "base's tokens)");
   CLI::Option* ctx = cmd->add_option("--ctx", flags->n_ctx, "tokens per chunk")
                          ->capture_default_str()
-                         ->check(CLI::Range(4, 1 << 20));
+                         ->check(IntegerIn(4, 1 << 20));
   cmd->add_option("--chunks", flags->max_chunks, "score only the first N chunks (default: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(IntegerIn(1, INT32_MAX));
   CLI::Option* save = cmd->add_option(
       "--save-logits", flags->save_path,
       "write the log-probs to BASE in llama-perplexity's --kl-divergence-base format");
@@ -192,7 +226,9 @@ void AddPerplexityCommand(CLI::App& app) {
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
   cmd->add_option("--threads", flags->threads, "threads for scoring")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
+      ->check(IntegerIn(1, 1024));
+  cmd->add_flag("--allow-long-context", flags->allow_long_context,
+                "allow a context past the model's trained context");
   cmd->callback([flags, ctx] {
     flags->ctx_given = ctx->count() > 0;
     FinishCommand(RunPerplexityCommand(*flags));

@@ -8,21 +8,30 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "base/checked_math.h"
 
 namespace shrink {
 namespace {
 
 using FilePtr = std::unique_ptr<FILE, int (*)(FILE*)>;
 
+// Bytes of one chunk's rows. At most 2^30 rows × (2^31 + 4) words × 2 bytes < 2^63: cannot
+// overflow for int32 fields (ReadChunk relies on it; the file total is checked).
 uint64_t ChunkBytes(int32_t n_ctx, int32_t n_vocab) {
   return uint64_t(ScoredPerChunk(n_ctx)) * LogProbRowWords(n_vocab) * sizeof(uint16_t);
 }
 
 }  // namespace
 
-uint64_t LogitsFileHeader::ExpectedFileBytes() const {
-  return kLogitsFileHeaderBytes + uint64_t(n_chunk) * n_ctx * sizeof(TokenId) +
-         uint64_t(n_chunk) * ChunkBytes(n_ctx, n_vocab);
+std::optional<uint64_t> LogitsFileHeader::ExpectedFileBytes() const {
+  SHRINK_CHECK(n_ctx >= 0 && n_vocab >= 0 && n_chunk >= 0);
+  const std::optional<uint64_t> token_bytes =
+      CheckedProduct<uint64_t>({uint64_t(n_chunk), uint64_t(n_ctx), sizeof(TokenId)});
+  const std::optional<uint64_t> row_bytes =
+      CheckedMul<uint64_t>(uint64_t(n_chunk), ChunkBytes(n_ctx, n_vocab));
+  if (!token_bytes || !row_bytes) return std::nullopt;
+  const std::optional<uint64_t> data = CheckedAdd(*token_bytes, *row_bytes);
+  return data ? CheckedAdd<uint64_t>(kLogitsFileHeaderBytes, *data) : std::nullopt;
 }
 
 Result<LogitsFileWriter> LogitsFileWriter::Create(const std::string& path,
@@ -97,7 +106,14 @@ Result<LogitsFileReader> LogitsFileReader::Open(const std::string& path) {
   if (h.n_chunk < 1) {
     return Status::Errorf("{}: n_chunk at offset 16 is {}, expected >= 1", path, h.n_chunk);
   }
-  const uint64_t expected = h.ExpectedFileBytes();
+  const std::optional<uint64_t> implied = h.ExpectedFileBytes();
+  if (!implied) {
+    return Status::Errorf(
+        "{}: file is {} bytes but its header (n_ctx {}, n_vocab {}, n_chunk {}) implies more than "
+        "2^64 bytes",
+        path, size, h.n_ctx, h.n_vocab, h.n_chunk);
+  }
+  const uint64_t expected = *implied;
   if (size != expected) {
     return Status::Errorf(
         "{}: file is {} bytes but its header (n_ctx {}, n_vocab {}, n_chunk {}) implies {} bytes{}",

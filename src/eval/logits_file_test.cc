@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <cstring>
 #include <fstream>
 
@@ -71,6 +72,20 @@ TEST(LogitsFileTest, RejectsDamage) {
   EXPECT_NE(ErrorOf(bad_token).find("token 2 at offset 28 is 3"), std::string::npos)
       << ErrorOf(bad_token);
   EXPECT_NE(ErrorOf(bad_token).find("f.logits"), std::string::npos);
+}
+
+// n_ctx = n_vocab = n_chunk = 2^31 − 1 imply about 2^92 bytes; 64-bit arithmetic that wraps said
+// 4611685979772682272.
+TEST(LogitsFileTest, HeaderImplyingMoreThan64BitsOfBytes) {
+  std::string b = ValidFile();
+  const int32_t fields[3] = {INT32_MAX, INT32_MAX, INT32_MAX};
+  std::memcpy(b.data() + 8, fields, sizeof(fields));
+  EXPECT_NE(ErrorOf(b).find("implies more than 2^64 bytes"), std::string::npos) << ErrorOf(b);
+  LogitsFileHeader h{INT32_MAX, INT32_MAX, INT32_MAX, {}};
+  EXPECT_EQ(h.ExpectedFileBytes(), std::nullopt);
+  h.n_chunk = 1;  // 20 + 4·n_ctx + ScoredPerChunk(n_ctx)·(n_vocab + 5)·2 bytes
+  EXPECT_EQ(h.ExpectedFileBytes(),
+            20 + 4 * uint64_t{INT32_MAX} + uint64_t{1073741823} * (uint64_t{INT32_MAX} + 5) * 2);
 }
 
 TEST(LogitsFileTest, RejectsNonFiniteScale) {

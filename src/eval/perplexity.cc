@@ -38,10 +38,20 @@ std::vector<TokenId> ChunkTokens(std::span<const TokenId> tokens, const ChunkPla
   return chunk;
 }
 
+// NaN or infinite logits in the scored rows of chunk `c` (positions first .. n_ctx−2) are an
+// error naming the chunk and the position, rather than a NaN perplexity.
+Status CheckScoredRows(std::span<const float> logits, const ChunkPlan& plan, size_t V, int32_t c) {
+  return CheckFiniteLogits(logits.subspan(size_t(plan.first) * V, size_t(plan.scored) * V),
+                           static_cast<int64_t>(V), plan.first)
+      .WithContext(fmt::format("chunk {} (text tokens {} to {})", c + 1, int64_t(c) * plan.n_ctx,
+                               int64_t(c + 1) * plan.n_ctx - 1));
+}
+
 }  // namespace
 
 Result<ChunkPlan> PlanChunks(size_t n_tokens, int32_t n_ctx, int32_t max_chunks) {
   if (n_ctx < 4) return Status::Errorf("--ctx is {}, expected at least 4", n_ctx);
+  if (max_chunks == 0) return Status::Error("--chunks is 0, expected at least 1 chunk to score");
   if (n_tokens < 2 * size_t(n_ctx)) {
     return Status::Errorf(
         "the text tokenizes to only {} tokens; a context of {} needs at least {} (2 × ctx)",
@@ -76,6 +86,7 @@ Status RunPerplexity(std::span<const TokenId> tokens, const ChunkPlan& plan, con
   for (int32_t c = 0; c < plan.n_chunk; ++c) {
     const std::vector<TokenId> chunk = ChunkTokens(tokens, plan, setup, c);
     SHRINK_RETURN_IF_ERROR(evaluate(chunk, logits).WithContext(fmt::format("chunk {}", c + 1)));
+    SHRINK_RETURN_IF_ERROR(CheckScoredRows(logits, plan, V, c));
     // Targets come from the text (not the BOS-replaced copy); only position 0 differs anyway.
     const TokenId* targets = tokens.data() + size_t(c) * plan.n_ctx + plan.first + 1;
     ForEachRow(plan.scored, setup.threads, [&](int32_t r) {
@@ -105,6 +116,7 @@ Status RunKlDivergence(LogitsFileReader& base, int32_t n_chunk, const EvalSetup&
   for (int32_t c = 0; c < plan.n_chunk; ++c) {
     const std::vector<TokenId> chunk = ChunkTokens(h.tokens, plan, setup, c);
     SHRINK_RETURN_IF_ERROR(evaluate(chunk, logits).WithContext(fmt::format("chunk {}", c + 1)));
+    SHRINK_RETURN_IF_ERROR(CheckScoredRows(logits, plan, V, c));
     SHRINK_RETURN_IF_ERROR(base.ReadChunk(c, rows));
     const TokenId* targets = h.tokens.data() + size_t(c) * plan.n_ctx + plan.first + 1;
     ForEachRow(plan.scored, setup.threads, [&](int32_t r) {

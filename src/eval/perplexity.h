@@ -27,8 +27,8 @@ struct ChunkPlan {
   int32_t scored = 0;  // n_ctx − 1 − first scored positions per chunk
 };
 
-// Errors (as llama-perplexity) when the text has fewer than 2 · n_ctx tokens, or n_ctx < 4.
-// max_chunks < 0 means all chunks.
+// Errors (as llama-perplexity) when the text has fewer than 2 · n_ctx tokens, or n_ctx < 4, and
+// when max_chunks is 0 (nothing to score). max_chunks < 0 means all chunks.
 Result<ChunkPlan> PlanChunks(size_t n_tokens, int32_t n_ctx, int32_t max_chunks);
 
 // Running sums of per-token NLL (double).
@@ -55,7 +55,8 @@ struct EvalSetup {
   int threads = 1;  // for scoring rows; results do not depend on it
 };
 
-// Runs the perplexity protocol over `tokens`. With `save`, also writes each chunk's encoded
+// Runs the perplexity protocol over `tokens`. NaN or infinite logits in a scored row are an error
+// naming the chunk and position. With `save`, also writes each chunk's encoded
 // log-probs (the NLLs then come from that path's float numerics, as in llama-perplexity).
 // `on_chunk(i)` is called after chunk i (0-based) is accumulated into `nll`.
 Status RunPerplexity(std::span<const TokenId> tokens, const ChunkPlan& plan, const EvalSetup& setup,
@@ -63,7 +64,7 @@ Status RunPerplexity(std::span<const TokenId> tokens, const ChunkPlan& plan, con
                      const std::function<void(int32_t)>& on_chunk);
 
 // Runs the first `n_chunk` chunks of `base` and compares each scored token with the base's
-// log-probs. REQUIRES: setup.n_vocab == base.header().n_vocab, n_chunk <= base.header().n_chunk.
+// log-probs (non-finite logits: an error, as in RunPerplexity). REQUIRES: setup.n_vocab == base.header().n_vocab, n_chunk <= base.header().n_chunk.
 Status RunKlDivergence(LogitsFileReader& base, int32_t n_chunk, const EvalSetup& setup,
                        const ChunkEvaluator& evaluate, KldAccumulator& kld,
                        const std::function<void(int32_t)>& on_chunk);

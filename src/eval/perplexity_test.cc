@@ -8,10 +8,12 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <sstream>
 
 #include "eval/report.h"
+#include "eval/token_scores.h"
 #include "testing/test_paths.h"
 
 namespace shrink {
@@ -92,6 +94,47 @@ TEST(PlanChunksTest, FollowsLlamaPerplexity) {
   ASSERT_FALSE(short_text.ok());
   EXPECT_NE(short_text.status().message().find("1023 tokens"), std::string::npos);
   EXPECT_NE(short_text.status().message().find("1024"), std::string::npos);
+}
+
+// --chunks 0 printed no PPL and exit status 0: nothing to score is an error.
+TEST(PlanChunksTest, ZeroChunksIsAnError) {
+  Result<ChunkPlan> plan = PlanChunks(1300, 512, 0);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().message(), "--chunks is 0, expected at least 1 chunk to score");
+}
+
+TEST(CheckFiniteLogitsTest, NamesThePositionAndTheIndex) {
+  std::vector<float> logits(3 * 4, 0.5f);  // 3 rows of a vocabulary of 4
+  EXPECT_TRUE(CheckFiniteLogits(logits, 4, 10).ok());
+  logits[2 * 4 + 1] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(CheckFiniteLogits(logits, 4, 10).message(),
+            "logits at token position 12 hold an infinity at vocabulary index 1 (the model's "
+            "weights or activations are not finite)");
+  logits[1 * 4 + 3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(CheckFiniteLogits(logits, 4, 10).message().substr(0, 52),
+            "logits at token position 11 hold NaN at vocabulary i");
+}
+
+// NaN logits gave "[1]nan," and exit status 0; now the chunk and position are named. A NaN in an
+// unscored row (before n_ctx / 2) does not reach the result and is not an error.
+TEST_F(OracleTest, NanLogitsInAScoredRowAreAnError) {
+  std::vector<float> logits = ReadArray<float>("logits_base.bin");
+  logits[(size_t(kCtx) + 3) * kVocab + 5] = std::numeric_limits<float>::quiet_NaN();  // chunk 2
+  FakeModel unscored{logits, tokens_};
+  Result<ChunkPlan> plan = PlanChunks(tokens_.size(), kCtx, 2);
+  ASSERT_TRUE(plan.ok());
+  NllAccumulator nll;
+  EXPECT_TRUE(
+      RunPerplexity(tokens_, *plan, Setup(1), unscored.Evaluator(), nullptr, nll, [](int32_t) {
+      }).ok());
+  logits[(size_t(kCtx) + 20) * kVocab + 5] = std::numeric_limits<float>::quiet_NaN();
+  FakeModel scored{logits, tokens_};
+  const Status s =
+      RunPerplexity(tokens_, *plan, Setup(1), scored.Evaluator(), nullptr, nll, [](int32_t) {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(),
+            "chunk 2 (text tokens 32 to 63): logits at token position 20 hold NaN at vocabulary "
+            "index 5 (the model's weights or activations are not finite)");
 }
 
 TEST_F(OracleTest, PlainPerplexityMatchesOracle) {

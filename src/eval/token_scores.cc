@@ -41,6 +41,19 @@ float ReadF32(std::span<const uint16_t> row, int word) {
 
 }  // namespace
 
+Status CheckFiniteLogits(std::span<const float> logits, int64_t vocab, int64_t first_position) {
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (!std::isfinite(logits[i])) {
+      return Status::Errorf(
+          "logits at token position {} hold {} at vocabulary index {} (the model's weights or "
+          "activations are not finite)",
+          first_position + int64_t(i) / vocab, std::isnan(logits[i]) ? "NaN" : "an infinity",
+          int64_t(i) % vocab);
+    }
+  }
+  return Status::Ok();
+}
+
 double TokenNll(std::span<const float> logits, TokenId target) {
   SHRINK_CHECK(target >= 0 && static_cast<size_t>(target) < logits.size());
   const float max_logit = FindMax(logits).value;

@@ -10,9 +10,17 @@
 #include <cstdint>
 #include <span>
 
+#include "base/status.h"
 #include "text/tokenizer.h"
 
 namespace shrink {
+
+// Errors when `logits` ((rows, vocab), row-major) hold a NaN or an infinity, naming the first:
+// "logits at token position 300 hold NaN at vocabulary index 0 (the model's weights or activations
+// are not finite)", where row r is position first_position + r. One compare per logit, cheap next
+// to the forward pass that produced them; without it NaN logits turn into a NaN perplexity or
+// into sampling whatever token comes first.
+Status CheckFiniteLogits(std::span<const float> logits, int64_t vocab, int64_t first_position);
 
 // −log softmax(logits)[target] as llama-perplexity computes it when no base file is written.
 // logits: (vocab). REQUIRES: 0 <= target < logits.size().

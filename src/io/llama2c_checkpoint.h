@@ -43,9 +43,11 @@ struct Llama2cCheckpoint {
   std::span<const float> token_embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final;
   std::span<const float> wcls;  // == token_embedding when the classifier is shared
 
-  // Maps `path`, validates the header (positive sizes, n_heads divides dim, n_kv_heads divides
-  // n_heads) and that the file holds exactly the bytes the header implies. Errors name the file,
-  // the field or the expected and actual sizes.
+  // Maps `path`, validates the header (every field in [1, bound]: dim <= 2^16, hidden_dim <= 2^20,
+  // n_layers <= 2^10, heads <= 2^16, |vocab_size| and seq_len <= 2^24; n_heads divides dim,
+  // n_kv_heads divides n_heads) and that the file holds exactly the bytes the header implies,
+  // computed without overflow. Errors name the file, the field and its offset, or the expected and
+  // actual sizes.
   static Result<Llama2cCheckpoint> Open(const std::string& path);
 };
 

@@ -9,21 +9,36 @@
 namespace shrink {
 namespace {
 
-// True when the file starts with the GGUF magic; false for anything else (llama2.c checkpoints have
-// no magic: they start with the dim field). An unreadable file is reported by the loader.
-bool HasGgufMagic(const std::string& path) {
+enum class Container { kGguf, kLlama2c };
+
+// GGUF when the file starts with the magic "GGUF", and for files too short to hold it (1-3 bytes
+// that begin "G", "GG", "GGU" are a truncated GGUF header, others are no model at all); anything
+// else is taken for a llama2.c checkpoint, which has no magic: it starts with the dim field. An
+// unreadable file is reported by the llama2.c loader.
+Result<Container> DetectContainer(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
+  if (f == nullptr) return Container::kLlama2c;
   char magic[4] = {};
   const size_t n = std::fread(magic, 1, 4, f);
   std::fclose(f);
-  return n == 4 && std::memcmp(magic, "GGUF", 4) == 0;
+  if (n == 4) return std::memcmp(magic, "GGUF", 4) == 0 ? Container::kGguf : Container::kLlama2c;
+  if (n > 0 && std::memcmp(magic, "GGUF", n) == 0) {
+    return Status::Errorf(
+        "{}: truncated GGUF header: the file is {} bytes and ends inside the 4-byte magic \"GGUF\" "
+        "at offset 0",
+        path, n);
+  }
+  return Status::Errorf(
+      "{}: the file is {} bytes, too short for a model: a GGUF file starts with the 4-byte magic "
+      "\"GGUF\" at offset 0 (and a llama2.c checkpoint with a 28-byte header)",
+      path, n);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Model>> LoadModel(const std::string& path, const LoadOptions& options) {
-  if (HasGgufMagic(path)) {
+  SHRINK_ASSIGN_OR_RETURN(const Container container, DetectContainer(path));
+  if (container == Container::kGguf) {
     SHRINK_ASSIGN_OR_RETURN(GgufFile opened, GgufFile::Open(path));
     auto file = std::make_shared<const GgufFile>(std::move(opened));
     SHRINK_ASSIGN_OR_RETURN(auto model, ReadGgufModel(file));

@@ -154,6 +154,40 @@ TEST(ObserverTest, SeesEveryLinearInputAndResidualWithoutChangingLogits) {
   EXPECT_EQ(b.activations().att_probs.size(), static_cast<size_t>(c.n_heads * T * T));
 }
 
+// The estimate callers check against physical memory before a session exists is what a session
+// then allocates: exactly its buffers, plus a few hundred bytes of bookkeeping (the vector of
+// n_layers KvCache headers).
+TEST(SessionMemoryTest, EstimateIsWhatTheSessionAllocates) {
+  const auto path = testing::SharedPath("models/stories260K/stories260K.bin");
+  SHRINK_SKIP_IF_MISSING(path);
+  auto model = LoadLlama2cTransformer(path.string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Config& c = (*model)->config;
+  const PreparedModel prepared(**model);
+  constexpr int64_t kBookkeeping = 1024;
+  // One batch of 64 rows over 64 positions (a perplexity chunk), and two batches of 16 rows in a
+  // cache of 32 (the second sees all 32 positions).
+  for (const auto& [max_context, batch] : {std::pair<int32_t, int32_t>{64, 64}, {32, 16}}) {
+    const std::vector<TokenId> tokens(batch, 403);
+    std::vector<float> logits(size_t(batch) * c.vocab_size);
+    const int64_t before = testing::HeapBytesInUse();
+    int64_t used = 0;
+    {
+      InferenceSession session(prepared, max_context);
+      for (int32_t pos = 0; pos < max_context; pos += batch) {
+        ASSERT_TRUE(session.Evaluate(tokens, logits).ok());
+      }
+      used = testing::HeapBytesInUse() - before;
+    }
+    const SessionMemory m = InferenceSession::EstimateMemory(c, max_context, batch);
+    EXPECT_EQ(m.kv_cache, 2.0 * max_context * c.n_layers * c.kv_dim(0) * 4);
+    EXPECT_EQ(m.attention_probs, 4.0 * c.n_heads * batch * max_context);
+    EXPECT_GE(used, m.total()) << "max_context " << max_context << ", batch " << batch;
+    EXPECT_LE(used, m.total() + kBookkeeping)
+        << "max_context " << max_context << ", batch " << batch;
+  }
+}
+
 TEST(SessionMemoryTest, SecondSessionCostsOnlyItsCacheAndActivations) {
   // SmolLM2's matrices are Q4_1/Q8_0: preparing decodes them to F32 (~540 MB). A second session
   // on the same PreparedModel must add only its KV cache and activations, never a second decode.

@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -153,6 +154,29 @@ void Logits(const PreparedModel& m, const float* x, int64_t T, float* normed, fl
 }
 
 }  // namespace forward
+
+SessionMemory InferenceSession::EstimateMemory(const Config& c, int64_t max_context,
+                                               int64_t max_batch) {
+  // Each LayerActivations buffer is resized per layer, so it ends up as large as the widest layer
+  // needs: sizes use the maxima of Q, KV, F and heads over layers.
+  const double f = sizeof(float), T = static_cast<double>(max_batch);
+  const double P = static_cast<double>(max_context), C = c.d_model;
+  double Q = 0, KV = 0, F = 0, heads = 0;
+  SessionMemory m;
+  for (int l = 0; l < c.n_layers; ++l) {
+    Q = std::max<double>(Q, c.q_dim(l));
+    KV = std::max<double>(KV, c.kv_dim(l));
+    F = std::max<double>(F, c.layers[l].ffn_dim);
+    heads = std::max<double>(heads, c.layers[l].n_heads);
+    m.kv_cache += 2 * P * c.kv_dim(l) * f;  // k and v
+  }
+  m.attention_probs = heads * T * P * f;
+  // attn_in, att_proj, ffn_in, ffn_out (+ att_post, ffn_post): (T, C); q, q_rot, att: (T, Q);
+  // k, v: (T, KV); gate, up, hidden: (T, F); then x_ and final_norm_: (T, C).
+  const double per_row = (c.post_norms ? 6 : 4) * C + 3 * Q + 2 * KV + 3 * F + 2 * C;
+  m.activations = T * per_row * f;
+  return m;
+}
 
 InferenceSession::InferenceSession(const PreparedModel& model, int32_t max_context)
     : model_(&model), max_context_(max_context) {

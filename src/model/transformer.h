@@ -101,6 +101,15 @@ void Logits(const PreparedModel& m, const float* x, int64_t T, float* normed, fl
 
 }  // namespace forward
 
+// Bytes a session's buffers take (doubles: an estimate for any size, exact below 2^53).
+struct SessionMemory {
+  double kv_cache = 0;         // Σ_l 2 · max_context · KV_l floats
+  double attention_probs = 0;  // max_l n_heads_l · T · P floats (LayerActivations::att_probs)
+  double activations = 0;      // the other LayerActivations buffers for T rows, plus the residual
+                               // stream x and the final-norm rows, (T, C) each
+  double total() const { return kv_cache + attention_probs + activations; }
+};
+
 // Runs a prepared model over a growing sequence. Holds only the KV cache and activations; not
 // thread-safe (one session per thread of generation), while any number of sessions may share one
 // PreparedModel.
@@ -108,6 +117,13 @@ class InferenceSession {
  public:
   // REQUIRES: `model` outlives the session. `max_context` bounds the KV cache (tokens).
   InferenceSession(const PreparedModel& model, int32_t max_context);
+
+  // The memory a session of `max_context` tokens holds once it has evaluated batches of up to
+  // `max_batch` tokens (each seeing up to max_context cache rows), so callers can compare it with
+  // the machine's memory before creating one. Exact when every batch has max_batch = max_context
+  // rows (perplexity's chunks); otherwise an upper bound, up to std::vector's growth when a buffer
+  // is resized upward step by step (generation's one-token batches over a growing cache).
+  static SessionMemory EstimateMemory(const Config& config, int64_t max_context, int64_t max_batch);
 
   // Appends `tokens` (T of them) at positions [position(), position() + T) and writes the logits of
   // batch rows [first_logit_row, T) to `logits`: (T - first_logit_row, vocab_size) row-major, F32
