@@ -1,10 +1,9 @@
 // Replaces the global operator new/delete family (the standard allows it; so does ASan) with
-// versions that count each block's malloc_usable_size, so what delete subtracts always matches
-// what new added. Not counted: the aligned (std::align_val_t) forms, which stay the library's own,
-// and C allocations (malloc), such as stdio's FILE buffer.
+// versions that count the bytes asked for: each block carries its requested size in a header of
+// __STDCPP_DEFAULT_NEW_ALIGNMENT__ bytes (so the memory handed out keeps new's alignment), and
+// delete subtracts exactly what new added. Not counted: the aligned (std::align_val_t) forms, which
+// stay the library's own, and C allocations (malloc), such as stdio's FILE buffer.
 #include "testing/heap_counter.h"
-
-#include <malloc.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -15,10 +14,15 @@ namespace {
 std::atomic<int64_t> g_live_bytes{0};
 std::atomic<int64_t> g_peak_bytes{0};
 
+constexpr std::size_t kHeader = __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+static_assert(kHeader >= sizeof(std::size_t));
+
 void* CountedAllocate(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr) return nullptr;
-  const auto size = static_cast<int64_t>(malloc_usable_size(p));
+  void* block = std::malloc(kHeader + n);
+  if (block == nullptr) return nullptr;
+  *static_cast<std::size_t*>(block) = n;
+  void* p = static_cast<char*>(block) + kHeader;
+  const auto size = static_cast<int64_t>(n);
   const int64_t live = g_live_bytes.fetch_add(size, std::memory_order_relaxed) + size;
   int64_t peak = g_peak_bytes.load(std::memory_order_relaxed);
   while (live > peak &&
@@ -34,13 +38,15 @@ void* CountedAllocateOrThrow(std::size_t n) {
 }
 
 // GCC inlines this into delete expressions and then sees free() on a pointer from new; here new
-// is CountedAllocate, which mallocs, so the pairing is right.
+// is CountedAllocate, which mallocs the block that free() gets, so the pairing is right.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void CountedFree(void* p) {
   if (p == nullptr) return;
-  g_live_bytes.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
-  std::free(p);
+  void* block = static_cast<char*>(p) - kHeader;
+  g_live_bytes.fetch_sub(static_cast<int64_t>(*static_cast<std::size_t*>(block)),
+                         std::memory_order_relaxed);
+  std::free(block);
 }
 #pragma GCC diagnostic pop
 
