@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   shrink::cli::AddGenerateCommand(app);
   shrink::cli::AddPerplexityCommand(app);
   shrink::cli::AddTokenizeCommand(app);
+  shrink::cli::AddQuantizeCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }
