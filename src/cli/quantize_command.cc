@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,16 @@ Status CheckOutputFolder(const std::string& out_path) {
     return Status::Errorf("{}: the output folder '{}' does not exist", out_path, parent.string());
   }
   return Status::Ok();
+}
+
+// A file without the GGUF magic is read as a llama2.c checkpoint, whose header has no magic of its
+// own; a text file given by mistake then fails on nonsense dimensions. Say how it was read.
+Status NotAModelContext(const std::string& path, const Status& error) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  if (in.read(magic, 4) && std::string_view(magic, 4) == "GGUF") return error;
+  return error.WithContext(
+      fmt::format("{} has no GGUF magic, so it was read as a llama2.c checkpoint", path));
 }
 
 // "210 Q4_1, 61 F32, 1 Q8_0": the stored types of the plan's tensors.
@@ -80,7 +91,9 @@ Status RunQuantize(const QuantizeFlags& flags) {
   const auto t0 = std::chrono::steady_clock::now();
   LoadOptions options;
   options.tokenizer_path = flags.tokenizer_path;
-  SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModel(flags.in_path, options));
+  Result<std::unique_ptr<Model>> loaded = LoadModel(flags.in_path, options);
+  if (!loaded.ok()) return NotAModelContext(flags.in_path, loaded.status());
+  std::unique_ptr<Model> model = std::move(loaded).value();
   bool from_gguf = false;
   SHRINK_ASSIGN_OR_RETURN(std::vector<const TensorView*> order,
                           OutputOrder(flags.in_path, *model, &from_gguf));
@@ -91,6 +104,7 @@ Status RunQuantize(const QuantizeFlags& flags) {
     SHRINK_ASSIGN_OR_RETURN(source_metadata, Llama2cGgufMetadata(*model));
   }
   const QuantPlan plan = PlanQuantization(model->config, order, *mix, flags.pure);
+  if (!flags.dry_run) SHRINK_RETURN_IF_ERROR(CheckEncodable(plan));
   const GgufMetadata metadata = QuantizedMetadata(source_metadata, *mix);
   SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes, QuantizedFileSize(metadata, plan));
 
@@ -109,7 +123,6 @@ Status RunQuantize(const QuantizeFlags& flags) {
   std::fflush(stdout);
   if (flags.dry_run) return Status::Ok();
 
-  SHRINK_RETURN_IF_ERROR(CheckEncodable(plan));
   ProgressReporter progress("quantize", "tensors", static_cast<int64_t>(plan.tensors.size()));
   QuantizeOptions q;
   q.threads = flags.threads;
