@@ -4,6 +4,7 @@
 
 #include "base/check.h"
 #include "io/gguf_writer.h"
+#include "io/mapped_file.h"
 #include "quant/convert_rows.h"
 
 namespace shrink {
@@ -19,11 +20,9 @@ void SetU32(GgufMetadata& metadata, std::string_view key, uint32_t value) {
   metadata.emplace_back(std::string(key), GgufValue::U32(value));
 }
 
-// Streams tensor `t` into `sink`: copied when it keeps its type, else converted a slab of rows at
-// a time.
-Status ProduceTensor(const TensorPlan& t, GgufTensorSink& sink, int threads) {
+// Converts tensor `t` a slab of rows at a time.
+Status ConvertTensor(const TensorPlan& t, GgufTensorSink& sink, int threads) {
   const TensorView& src = *t.source;
-  if (t.copied()) return sink.Append(src.data);
   const TypeTraits& from = Traits(src.type);
   const TypeTraits& to = Traits(t.type);
   const int64_t row_length = src.cols();
@@ -40,6 +39,16 @@ Status ProduceTensor(const TensorPlan& t, GgufTensorSink& sink, int threads) {
                                        to, out, row_length, threads, r));
   }
   return Status::Ok();
+}
+
+// Streams tensor `t` into `sink`: copied when it keeps its type, else converted. Its source pages
+// are then let go (they are mapped file pages for models from LoadModel), so that memory holds
+// about one tensor of the source rather than all of it.
+Status ProduceTensor(const TensorPlan& t, GgufTensorSink& sink, int threads) {
+  const TensorView& src = *t.source;
+  const Status s = t.copied() ? sink.Append(src.data) : ConvertTensor(t, sink, threads);
+  AdviseNotNeeded(src.data);
+  return s;
 }
 
 }  // namespace
