@@ -8,7 +8,9 @@
 #     /usr/bin/time -v); file sizes (must be equal); both files scored by the same evaluator,
 #     `shrink perplexity --kl-divergence` against the base (mean KLD, top-1 agreement, PPL); and
 #     llama-perplexity -nr runs shrink's file (and llama's, for its PPL) on a few chunks: the file loads
-#     and runs in llama.cpp and both agree on PPL.
+#     and runs in llama.cpp and both agree on PPL; gguf-py compares the two files tensor by tensor.
+#  4. stories260K (llama2.c, when ../shared has it) to Q8_0 by shrink, with metadata made from its Config
+#     and tokenizer: llama-perplexity runs it, beside shrink perplexity on the checkpoint itself.
 #
 # Usage: bench/quantize_vs_llama_cpp.sh [--model smollm2|gemma3-270m|PATH] [--types "Q8_0 Q4_0 Q5_0"]
 #                                       [--chunks N] [--llama-chunks M] [--threads N]
@@ -65,6 +67,7 @@ echo "== base log-probs ($chunks chunks)" >&2
 ppl_base=$(final "$work/base_ppl.txt")
 
 rows=()
+identical=()
 for type in $types; do
   echo "== $type" >&2
   read -r t_s rss_s <<<"$(measured "$work/shrink_$type.time" "$shrink" quantize "$work/base.gguf" \
@@ -85,8 +88,34 @@ for type in $types; do
   ppl_s=$(field "$work/shrink_$type.kld" "Mean PPL(Q) "); ppl_l=$(field "$work/llama_$type.kld" "Mean PPL(Q) ")
   lppl_s=$(final "$work/shrink_$type.llama_ppl"); lppl_l=$(final "$work/llama_$type.llama_ppl")
   same=$([[ "$size_s" == "$size_l" ]] && echo equal || echo DIFFERENT)
+  tensors=$(python3 - "$work/shrink_$type.gguf" "$work/llama_$type.gguf" <<'PY' 2>/dev/null || echo "gguf-py absent"
+import sys, gguf
+a = {t.name: t for t in gguf.GGUFReader(sys.argv[1]).tensors}
+b = {t.name: t for t in gguf.GGUFReader(sys.argv[2]).tensors}
+same = sum(1 for n in a if n in b and a[n].tensor_type == b[n].tensor_type
+           and a[n].data.tobytes() == b[n].data.tobytes())
+print(f"{same}/{len(a)} tensors byte-identical")
+PY
+)
+  identical+=("$type: $tensors")
   rows+=("| $type | $size_s | $size_l ($same) | $kld_s | $kld_l | $(echo "scale=3; $kld_s / $kld_l" | bc) | $top_s | $top_l | $ppl_s | $ppl_l | $lppl_s | $lppl_l | $t_s / $t_l | $rss_s / $rss_l |")
 done
+
+# stories260K (llama2.c) -> Q8_0 GGUF by shrink, run by llama-perplexity.
+stories() {
+  local dir="$shared/models/stories260K" ts="$shared/data/tinyshakespeare/input.txt"
+  [[ -f "$dir/stories260K.bin" && -f "$ts" ]] || { echo "stories260K: absent, skipped"; return; }
+  head -c 60000 "$ts" >"$work/ts.txt"
+  "$shrink" quantize "$dir/stories260K.bin" "$work/stories_q8_0.gguf" --tokenizer "$dir/tok512.bin" \
+    --type Q8_0 >"$work/stories_q8_0.txt" 2>&1
+  "$shrink" perplexity -m "$dir/stories260K.bin" --tokenizer "$dir/tok512.bin" -f "$work/ts.txt" \
+    --ctx 256 >"$work/stories_ckpt.ppl" 2>&1
+  "$bin/llama-perplexity" -nr -m "$work/stories_q8_0.gguf" -f "$work/ts.txt" -c 256 -t "$threads" \
+    >"$work/stories_llama.ppl" 2>&1 || { echo "stories260K: llama-perplexity FAILED on shrink's Q8_0"; return; }
+  echo "stories260K (llama2.c) -> shrink Q8_0 GGUF ($(stat -c %s "$work/stories_q8_0.gguf") bytes): llama-perplexity" \
+       "PPL $(final "$work/stories_llama.ppl") (ctx 256, first 60000 bytes of tinyshakespeare);" \
+       "shrink on the F32 checkpoint: $(final "$work/stories_ckpt.ppl")"
+}
 
 cat <<REPORT
 
@@ -98,6 +127,11 @@ Time: wall seconds of the quantizer (shrink / llama-quantize, $threads threads);
 | type | shrink bytes | llama bytes | KLD shrink | KLD llama | KLD ratio | top-1 % shrink | top-1 % llama | PPL(Q) shrink | PPL(Q) llama | llama-perplexity on shrink's file | on llama's file | time s | peak RSS MB |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
+
+Tensor by tensor (gguf-py, same name, type and bytes; the files differ only in metadata order, as
+llama-quantize moves general.file_type and general.quantization_version to the end):
+$(printf '  %s\n' "${identical[@]}")
+$(stories)
 
 outputs: $work
 REPORT

@@ -10,8 +10,8 @@
 // in its new type (quant/convert_rows.h), a slab of rows at a time, so memory stays at one slab
 // (kSlabBytes of output) plus one F32 row per thread, whatever the model's size; the source's pages
 // are advised out of memory after each tensor (io/mapped_file.h AdviseNotNeeded), so a mapped
-// source keeps about one tensor resident. The file appears
-// at `path` only when complete (temp file + rename).
+// source keeps about one tensor resident. The file appears at `path` only when complete (temp file +
+// rename).
 #pragma once
 
 #include <cstdint>
