@@ -128,8 +128,9 @@ Time: wall seconds of the quantizer (shrink / llama-quantize, $threads threads);
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 
-Tensor by tensor (gguf-py, same name, type and bytes; the files differ only in metadata order, as
-llama-quantize moves general.file_type and general.quantization_version to the end):
+Tensor by tensor (gguf-py, same name, type and bytes; the files differ only in the order of keys and tensors:
+llama-quantize moves general.file_type and general.quantization_version to the end and sorts tensors by
+layer and name, shrink keeps the source's order):
 $(printf '  %s\n' "${identical[@]}")
 $(stories)
 
