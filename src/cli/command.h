@@ -16,5 +16,6 @@ void AddInspectCommand(CLI::App& app);
 void AddGenerateCommand(CLI::App& app);
 void AddPerplexityCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
+void AddQuantizeCommand(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -14,5 +14,6 @@ int main(int argc, char** argv) {
   shrink::cli::AddGenerateCommand(app);
   shrink::cli::AddPerplexityCommand(app);
   shrink::cli::AddTokenizeCommand(app);
+  shrink::cli::AddQuantizeCommand(app);
   return shrink::cli::RunCli(app, argc, argv);  // flag errors: one line, exit status 1
 }

@@ -327,6 +327,14 @@ Status WriteGgufStreaming(const std::string& path,
   return Status::Ok();
 }
 
+Result<uint64_t> GgufFileSize(std::span<const std::pair<std::string, GgufValue>> metadata,
+                              std::span<const GgufTensorDecl> tensors) {
+  SHRINK_ASSIGN_OR_RETURN(EncodedHeader header, EncodeHeader(metadata, tensors));
+  uint64_t size = header.bytes.size();
+  for (uint64_t bytes : header.sizes) size += PadTo(bytes, header.alignment);
+  return size;
+}
+
 Status WriteGguf(const std::string& path,
                  std::span<const std::pair<std::string, GgufValue>> metadata,
                  std::span<const GgufTensorToWrite> tensors) {

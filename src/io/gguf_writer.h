@@ -82,6 +82,12 @@ Status WriteGgufStreaming(const std::string& path,
                           std::span<const GgufTensorDecl> tensors,
                           const GgufTensorProducer& produce);
 
+// The size in bytes of the file WriteGgufStreaming writes for `metadata` and `tensors` (header,
+// metadata, tensor table, padding, every tensor's bytes and padding), computed without producing
+// any tensor or touching any file, e.g. for a --dry-run. Validation and errors as the writer's.
+Result<uint64_t> GgufFileSize(std::span<const std::pair<std::string, GgufValue>> metadata,
+                              std::span<const GgufTensorDecl> tensors);
+
 // A tensor whose bytes are already in memory.
 struct GgufTensorToWrite {
   std::string name;

@@ -125,6 +125,20 @@ TEST(GgufWriterTest, RoundTripsThroughOurReader) {
   EXPECT_EQ(f->file_size() % 64, 0u);  // padded after the last tensor too
 }
 
+TEST(GgufWriterTest, FileSizeIsWhatTheWriterWrites) {
+  const auto metadata = AllTypesMetadata();  // alignment 64: padding after every tensor
+  const auto tensors = SomeTensors();
+  const std::string path = (testing::ScratchDir() / "sized.gguf").string();
+  ASSERT_TRUE(WriteGguf(path, metadata, Views(tensors)).ok());
+  std::vector<GgufTensorDecl> decls;
+  for (const auto& t : tensors) decls.push_back({t.name, t.shape, t.type_id});
+  auto size = GgufFileSize(metadata, decls);
+  ASSERT_TRUE(size.ok()) << size.status().message();
+  EXPECT_EQ(*size, std::filesystem::file_size(path));
+  decls[2].shape = {33, 1};  // not whole Q8_0 blocks: the writer's error
+  EXPECT_FALSE(GgufFileSize(metadata, decls).ok());
+}
+
 TEST(GgufWriterTest, IsDeterministic) {
   const auto metadata = AllTypesMetadata();
   const auto tensors = SomeTensors();

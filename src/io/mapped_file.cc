@@ -63,4 +63,15 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
+void AdviseNotNeeded(std::span<const uint8_t> bytes) {
+#ifdef MADV_PAGEOUT
+  if (bytes.empty()) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(bytes.data()) / page * page;
+  const uintptr_t end = reinterpret_cast<uintptr_t>(bytes.data() + bytes.size());
+  // Advice only: an error (EINVAL on an old kernel) changes nothing that callers rely on.
+  (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);
+#endif
+}
+
 }  // namespace shrink

@@ -32,4 +32,12 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Tells the kernel that the pages holding `bytes` will not be read again soon (MADV_PAGEOUT): clean
+// pages of a mapped file leave the process's resident set and are read from the file again if
+// touched, so a pass over a mapped model keeps only what it is working on resident. Safe on any
+// memory: contents never change (anonymous pages without swap just stay). Pages are whole, so
+// neighbours of `bytes` on its first and last page are affected too (they stay readable). A no-op
+// where the kernel lacks MADV_PAGEOUT (Linux < 5.4).
+void AdviseNotNeeded(std::span<const uint8_t> bytes);
+
 }  // namespace shrink

@@ -117,4 +117,69 @@ Result<std::unique_ptr<Tokenizer>> LoadLlama2cTokenizer(const std::string& path,
   return std::unique_ptr<Tokenizer>(new Llama2cTokenizer(std::move(vocab)));
 }
 
+namespace {
+
+// llama.cpp's llama_token_type values (llama-vocab.h).
+enum : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kByte = 6 };
+
+bool IsByteToken(std::string_view text) {
+  unsigned int byte = 0;
+  char tail = 0;
+  return text.size() == 6 && text.substr(0, 3) == "<0x" &&
+         std::sscanf(std::string(text.substr(3)).c_str(), "%2x%c", &byte, &tail) == 2 &&
+         tail == '>';
+}
+
+std::string SpacesToSentencePiece(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == ' ') {
+      out += "\xe2\x96\x81";  // U+2581 "▁"
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, GgufValue>> Llama2cVocabGgufMetadata(
+    const Llama2cTokenizer& tokenizer) {
+  GgufArray tokens{GgufValueType::kString, {}};
+  GgufArray scores{GgufValueType::kFloat32, {}};
+  GgufArray types{GgufValueType::kInt32, {}};
+  const std::vector<Llama2cTokenizer::Entry>& entries = tokenizer.entries();
+  for (size_t id = 0; id < entries.size(); ++id) {
+    const std::string& text = entries[id].text;
+    std::string name;
+    int32_t type = kNormal;
+    if (id == 0) {
+      name = "<unk>", type = kUnknown;
+    } else if (id == 1) {
+      name = "<s>", type = kControl;
+    } else if (id == 2) {
+      name = "</s>", type = kControl;
+    } else if (text.empty()) {
+      type = kControl;
+    } else if (IsByteToken(text)) {
+      name = text, type = kByte;
+    } else {
+      name = SpacesToSentencePiece(text);
+    }
+    tokens.elements.push_back(GgufValue::String(std::move(name)));
+    scores.elements.push_back(GgufValue::F32(entries[id].score));
+    types.elements.push_back(GgufValue::I32(type));
+  }
+  std::vector<std::pair<std::string, GgufValue>> out;
+  out.emplace_back("tokenizer.ggml.model", GgufValue::String("llama"));
+  out.emplace_back("tokenizer.ggml.tokens", GgufValue::Array(std::move(tokens)));
+  out.emplace_back("tokenizer.ggml.scores", GgufValue::Array(std::move(scores)));
+  out.emplace_back("tokenizer.ggml.token_type", GgufValue::Array(std::move(types)));
+  out.emplace_back("tokenizer.ggml.bos_token_id", GgufValue::U32(1));
+  out.emplace_back("tokenizer.ggml.eos_token_id", GgufValue::U32(2));
+  out.emplace_back("tokenizer.ggml.unknown_token_id", GgufValue::U32(0));
+  return out;
+}
+
 }  // namespace shrink

@@ -7,8 +7,10 @@
 
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "io/gguf.h"
 #include "text/tokenizer.h"
 
 namespace shrink {
@@ -35,6 +37,7 @@ class Llama2cTokenizer : public Tokenizer {
   std::string TokenToPieceAfter(TokenId prev, TokenId id, bool render_special) const override;
 
   int32_t vocab_size() const override { return static_cast<int32_t>(vocab_.size()); }
+  const std::vector<Entry>& entries() const { return vocab_; }  // the file's tokens, by id
   TokenId bos() const override { return 1; }
   TokenId eos() const override { return 2; }
   bool adds_bos() const override { return true; }
@@ -45,5 +48,14 @@ class Llama2cTokenizer : public Tokenizer {
   std::vector<Entry> vocab_;
   std::unordered_map<std::string, TokenId> ids_;
 };
+
+// The tokenizer.ggml.* keys under which llama.cpp's SentencePiece tokenizer ("llama") reads this
+// vocabulary, as llama.cpp's convert-llama2c-to-ggml writes them: tokenizer.ggml.model "llama";
+// tokens with the file's spaces turned back into SentencePiece's "▁" (U+2581; llama2.c's export
+// replaced them) and ids 0, 1, 2 named <unk>, <s>, </s>; the file's scores; token types (0
+// UNKNOWN, 1 and 2 CONTROL, <0xXX> tokens BYTE, empty texts CONTROL, the rest NORMAL); unknown,
+// BOS and EOS ids 0, 1, 2.
+std::vector<std::pair<std::string, GgufValue>> Llama2cVocabGgufMetadata(
+    const Llama2cTokenizer& tokenizer);
 
 }  // namespace shrink

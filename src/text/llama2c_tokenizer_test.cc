@@ -2,6 +2,7 @@
 // an independent Python transcription of run.c's encode.
 #include "text/llama2c_tokenizer.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -72,6 +73,39 @@ TEST(Llama2cTokenizer, TruncatedFileIsAnError) {
   ASSERT_FALSE(tokenizer.ok());
   EXPECT_NE(tokenizer.status().message().find("runs past end of file"), std::string::npos)
       << tokenizer.status().message();
+}
+
+TEST(Llama2cTokenizer, GgufKeysAsLlamaCppsConverterWritesThem) {
+  std::vector<Llama2cTokenizer::Entry> vocab = {{"<unk>", 0}, {"\n<s>\n", 0}, {"\n</s>\n", 0}};
+  for (int b = 0; b < 256; ++b) vocab.push_back({fmt::format("<0x{:02X}>", b), 0});
+  vocab.push_back({" the", -1.5f});
+  vocab.push_back({"", -2.0f});
+  const Llama2cTokenizer tok(std::move(vocab));
+  const auto m = Llama2cVocabGgufMetadata(tok);
+  ASSERT_EQ(m.size(), 7u);
+  EXPECT_EQ(m[0].first, "tokenizer.ggml.model");
+  EXPECT_EQ(m[0].second.AsString(), "llama");
+  const auto& tokens = m[1].second.AsArray().elements;
+  const auto& scores = m[2].second.AsArray().elements;
+  const auto& types = m[3].second.AsArray().elements;
+  ASSERT_EQ(tokens.size(), 261u);
+  EXPECT_EQ(tokens[0].AsString(), "<unk>");
+  EXPECT_EQ(tokens[1].AsString(), "<s>");
+  EXPECT_EQ(tokens[2].AsString(), "</s>");
+  EXPECT_EQ(tokens[3 + 0x0a].AsString(), "<0x0A>");
+  EXPECT_EQ(tokens[259].AsString(), "\u2581the");  // the export's space back to SentencePiece's ▁
+  EXPECT_EQ(tokens[260].AsString(), "");
+  EXPECT_EQ(scores[259].AsFloat(), -1.5);
+  // llama_token_type: 2 unknown, 3 control, 6 byte, 1 normal (an empty text is control).
+  EXPECT_EQ(types[0].AsInt(), 2);
+  EXPECT_EQ(types[1].AsInt(), 3);
+  EXPECT_EQ(types[2].AsInt(), 3);
+  EXPECT_EQ(types[3].AsInt(), 6);
+  EXPECT_EQ(types[258].AsInt(), 6);
+  EXPECT_EQ(types[259].AsInt(), 1);
+  EXPECT_EQ(types[260].AsInt(), 3);
+  EXPECT_EQ(m[4].first, "tokenizer.ggml.bos_token_id");
+  EXPECT_EQ(m[4].second.AsUint(), 1u);
 }
 
 }  // namespace

@@ -1,0 +1,165 @@
+// `shrink quantize IN OUT --type T`: re-encodes a model's tensors by a mix (quant/mix.h) and writes
+// a GGUF that llama.cpp loads. --explain shows the rule behind every tensor's type, --dry-run the
+// plan and the file size without writing.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "base/progress.h"
+#include "cli/command.h"
+#include "cli/flags.h"
+#include "io/gguf.h"
+#include "model/config_metadata.h"
+#include "model/model.h"
+#include "quant/plan_report.h"
+#include "quant/quantized_gguf.h"
+
+namespace shrink::cli {
+namespace {
+
+struct QuantizeFlags {
+  std::string in_path, out_path, type, tokenizer_path;
+  bool explain = false, dry_run = false, pure = false;
+  int threads = std::max(1u, std::thread::hardware_concurrency());
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The output's folder must exist (checked before any work, as the writer would only find out
+// after loading the model).
+Status CheckOutputFolder(const std::string& out_path) {
+  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    return Status::Errorf("{}: the output folder '{}' does not exist", out_path, parent.string());
+  }
+  return Status::Ok();
+}
+
+// A file without the GGUF magic is read as a llama2.c checkpoint, whose header has no magic of its
+// own; a text file given by mistake then fails on nonsense dimensions. Say how it was read.
+Status NotAModelContext(const std::string& path, const Status& error) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  if (in.read(magic, 4) && std::string_view(magic, 4) == "GGUF") return error;
+  return error.WithContext(
+      fmt::format("{} has no GGUF magic, so it was read as a llama2.c checkpoint", path));
+}
+
+// "210 Q4_1, 61 F32, 1 Q8_0": the stored types of the plan's tensors.
+std::string SourceTypes(const QuantPlan& plan, bool* quantized) {
+  std::map<uint32_t, int> counts;
+  *quantized = false;
+  for (const TensorPlan& t : plan.tensors) {
+    ++counts[static_cast<uint32_t>(t.source->type)];
+    *quantized |= Traits(t.source->type).block_elements > 1;
+  }
+  std::string out;
+  for (const auto& [id, n] : counts) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {}", n, FindType(id)->name);
+  }
+  return out;
+}
+
+// The tensors in the order the output gets them: a GGUF source's own order (so that a mix which
+// keeps every type rewrites the file byte for byte), else the tensor table's.
+Result<std::vector<const TensorView*>> OutputOrder(const std::string& path, const Model& model,
+                                                   bool* from_gguf) {
+  *from_gguf = !model.metadata.empty();
+  if (!*from_gguf) return TensorsInTableOrder(model.weights);
+  SHRINK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path));
+  std::vector<std::string> names;
+  for (const GgufTensorInfo& t : file.tensors()) names.push_back(t.name);
+  return TensorsInOrder(model.weights, names).WithContext(path);
+}
+
+Status RunQuantize(const QuantizeFlags& flags) {
+  SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
+  if (!flags.dry_run) {
+    if (flags.out_path.empty())
+      return Status::Error("quantize needs an output path (or --dry-run)");
+    SHRINK_RETURN_IF_ERROR(CheckOutputFolder(flags.out_path));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  LoadOptions options;
+  options.tokenizer_path = flags.tokenizer_path;
+  Result<std::unique_ptr<Model>> loaded = LoadModel(flags.in_path, options);
+  if (!loaded.ok()) return NotAModelContext(flags.in_path, loaded.status());
+  std::unique_ptr<Model> model = std::move(loaded).value();
+  bool from_gguf = false;
+  SHRINK_ASSIGN_OR_RETURN(std::vector<const TensorView*> order,
+                          OutputOrder(flags.in_path, *model, &from_gguf));
+  GgufMetadata source_metadata = model->metadata;
+  if (!from_gguf) {
+    // A llama2.c checkpoint has no metadata: the architecture keys come from its Config and the
+    // tokenizer keys from its tokenizer file.
+    SHRINK_ASSIGN_OR_RETURN(source_metadata, Llama2cGgufMetadata(*model));
+  }
+  const QuantPlan plan = PlanQuantization(model->config, order, *mix, flags.pure);
+  if (!flags.dry_run) SHRINK_RETURN_IF_ERROR(CheckEncodable(plan));
+  const GgufMetadata metadata = QuantizedMetadata(source_metadata, *mix);
+  SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes, QuantizedFileSize(metadata, plan));
+
+  bool quantized_source = false;
+  const std::string source_types = SourceTypes(plan, &quantized_source);
+  fmt::print(stderr, "quantize: {}: {} ({}) loaded in {:.2f} s\n", flags.in_path,
+             model->config.Summary(), source_types, SecondsSince(t0));
+  if (quantized_source) {
+    fmt::print(stderr,
+               "quantize: the source is quantized: tensors that change type are decoded to F32 "
+               "(formats table decode, exact) and re-encoded; tensors that keep their type are "
+               "copied\n");
+  }
+  if (flags.explain || flags.dry_run) fmt::print("{}", FormatPlanTable(plan, flags.explain));
+  fmt::print("{}\n", FormatPlanSummary(plan, file_bytes));
+  std::fflush(stdout);
+  if (flags.dry_run) return Status::Ok();
+
+  ProgressReporter progress("quantize", "tensors", static_cast<int64_t>(plan.tensors.size()));
+  QuantizeOptions q;
+  q.threads = flags.threads;
+  q.on_tensor_done = [&](size_t done, size_t) { progress.Update(static_cast<int64_t>(done)); };
+  const auto t1 = std::chrono::steady_clock::now();
+  SHRINK_RETURN_IF_ERROR(WriteQuantizedGguf(flags.out_path, metadata, plan, q));
+  progress.Finish();
+  fmt::print(stderr, "quantize: wrote {} ({} bytes) in {:.2f} s with {} threads\n", flags.out_path,
+             file_bytes, SecondsSince(t1), flags.threads);
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddQuantizeCommand(CLI::App& app) {
+  auto flags = std::make_shared<QuantizeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "quantize",
+      "Quantize a model to a GGUF type or llama.cpp mix (Q4_K_M, Q8_0, ...): per-tensor types from "
+      "a rule table keyed by tensor role and layer");
+  cmd->add_option("input", flags->in_path, "model file (GGUF, or llama2.c .bin with --tokenizer)")
+      ->required();
+  cmd->add_option("output", flags->out_path, "GGUF file to write (not needed with --dry-run)");
+  cmd->add_option("--type", flags->type, "type or mix: " + MixNames())->required();
+  cmd->add_flag("--explain", flags->explain,
+                "print every tensor's new type and the rule (and any fallback) that chose it");
+  cmd->add_flag("--dry-run", flags->dry_run, "print the plan and the file size; write nothing");
+  cmd->add_flag("--pure", flags->pure,
+                "no mix rules: every matrix gets the base type (still F32 norms and row-length "
+                "fallbacks), as llama-quantize --pure");
+  cmd->add_option("--tokenizer", flags->tokenizer_path,
+                  "tokenizer file for llama2.c checkpoints (tok512.bin)");
+  cmd->add_option("--threads", flags->threads, "threads for encoding")
+      ->capture_default_str()
+      ->check(IntegerIn(1, 1024));
+  cmd->callback([flags] { FinishCommand(RunQuantize(*flags)); });
+}
+
+}  // namespace shrink::cli
