@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const LogitsFileHeader& h = reader->header();
-  SHRINK_CHECK(h.ExpectedFileBytes() == size);
+  SHRINK_CHECK(h.ExpectedFileBytes() == std::optional<uint64_t>(size));
   SHRINK_CHECK(h.tokens.size() == static_cast<size_t>(h.n_chunk) * h.n_ctx);
   const size_t words = LogProbRowWords(h.n_vocab);
   const int32_t scored = ScoredPerChunk(h.n_ctx);

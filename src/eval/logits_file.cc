@@ -20,9 +20,13 @@ uint64_t ChunkBytes(int32_t n_ctx, int32_t n_vocab) {
 
 }  // namespace
 
-uint64_t LogitsFileHeader::ExpectedFileBytes() const {
-  return kLogitsFileHeaderBytes + uint64_t(n_chunk) * n_ctx * sizeof(TokenId) +
-         uint64_t(n_chunk) * ChunkBytes(n_ctx, n_vocab);
+std::optional<uint64_t> LogitsFileHeader::ExpectedFileBytes() const {
+  // ChunkBytes is below 2^63 for any int32 fields; the products with n_chunk may not be.
+  const unsigned __int128 total =
+      kLogitsFileHeaderBytes + static_cast<unsigned __int128>(n_chunk) * n_ctx * sizeof(TokenId) +
+      static_cast<unsigned __int128>(n_chunk) * ChunkBytes(n_ctx, n_vocab);
+  if (total > UINT64_MAX) return std::nullopt;
+  return static_cast<uint64_t>(total);
 }
 
 Result<LogitsFileWriter> LogitsFileWriter::Create(const std::string& path,
@@ -97,12 +101,18 @@ Result<LogitsFileReader> LogitsFileReader::Open(const std::string& path) {
   if (h.n_chunk < 1) {
     return Status::Errorf("{}: n_chunk at offset 16 is {}, expected >= 1", path, h.n_chunk);
   }
-  const uint64_t expected = h.ExpectedFileBytes();
-  if (size != expected) {
+  const std::optional<uint64_t> expected = h.ExpectedFileBytes();
+  if (!expected.has_value()) {
+    return Status::Errorf(
+        "{}: file is {} bytes but its header (n_ctx {}, n_vocab {}, n_chunk {}) implies more than "
+        "2^64 bytes",
+        path, size, h.n_ctx, h.n_vocab, h.n_chunk);
+  }
+  if (size != *expected) {
     return Status::Errorf(
         "{}: file is {} bytes but its header (n_ctx {}, n_vocab {}, n_chunk {}) implies {} bytes{}",
-        path, size, h.n_ctx, h.n_vocab, h.n_chunk, expected,
-        size < expected ? " (truncated?)" : " (trailing data)");
+        path, size, h.n_ctx, h.n_vocab, h.n_chunk, *expected,
+        size < *expected ? " (truncated?)" : " (trailing data)");
   }
   h.tokens.resize(size_t(h.n_chunk) * h.n_ctx);
   if (std::fread(h.tokens.data(), sizeof(TokenId), h.tokens.size(), file.get()) !=

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,8 +45,9 @@ struct LogitsFileHeader {
   int32_t n_vocab = 0;
   int32_t n_chunk = 0;
   std::vector<TokenId> tokens;  // n_chunk * n_ctx
-  // Total file size implied by the header.
-  uint64_t ExpectedFileBytes() const;
+  // Total file size implied by the header; nullopt when that does not fit in 64 bits (int32 fields
+  // can imply up to about 2^93 bytes, and a wrapped total could match a small file).
+  std::optional<uint64_t> ExpectedFileBytes() const;
 };
 
 // Writes a base file. Bytes go to `path` + ".tmp", renamed over `path` by Finish(), so an
