@@ -17,6 +17,7 @@
 #include <string>
 
 #include "base/check.h"
+#include "base/status.h"
 
 namespace shrink::fuzz {
 
@@ -46,6 +47,18 @@ class InputFile {
   int fd_ = -1;
   std::string path_;
 };
+
+// The house style for errors on bad input (docs/architecture.md, "Errors as values"): one line that
+// names the file. Prints the message and aborts (a finding) otherwise.
+inline void CheckError(const Status& status, const std::string& path) {
+  SHRINK_CHECK(!status.ok());
+  const std::string& message = status.message();
+  if (message.find('\n') != std::string::npos || message.find(path) == std::string::npos) {
+    std::fprintf(stderr, "error message is not one line naming %s: %s\n", path.c_str(),
+                 message.c_str());
+    SHRINK_CHECK(false);
+  }
+}
 
 // A folder of this process under /dev/shm (tmpfs), for harnesses that exercise writers (which
 // create a temp file and rename it, so a memfd will not do). Created on first use, removed at exit.

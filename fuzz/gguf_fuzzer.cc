@@ -113,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto file = GgufFile::Open(input.path());
   if (!file.ok()) {
     // One line naming the file, in the house style.
-    SHRINK_CHECK(file.status().message().find('\n') == std::string::npos);
+    fuzz::CheckError(file.status(), input.path());
     return 0;
   }
   CheckFile(*file);

@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::InputFile input(data, size);
   auto model = LoadModel(input.path());
   if (!model.ok()) {
-    SHRINK_CHECK(model.status().message().find('\n') == std::string::npos);
+    fuzz::CheckError(model.status(), input.path());
     return 0;
   }
   SHRINK_CHECK((*model)->tokenizer != nullptr);

@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::InputFile input(data, size);
   auto ckpt = Llama2cCheckpoint::Open(input.path());
   if (!ckpt.ok()) {
-    SHRINK_CHECK(ckpt.status().message().find('\n') == std::string::npos);
+    fuzz::CheckError(ckpt.status(), input.path());
     return 0;
   }
   const std::span<const uint8_t> file = ckpt->file->bytes();
@@ -84,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto model = LoadLlama2cTransformer(input.path());
   if (!model.ok()) {
-    SHRINK_CHECK(model.status().message().find('\n') == std::string::npos);
+    fuzz::CheckError(model.status(), input.path());
     return 0;
   }
   fuzz::EvaluateSmallModel(**model);

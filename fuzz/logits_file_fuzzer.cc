@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::InputFile input(data, size);
   auto reader = LogitsFileReader::Open(input.path());
   if (!reader.ok()) {
-    SHRINK_CHECK(reader.status().message().find('\n') == std::string::npos);
+    fuzz::CheckError(reader.status(), input.path());
     return 0;
   }
   const LogitsFileHeader& h = reader->header();
@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int32_t chunk = 0; chunk < h.n_chunk; ++chunk) {
     const Status read = reader->ReadChunk(chunk, rows);
     if (!read.ok()) {
-      SHRINK_CHECK(read.message().find('\n') == std::string::npos);
+      fuzz::CheckError(read, input.path());
       return 0;
     }
     for (int32_t r = 0; r < scored; ++r) {

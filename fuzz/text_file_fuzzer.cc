@@ -67,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view stripped = StripOneTrailingNewline(*text);
     SHRINK_CHECK(stripped.size() + (bytes.ends_with('\n') ? 1 : 0) == bytes.size());
   } else {
-    SHRINK_CHECK(text.status().message().find('\n') == std::string::npos);
+    fuzz::CheckError(text.status(), input.path());
   }
   return 0;
 }
