@@ -14,7 +14,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "base/check.h"
 #include "base/status.h"
@@ -48,8 +51,66 @@ class InputFile {
   std::string path_;
 };
 
+// Outcome statistics for the "input classes" table of BENCHMARKS.md: with SHRINK_FUZZ_STATS set in
+// the environment, CountOutcome tallies how inputs end ("rejected: truncated or size mismatch",
+// "loaded and evaluated", ...) and the tallies are printed to stderr at exit ("outcome<TAB>name<TAB>
+// count" lines). Without it, Outcomes() is null and counting costs one branch.
+using OutcomeCounts = std::map<std::string, uint64_t>;
+inline OutcomeCounts* Outcomes() {
+  static OutcomeCounts* counts = []() -> OutcomeCounts* {
+    if (std::getenv("SHRINK_FUZZ_STATS") == nullptr) return nullptr;
+    std::atexit([] {
+      for (const auto& [name, n] : *Outcomes()) {
+        std::fprintf(stderr, "outcome\t%s\t%llu\n", name.c_str(),
+                     static_cast<unsigned long long>(n));
+      }
+    });
+    return new OutcomeCounts;  // never destroyed: the exit handler reads it
+  }();
+  return counts;
+}
+inline void CountOutcome(const std::string& outcome) {
+  if (OutcomeCounts* counts = Outcomes()) ++(*counts)[outcome];
+}
+
+// The class of a reader's error, from the words its message uses (the same words across readers:
+// errors are written in one style).
+inline std::string ErrorClass(std::string_view message) {
+  static constexpr std::pair<std::string_view, std::string_view> kClasses[] = {
+      {"magic", "bad magic"},
+      {"version", "unsupported version"},
+      {"overflow", "size arithmetic overflow"},
+      {"more than 2^64", "size arithmetic overflow"},
+      {"duplicate", "duplicate key or tensor name"},
+      {"unknown", "unknown type or name"},
+      {"not supported", "unknown type or name"},
+      {"missing", "missing key or tensor"},
+      {"power of two", "bad offset or alignment"},
+      {"not a multiple", "bad offset, alignment or block"},
+      {"overlaps", "bad offset or alignment"},
+      {"dimension", "bad shape"},
+      {"n_dims", "bad shape"},
+      {"has shape", "bad shape"},
+      {"invalid UTF-8", "invalid UTF-8"},
+      {"runs past", "truncated or size mismatch"},
+      {"past the end", "truncated or size mismatch"},
+      {"cannot fit", "truncated or size mismatch"},
+      {"truncated", "truncated or size mismatch"},
+      {"shorter", "truncated or size mismatch"},
+      {"implies", "truncated or size mismatch"},
+      {"needs", "truncated or size mismatch"},
+      {"has type", "wrong value type"},
+      {"holds", "wrong value type"},
+      {"expected", "value out of range"},
+  };
+  for (const auto& [word, name] : kClasses) {
+    if (message.find(word) != std::string_view::npos) return "rejected: " + std::string(name);
+  }
+  return "rejected: other";
+}
+
 // The house style for errors on bad input (docs/architecture.md, "Errors as values"): one line that
-// names the file. Prints the message and aborts (a finding) otherwise.
+// names the file. Prints the message and aborts (a finding) otherwise; counts the error's class.
 inline void CheckError(const Status& status, const std::string& path) {
   SHRINK_CHECK(!status.ok());
   const std::string& message = status.message();
@@ -58,6 +119,7 @@ inline void CheckError(const Status& status, const std::string& path) {
                  message.c_str());
     SHRINK_CHECK(false);
   }
+  CountOutcome(ErrorClass(message));
 }
 
 // A folder of this process under /dev/shm (tmpfs), for harnesses that exercise writers (which

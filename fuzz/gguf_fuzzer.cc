@@ -118,5 +118,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   CheckFile(*file);
   RoundTrip(*file);
+  fuzz::CountOutcome("accepted and round-tripped");
   return 0;
 }

@@ -10,7 +10,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace shrink;
-  if (size < 4 || std::memcmp(data, "GGUF", 4) != 0) return 0;
+  if (size < 4 || std::memcmp(data, "GGUF", 4) != 0) {
+    fuzz::CountOutcome("skipped: no GGUF magic");
+    return 0;
+  }
   fuzz::InputFile input(data, size);
   auto model = LoadModel(input.path());
   if (!model.ok()) {
@@ -19,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   SHRINK_CHECK((*model)->tokenizer != nullptr);
   SHRINK_CHECK((*model)->tokenizer->vocab_size() == (*model)->config.vocab_size);
-  fuzz::EvaluateSmallModel(**model);
+  fuzz::CountOutcome(fuzz::EvaluateSmallModel(**model) ? "loaded and evaluated"
+                                                       : "loaded, too large to evaluate");
   return 0;
 }

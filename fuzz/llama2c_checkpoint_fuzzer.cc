@@ -59,7 +59,10 @@ bool SizeArithmeticOverflows(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace shrink;
   static const bool skip_known = std::getenv("SHRINK_FUZZ_SKIP_KNOWN") != nullptr;
-  if (skip_known && SizeArithmeticOverflows(data, size)) return 0;
+  if (skip_known && SizeArithmeticOverflows(data, size)) {
+    fuzz::CountOutcome("skipped: known open size overflow");
+    return 0;
+  }
   fuzz::InputFile input(data, size);
   auto ckpt = Llama2cCheckpoint::Open(input.path());
   if (!ckpt.ok()) {
@@ -87,6 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::CheckError(model.status(), input.path());
     return 0;
   }
-  fuzz::EvaluateSmallModel(**model);
+  fuzz::CountOutcome(fuzz::EvaluateSmallModel(**model) ? "loaded and evaluated"
+                                                       : "loaded, too large to evaluate");
   return 0;
 }

@@ -59,6 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     SHRINK_CHECK((*tok)->vocab_size() == vocab_size);
     Exercise(**tok);
+    fuzz::CountOutcome("loaded and encoded");
   }
   return 0;
 }

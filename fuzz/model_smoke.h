@@ -25,9 +25,10 @@ inline constexpr int32_t kMaxSmokeContext = 6;
 // Evaluates up to kMaxSmokeContext − 1 prompt tokens (the tokenizer's encoding of a short text, or
 // ids 1, 2, 3 modulo the vocabulary when there is no tokenizer or it yields nothing), then samples and evaluates one more
 // token with the greedy and a random sampler. Returns without evaluating when the model is larger
-// than the bounds above. Aborts (a finding) when a step that must succeed fails. With
+// than the bounds above (returns whether it evaluated). Aborts (a finding) when a step that must
+// succeed fails. With
 // SHRINK_FUZZ_VERBOSE set, prints what it evaluated (to check that seeds reach the forward pass).
-inline void EvaluateSmallModel(const Model& model) {
+inline bool EvaluateSmallModel(const Model& model) {
   const Config& c = model.config;
   int64_t elements = 0;
   model.weights.ForEachTensor([&](const TensorView& v) {
@@ -35,7 +36,7 @@ inline void EvaluateSmallModel(const Model& model) {
     for (int64_t d : v.shape) n *= d;
     elements += n;
   });
-  if (elements > kMaxSmokeElements || c.n_layers > kMaxSmokeLayers) return;
+  if (elements > kMaxSmokeElements || c.n_layers > kMaxSmokeLayers) return false;
 
   const int32_t context = std::min(c.context_length, kMaxSmokeContext);
   std::vector<TokenId> prompt;
@@ -55,7 +56,7 @@ inline void EvaluateSmallModel(const Model& model) {
   const Status first = session.Evaluate(prompt, logits);
   if (!first.ok()) std::fprintf(stderr, "Evaluate: %s\n", first.message().c_str());
   SHRINK_CHECK(first.ok());
-  if (session.position() >= context) return;
+  if (session.position() >= context) return true;
 
   const std::span<const float> last(logits.data() + logits.size() - c.vocab_size, c.vocab_size);
   const TokenId greedy = Argmax(last);
@@ -76,6 +77,7 @@ inline void EvaluateSmallModel(const Model& model) {
   if (std::getenv("SHRINK_FUZZ_VERBOSE") != nullptr) {
     std::fprintf(stderr, "evaluated %zu + 1 tokens: %s\n", prompt.size(), c.Summary().c_str());
   }
+  return true;
 }
 
 }  // namespace shrink::fuzz

@@ -66,6 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     SHRINK_CHECK(*text == bytes);
     const std::string_view stripped = StripOneTrailingNewline(*text);
     SHRINK_CHECK(stripped.size() + (bytes.ends_with('\n') ? 1 : 0) == bytes.size());
+    fuzz::CountOutcome("valid UTF-8, read");
   } else {
     fuzz::CheckError(text.status(), input.path());
   }
