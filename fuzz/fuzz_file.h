@@ -110,8 +110,9 @@ inline std::string ErrorClass(std::string_view message) {
 }
 
 // The house style for errors on bad input (docs/architecture.md, "Errors as values"): one line that
-// names the file. Prints the message and aborts (a finding) otherwise; counts the error's class.
-inline void CheckError(const Status& status, const std::string& path) {
+// names the file. Prints the message and aborts (a finding) otherwise; counts the error's class
+// (after `label`, for harnesses that read one input more than once).
+inline void CheckError(const Status& status, const std::string& path, std::string_view label = "") {
   SHRINK_CHECK(!status.ok());
   const std::string& message = status.message();
   if (message.find('\n') != std::string::npos || message.find(path) == std::string::npos) {
@@ -119,7 +120,7 @@ inline void CheckError(const Status& status, const std::string& path) {
                  message.c_str());
     SHRINK_CHECK(false);
   }
-  CountOutcome(ErrorClass(message));
+  CountOutcome(std::string(label) + ErrorClass(message));
 }
 
 // A folder of this process under /dev/shm (tmpfs), for harnesses that exercise writers (which

@@ -54,12 +54,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int32_t vocab_size : {512, 259}) {
     auto tok = LoadLlama2cTokenizer(input.path(), vocab_size);
     if (!tok.ok()) {
-      fuzz::CheckError(tok.status(), input.path());
+      fuzz::CheckError(tok.status(), input.path(),
+                       vocab_size == 512 ? "512 tokens, " : "259 tokens, ");
       continue;
     }
     SHRINK_CHECK((*tok)->vocab_size() == vocab_size);
     Exercise(**tok);
-    fuzz::CountOutcome("loaded and encoded");
+    fuzz::CountOutcome(vocab_size == 512 ? "512 tokens, loaded and encoded"
+                                         : "259 tokens, loaded and encoded");
   }
   return 0;
 }
