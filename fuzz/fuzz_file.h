@@ -99,9 +99,11 @@ inline std::string ErrorClass(std::string_view message) {
       {"shorter", "truncated or size mismatch"},
       {"implies", "truncated or size mismatch"},
       {"needs", "truncated or size mismatch"},
+      {"need at least", "truncated or size mismatch"},
       {"has type", "wrong value type"},
       {"holds", "wrong value type"},
       {"expected", "value out of range"},
+      {"outside", "value out of range"},
   };
   for (const auto& [word, name] : kClasses) {
     if (message.find(word) != std::string_view::npos) return "rejected: " + std::string(name);
