@@ -100,6 +100,18 @@ TEST(LogitsFileTest, RejectsNonFiniteScale) {
   EXPECT_NE(s.message().find("chunk 0 row 0 at offset 36"), std::string::npos) << s.message();
 }
 
+TEST(LogitsFileTest, HeaderWhoseSizeWrapsPast64BitsIsAnError) {
+  // fuzz/regressions/logits_file/size-wraps-to-28-bytes: n_ctx 2^31 - 1, n_vocab 1717986911 and
+  // n_chunk 10 imply 2^66 + 28 bytes; wrapped to 64 bits that is this 28-byte file's size, and the
+  // reader then asked for 86 GB of tokens (std::bad_alloc).
+  std::string b = "_logits_";
+  const int32_t fields[3] = {2147483647, 1717986911, 10};
+  b.append(reinterpret_cast<const char*>(fields), sizeof(fields));
+  b.append(8, '\0');
+  const std::string error = ErrorOf(b);
+  EXPECT_NE(error.find("implies more than 2^64 bytes"), std::string::npos) << error;
+}
+
 TEST(LogitsFileTest, MissingFileNamesPath) {
   Result<LogitsFileReader> r = LogitsFileReader::Open("/nonexistent/x.logits");
   ASSERT_FALSE(r.ok());

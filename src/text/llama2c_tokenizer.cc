@@ -90,11 +90,15 @@ Result<std::unique_ptr<Tokenizer>> LoadLlama2cTokenizer(const std::string& path,
                           vocab_size);
   }
   size_t offset = 0;
-  auto read = [&](void* dst, size_t n, std::string_view what, int32_t index) -> Status {
+  auto need = [&](size_t n, std::string_view what, int32_t index) -> Status {
     if (data.size() - offset < n) {
       return Status::Errorf("{}: token {}: {} at offset {} runs past end of file (size {})", path,
                             index, what, offset, data.size());
     }
+    return Status::Ok();
+  };
+  auto read = [&](void* dst, size_t n, std::string_view what, int32_t index) -> Status {
+    SHRINK_RETURN_IF_ERROR(need(n, what, index));
     std::memcpy(dst, data.data() + offset, n);
     offset += n;
     return Status::Ok();
@@ -111,8 +115,10 @@ Result<std::unique_ptr<Tokenizer>> LoadLlama2cTokenizer(const std::string& path,
       return Status::Errorf("{}: token {}: length {} at offset {} is outside [0, {}]", path, i, len,
                             len_offset, max_token_length);
     }
-    vocab[i].text.resize(len);
-    SHRINK_RETURN_IF_ERROR(read(vocab[i].text.data(), len, "text", i));
+    // Checked before allocating: the length comes from the file (up to 2 GB).
+    SHRINK_RETURN_IF_ERROR(need(len, "text", i));
+    vocab[i].text.assign(data, offset, len);
+    offset += len;
   }
   return std::unique_ptr<Tokenizer>(new Llama2cTokenizer(std::move(vocab)));
 }

@@ -5,9 +5,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "testing/heap_counter.h"
 #include "testing/test_paths.h"
 
 namespace shrink {
@@ -106,6 +108,30 @@ TEST(Llama2cTokenizer, GgufKeysAsLlamaCppsConverterWritesThem) {
   EXPECT_EQ(types[260].AsInt(), 3);
   EXPECT_EQ(m[4].first, "tokenizer.ggml.bos_token_id");
   EXPECT_EQ(m[4].second.AsUint(), 1u);
+}
+
+TEST(Llama2cTokenizer, TokenLengthPastTheEndIsAnErrorBeforeAllocating) {
+  // Found by fuzz/llama2c_tokenizer_fuzzer.cc (fuzz/regressions/llama2c_tokenizer/): a 17-byte
+  // file whose first token claims 1.7 GB of text made the reader allocate and zero that much before
+  // noticing that the file ends.
+  const int32_t max_token_length = 0x7fffffff, len = 0x6a3e4530;
+  const float score = 0.0f;
+  std::string bytes(12, '\0');
+  std::memcpy(bytes.data(), &max_token_length, 4);
+  std::memcpy(bytes.data() + 4, &score, 4);
+  std::memcpy(bytes.data() + 8, &len, 4);
+  bytes += "jj*\xff\x00";
+  const auto path = testing::ScratchDir() / "tok_huge_len.bin";
+  std::ofstream(path, std::ios::binary) << bytes;
+
+  testing::ResetHeapPeak();
+  const int64_t before = testing::HeapBytesInUse();
+  auto tokenizer = LoadLlama2cTokenizer(path.string(), 512);
+  ASSERT_FALSE(tokenizer.ok());
+  EXPECT_NE(tokenizer.status().message().find("token 0: text at offset 12 runs past end of file"),
+            std::string::npos)
+      << tokenizer.status().message();
+  EXPECT_LT(testing::HeapPeakBytes() - before, int64_t{1} << 20);
 }
 
 }  // namespace
