@@ -114,7 +114,8 @@ std::string Write(const Model& model, std::string_view mix, int threads,
   EXPECT_TRUE(CheckEncodable(plan).ok());
   const std::string path = (dir / name).string();
   const GgufMetadata metadata = QuantizedMetadata(model.metadata, m);
-  const Status s = WriteQuantizedGguf(path, metadata, plan, {.threads = threads, .on_tensor_done = {}});
+  const Status s =
+      WriteQuantizedGguf(path, metadata, plan, {.threads = threads, .on_tensor_done = {}});
   EXPECT_TRUE(s.ok()) << s.message();
   auto size = QuantizedFileSize(metadata, plan);
   EXPECT_TRUE(size.ok());
@@ -163,7 +164,8 @@ TEST(WriteQuantizedGgufTest, NonFiniteWeightIsNamedAndNothingIsWritten) {
   const QuantMix& mix = **FindMix("Q8_0");
   const QuantPlan plan = PlanQuantization(model->config, TensorsInTableOrder(model->weights), mix);
   const std::string path = (testing::ScratchDir() / "nan.gguf").string();
-  const Status s = WriteQuantizedGguf(path, model->metadata, plan, {.threads = 2, .on_tensor_done = {}});
+  const Status s =
+      WriteQuantizedGguf(path, model->metadata, plan, {.threads = 2, .on_tensor_done = {}});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("tensor 'blk.1.ffn_up.weight': row 2, column 5: the decoded value is "
                              "nan; Q8_0 needs finite weights"),
