@@ -108,7 +108,9 @@ TEST_P(RoundTripTest, ErrorWithinTheStepBound) {
     if (b.half_step > 0) worst_ratio = std::max(worst_ratio, err / b.half_step);
   }
   // Tight: some element lands almost half a step (or, clamped, a whole step) from the grid.
-  if (t.block_elements > 1) EXPECT_GT(worst_ratio, 0.95) << t.name;
+  if (t.block_elements > 1) {
+    EXPECT_GT(worst_ratio, 0.95) << t.name;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryEncoder, RoundTripTest,
