@@ -70,8 +70,7 @@ void ExpectPlansMatchLlamaQuantize(const std::string& model_file, const std::str
   // llama-quantize's own count: "WARNING: N of M tensor(s) required fallback quantization".
   if (model_file.starts_with("smollm2")) {
     EXPECT_EQ(fallbacks_q4_k_m, 180);
-  }
-  if (model_file.starts_with("gemma")) {
+  } else {
     EXPECT_EQ(fallbacks_q4_k_m, 90);
   }
 }

@@ -47,7 +47,7 @@ std::vector<GgufTensorDecl> PlanTensorDecls(const QuantPlan& plan);
 struct QuantizeOptions {
   int threads = 1;  // rows of one tensor are encoded on this many threads
   // Called after each tensor with (tensors done, total); may be empty.
-  std::function<void(size_t, size_t)> on_tensor_done;
+  std::function<void(size_t, size_t)> on_tensor_done = nullptr;
 };
 
 // Output bytes converted per slab (per AppendInPlace): bounds the writer's buffer.
