@@ -166,6 +166,14 @@ TEST(GgufBadInputTest, TooManyDimensions) {
   ExpectError(b, {"tensor 't'", "n_dims at offset 33 is 5, expected at most 4"});
 }
 
+TEST(GgufBadInputTest, NoDimensions) {
+  // Found by fuzz/gguf_fuzzer.cc (fuzz/regressions/gguf/zero-dims-tensor): a tensor with n_dims 0
+  // was accepted as a scalar, against the 1..4 of docs/formats.md and the writer's check.
+  GgufBytes b;
+  b.Header(1, 0).Tensor("t", {}, 0, 0).Pad(32).Fill(32, 0);
+  ExpectError(b, {"tensor 't'", "n_dims at offset 33 is 0, expected at least 1"});
+}
+
 TEST(GgufBadInputTest, MisalignedTensorOffset) {
   Small s = MakeSmall();
   uint64_t off = 20;

@@ -314,6 +314,12 @@ Result<GgufFile> GgufFile::Open(const std::string& path) {
       return fail(Status::Errorf("{}: n_dims at offset {} is {}, expected at most {}", context(),
                                  dims_at, n_dims, kMaxDims));
     }
+    // ggml reads 0 dimensions as a scalar, but never writes one; shrink's contract (and its writer)
+    // is 1..4 dimensions, so every reader of a tensor table may use shape[0].
+    if (n_dims == 0) {
+      return fail(
+          Status::Errorf("{}: n_dims at offset {} is 0, expected at least 1", context(), dims_at));
+    }
     int64_t elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const uint64_t dim_at = in.pos();
