@@ -122,5 +122,6 @@ shrink vs llama base                 : KLD $kld_s, top-1 $top_s %, RMS dp $rms_s
 llama vs shrink base                 : KLD $kld_l, top-1 $top_l %, RMS dp $rms_l %   (runs 4+5: ${t_shrink} s + ${t_kld_l} s)
 llama -fa off vs llama base (floor)  : KLD $kld_f, top-1 $top_f %, RMS dp $rms_f %   (run 3: ${t_floor} s)
 targets                              : KLD < 0.001: $kld_ok; top-1 >= 99.5%: $top_ok
+speed shrink/llama (run 1 / run 2)   : $(echo "scale=2; $t_llama / $t_kld_s" | bc)x   (llama writing its base vs shrink reading it; same chunks)
 outputs                              : $work
 REPORT
