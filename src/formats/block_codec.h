@@ -6,8 +6,11 @@
 //     static constexpr int kBlockElements = 32;
 //     static void DecodeBlock(const Block& b, float* y);  // y: (kBlockElements)
 //     static void EncodeBlock(const float* x, Block& b);  // optional; x: (kBlockElements)
+//     // optional; w: (kBlockElements) importance of each element's squared error, w[i] >= 0
+//     static void EncodeBlockWeighted(const float* x, const float* w, Block& b);
 //   };
-// DecodeRow<F>/EncodeRow<F> have the DecodeFn/EncodeFn signature of the types table. Blocks are
+// DecodeRow<F>/EncodeRow<F>/EncodeWeightedRow<F> have the DecodeFn/EncodeFn/EncodeWeightedFn
+// signatures of the types table. Blocks are
 // copied through memcpy, so rows need no alignment (GGUF tensor data in a mmapped file is only
 // 32-byte aligned and blocks of 18 or 22 bytes straddle any alignment). SIMD specializations
 // (Highway) will reuse these traits and keep DecodeBlock as the scalar reference they are tested
@@ -39,6 +42,18 @@ void EncodeRow(const float* in, uint8_t* blocks, int64_t n) {
   for (int64_t i = 0; i < n_blocks; ++i) {
     Block block;
     Format::EncodeBlock(in + i * Format::kBlockElements, block);
+    std::memcpy(blocks + i * static_cast<int64_t>(sizeof(Block)), &block, sizeof(Block));
+  }
+}
+
+template <typename Format>
+void EncodeWeightedRow(const float* in, uint8_t* blocks, int64_t n, const float* importance) {
+  using Block = typename Format::Block;
+  const int64_t n_blocks = n / Format::kBlockElements;
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    Block block;
+    Format::EncodeBlockWeighted(in + i * Format::kBlockElements,
+                                importance + i * Format::kBlockElements, block);
     std::memcpy(blocks + i * static_cast<int64_t>(sizeof(Block)), &block, sizeof(Block));
   }
 }

@@ -24,12 +24,19 @@ constexpr TypeTraits BlockRow(TensorType type, std::string_view name, bool has_e
                 }) {
     if (has_encoder) encode = &EncodeRow<Format>;
   }
+  EncodeWeightedFn encode_weighted = nullptr;
+  if constexpr (requires(const float* x, const float* w, typename Format::Block& b) {
+                  Format::EncodeBlockWeighted(x, w, b);
+                }) {
+    if (has_encoder) encode_weighted = &EncodeWeightedRow<Format>;
+  }
   return {.type = type,
           .name = name,
           .block_elements = Format::kBlockElements,
           .block_bytes = sizeof(typename Format::Block),
           .decode = &DecodeRow<Format>,
-          .encode = encode};
+          .encode = encode,
+          .encode_weighted = encode_weighted};
 }
 
 constexpr std::array<TypeTraits, 16> kTypes = {{
@@ -38,13 +45,15 @@ constexpr std::array<TypeTraits, 16> kTypes = {{
      .block_elements = 1,
      .block_bytes = 4,
      .decode = &DecodeF32,
-     .encode = &EncodeF32},
+     .encode = &EncodeF32,
+     .encode_weighted = nullptr},
     {.type = TensorType::kF16,
      .name = "F16",
      .block_elements = 1,
      .block_bytes = 2,
      .decode = &DecodeF16,
-     .encode = &EncodeF16},
+     .encode = &EncodeF16,
+     .encode_weighted = nullptr},
     BlockRow<Q4_0Format>(TensorType::kQ4_0, "Q4_0", true),
     BlockRow<Q4_1Format>(TensorType::kQ4_1, "Q4_1", true),
     BlockRow<Q5_0Format>(TensorType::kQ5_0, "Q5_0", true),
@@ -63,7 +72,8 @@ constexpr std::array<TypeTraits, 16> kTypes = {{
      .block_elements = 1,
      .block_bytes = 2,
      .decode = &DecodeBF16,
-     .encode = &EncodeBF16},
+     .encode = &EncodeBF16,
+     .encode_weighted = nullptr},
 }};
 
 constexpr bool InIdOrder() {

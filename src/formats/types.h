@@ -40,6 +40,12 @@ using DecodeFn = void (*)(const uint8_t* blocks, float* out, int64_t n);
 // Encodes `n` elements (REQUIRES: n % block_elements == 0) into consecutive blocks at `blocks`,
 // byte-identical to ggml's reference quantizer for that type.
 using EncodeFn = void (*)(const float* in, uint8_t* blocks, int64_t n);
+// Encodes like EncodeFn but chooses each block's scales (and codes) to minimise the importance-
+// weighted squared error sum_i importance[i] * (in[i] - decoded[i])^2, byte-identical to ggml's
+// quantize_<type> given that importance row (an imatrix). `importance` has n entries (REQUIRES:
+// finite, >= 0), aligned with `in`: for several rows, the per-column weights repeated per row.
+using EncodeWeightedFn = void (*)(const float* in, uint8_t* blocks, int64_t n,
+                                  const float* importance);
 
 struct TypeTraits {
   TensorType type;
@@ -48,6 +54,9 @@ struct TypeTraits {
   int64_t block_bytes;     // bytes per block
   DecodeFn decode;         // never null for a type in the table
   EncodeFn encode;         // null where no reference encoder exists yet (k-quants, IQ)
+  // Null where the type has no importance-aware encoder: an imatrix cannot help it (F32, F16,
+  // BF16, Q8_0, as in ggml) or it is not written yet.
+  EncodeWeightedFn encode_weighted;
   double bits_per_weight() const { return 8.0 * block_bytes / block_elements; }
 };
 
