@@ -157,8 +157,21 @@ TEST_P(EncodeWeightedVectorsTest, EncodeWeightedIsByteIdenticalWithGgml) {
   ASSERT_EQ(f.direction, 2u);
   const auto n = static_cast<int64_t>(f.values.size() / 2);
   ASSERT_EQ(RowBytes(t.type, n).value(), static_cast<int64_t>(f.bytes.size()));
+  // encode_weighted takes one row at a time (its contract: some types weigh by the row's mean
+  // square). The fixture's rows are kWeightedRow long (ROW in make_ggml_quant_vectors.py), and its
+  // importance is one imatrix row repeated per row: check that before relying on it.
+  constexpr int64_t kWeightedRow = 512;
+  ASSERT_EQ(n % kWeightedRow, 0);
+  const float* importance = f.values.data() + n;
+  for (int64_t i = kWeightedRow; i < n; ++i) {
+    ASSERT_EQ(importance[i], importance[i % kWeightedRow]) << "importance is not one row repeated";
+  }
+  const int64_t row_bytes = RowBytes(t.type, kWeightedRow).value();
   std::vector<uint8_t> got(f.bytes.size(), 0xEE);
-  t.encode_weighted(f.values.data(), got.data(), n, f.values.data() + n);
+  for (int64_t row = 0; row < n / kWeightedRow; ++row) {
+    t.encode_weighted(f.values.data() + row * kWeightedRow, got.data() + row * row_bytes,
+                      kWeightedRow, importance);
+  }
   ExpectSameBytes(t, f, got);
 }
 
