@@ -52,8 +52,8 @@ struct AffineSearchGrid {
 };
 
 // Affine grid y = s * q - m with q in [0, nmax] and m >= 0 (the grid always reaches down to 0 or
-// below: a group of positive values gets m = 0). Starts from the min-max grid (m = -min(x, 0),
-// s = (max - min) / nmax); then for each candidate of `grid` rounds x onto the candidate step from
+// below, even for a group of positive values). Starts from the min-max grid with the min taken as
+// min(x, 0): m = -min(x, 0), s = (max - min) / nmax; then for each candidate of `grid` rounds x onto the candidate step from
 // the group's min and fits s and m to those codes by weighted least squares (with m clamped to >= 0
 // and s refitted alone when the fit wants a positive offset), keeping the fit with the smallest E
 // (strictly smaller: the first wins ties). Returns s and sets *neg_min = m. A constant group returns

@@ -13,7 +13,7 @@ Writes into tests/data/formats/ (format: see make_format_vectors.py; direction 2
                              n importance weights (header n_elements = 2n; one imatrix row of ROW
                              elements, repeated for each row); bytes are ggml's with that imatrix
 Deterministic (fixed seed); rerun after changing it and commit the outputs:
-    python3 tests/oracles/make_ggml_quant_vectors.py
+    python3 tests/oracles/make_ggml_quant_vectors.py [TYPE...]   (no types: every fixture)
 Needs: pip install gguf numpy; gcc; the llama.cpp peer (bench/peers/llama_cpp.sh).
 """
 import os
@@ -101,7 +101,22 @@ def inputs():
     cases.append(("all_equal", np.concatenate([np.full(256, 0.37), np.full(256, -2.5)]).reshape(1, ROW)))
     cases.append(("tiny", rng.standard_normal((1, ROW)) * 1e-7))
     cases.append(("large", rng.standard_normal((1, ROW)) * 3e3))
+    cases.append(("half_ties", half_ties()))
     return rows(cases)
+
+
+def half_ties():
+    """Rounding ties: multiples of 1/2 whose 16-element groups have a power-of-two extreme E in
+    {4, 8, 16, 32}, so that the searches' first reciprocal step (-nmax / E: nmax 4 for Q3_K, 8 for
+    Q4_0, 16 for Q5_0, 32 for Q6_K) is a power of two, the products are exact and land on .5: the
+    rounding must be half to even there, as ggml's nearest_int. Own generator, so that the other
+    cases' values (and the importance row) stay as they were."""
+    tie_rng = np.random.default_rng(20261128)
+    groups = 2 * ROW // 16
+    extreme = tie_rng.choice([4.0, 8.0, 16.0, 32.0], groups)
+    values = 0.5 * np.round(tie_rng.uniform(-2, 2, (groups, 16)) * extreme[:, None])
+    values[np.arange(groups), tie_rng.integers(0, 16, groups)] = extreme * tie_rng.choice([-1, 1], groups)
+    return (values.reshape(2, ROW) * np.array([[1.0], [2.0 ** -6]])).astype(np.float32)
 
 
 def importance_row():
@@ -114,12 +129,19 @@ def importance_row():
 
 
 def main():
+    # Optional type names: rewrite only those fixtures (the others keep their bytes).
+    only = set(sys.argv[1:])
+    unknown = only - set(UNWEIGHTED) - set(WEIGHTED)
+    if unknown:
+        sys.exit(f"unknown types {sorted(unknown)}; known: {UNWEIGHTED + WEIGHTED}")
     os.makedirs(OUT, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         exe = build_oracle(tmp)
         x, cases = inputs()
         n_rows = x.shape[0]
         for name in UNWEIGHTED:
+            if only and name not in only:
+                continue
             raw = ggml_quantize(exe, name, x)
             path = os.path.join(OUT, f"encode_{name}.bin")
             write(path, name, 1, raw, x, cases)
@@ -127,6 +149,8 @@ def main():
         w = importance_row()
         tiled = np.tile(w, n_rows)
         for name in WEIGHTED:
+            if only and name not in only:
+                continue
             raw = ggml_quantize(exe, name, x, w)
             path = os.path.join(OUT, f"encode_weighted_{name}.bin")
             write(path, name, 2, raw, np.concatenate([x.ravel(), tiled]), cases)
