@@ -25,6 +25,12 @@ constexpr TypeTraits BlockRow(TensorType type, std::string_view name, bool has_e
     if (has_encoder) encode = &EncodeRow<Format>;
   }
   EncodeWeightedFn encode_weighted = nullptr;
+  // The weighted codec once took (x, w, block): fail loudly rather than drop such an encoder.
+  static_assert(
+      !requires(const float* x, const float* w, typename Format::Block& b) {
+        Format::EncodeBlockWeighted(x, w, b);
+      },
+      "EncodeBlockWeighted takes (x, w, row_mean_square, block): see block_codec.h");
   if constexpr (requires(const float* x, const float* w, typename Format::Block& b) {
                   Format::EncodeBlockWeighted(x, w, 0.0f, b);
                 }) {
