@@ -25,7 +25,6 @@ namespace {
 constexpr AffineSearchGrid kQ2_KGrid = {-0.5f, 0.1f, 15, /*absolute_error=*/true};
 constexpr AffineSearchGrid kQ4_KGrid = {-1.0f, 0.1f, 20, false};
 constexpr AffineSearchGrid kQ5_KGrid = {-0.5f, 0.1f, 15, false};
-constexpr AffineSearchGrid kWeightedGrid = {-0.9f, 0.05f, 36, false};  // every weighted search
 
 float SumOf(const float* v, int n) {
   float s = 0;
@@ -37,12 +36,6 @@ float SumOfSquares(const float* v, int n) {
   float s = 0;
   for (int i = 0; i < n; ++i) s += v[i] * v[i];
   return s;
-}
-
-// Importance of each element for the weighted searches: w[i] * sqrt(sigma2 + x[i]^2), i.e. the
-// imatrix weight times a magnitude that never falls to zero for small values.
-void ImportanceWeights(const float* x, const float* w, int n, float sigma2, float* out) {
-  for (int i = 0; i < n; ++i) out[i] = w[i] * std::sqrt(sigma2 + x[i] * x[i]);
 }
 
 // Rounds the 256 elements onto the affine grids y = d_s * q - m_s (sub-blocks of `group`
@@ -186,7 +179,7 @@ void ScaleMinKWeighted(const float* x, const float* w, int qmax, bool clamp_code
     const float* xs = x + 32 * s;
     ImportanceWeights(xs, w + 32 * s, 32, sigma2, weights);
     weight_sum[s] = SumOf(weights, 32);
-    step[s] = FitScaleAndMin(xs, weights, 32, qmax, kWeightedGrid, codes + 32 * s, &min[s]);
+    step[s] = FitScaleAndMin(xs, weights, 32, qmax, kWeightedAffineGrid, codes + 32 * s, &min[s]);
   }
   uint8_t sc[8], m[8];
   const float d = FitPositiveScale(step, weight_sum, 8, 63, sc);
@@ -289,7 +282,7 @@ void Q2_KFormat::EncodeBlockWeighted(const float* x, const float* w, float /*row
     const float* xs = x + 16 * s;
     ImportanceWeights(xs, w + 16 * s, 16, sigma2, weights);
     weight_sum[s] = SumOf(weights, 16);
-    step[s] = FitScaleAndMin(xs, weights, 16, 3, kWeightedGrid, codes + 16 * s, &min[s]);
+    step[s] = FitScaleAndMin(xs, weights, 16, 3, kWeightedAffineGrid, codes + 16 * s, &min[s]);
   }
   uint8_t sc[16], m[16];
   b.d = F32ToF16(FitPositiveScale(step, weight_sum, 16, 15, sc));

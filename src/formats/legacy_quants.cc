@@ -84,17 +84,12 @@ void Unpack5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
   }
 }
 
-// The weighted encoders' per-element importance: w[i] * sqrt(row_mean_square + x[i]^2).
-void ImportanceWeights(const float* x, const float* w, float row_mean_square, float* out) {
-  for (int j = 0; j < kQK; ++j) out[j] = w[j] * std::sqrt(row_mean_square + x[j] * x[j]);
-}
-
 // Importance-weighted symmetric block (Q4_0: nmax 8, Q5_0: 16): codes 0..2 nmax - 1 (zero point
 // nmax), or all 0 for an all-zero block.
 float WeightedSymmetric(const float* x, const float* w, float row_mean_square, int nmax,
                         uint8_t* q) {
   float weights[kQK];
-  ImportanceWeights(x, w, row_mean_square, weights);
+  ImportanceWeights(x, w, kQK, row_mean_square, weights);
   int8_t codes[kQK];
   const float d = FitSymmetricScale(x, weights, kQK, nmax, codes);
   for (int j = 0; j < kQK; ++j) q[j] = static_cast<uint8_t>(codes[j]);
@@ -104,11 +99,9 @@ float WeightedSymmetric(const float* x, const float* w, float row_mean_square, i
 // Importance-weighted affine block (Q4_1: nmax 15, Q5_1: 31): y = d * q + m with m = -neg_min.
 float WeightedAffine(const float* x, const float* w, float row_mean_square, int nmax, uint8_t* q,
                      float& neg_min) {
-  // The same candidate steps as the weighted k-quants (docs/formats.md).
-  constexpr AffineSearchGrid kGrid = {-0.9f, 0.05f, 36, false};
   float weights[kQK];
-  ImportanceWeights(x, w, row_mean_square, weights);
-  return FitScaleAndMin(x, weights, kQK, nmax, kGrid, q, &neg_min);
+  ImportanceWeights(x, w, kQK, row_mean_square, weights);
+  return FitScaleAndMin(x, weights, kQK, nmax, kWeightedAffineGrid, q, &neg_min);
 }
 
 void PackNibbles(const uint8_t* q, uint8_t* qs) {

@@ -94,6 +94,10 @@ int RoundHalfToEven(float v) {
   return (bits & 0x007fffff) - 0x00400000;
 }
 
+void ImportanceWeights(const float* x, const float* w, int n, float sigma2, float* out) {
+  for (int i = 0; i < n; ++i) out[i] = w[i] * std::sqrt(sigma2 + x[i] * x[i]);
+}
+
 float FitSymmetricScale(const float* x, const float* w, int n, int nmax, int8_t* codes) {
   float max, amax;
   SignedExtreme(x, n, max, amax);

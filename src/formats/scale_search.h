@@ -22,6 +22,12 @@ namespace shrink {
 // nearest_int gives there too, which is why we compute it the same way rather than call lrintf).
 int RoundHalfToEven(float v);
 
+// The weights the importance-aware encoders give the searches: out[i] = w[i] * sqrt(sigma2 + x[i]^2),
+// the imatrix weight times a magnitude that does not vanish for small values (sigma2 is a mean
+// square: of the row for the legacy types, of the super-block, or twice it, for the k-quants).
+//   x, w, out: (n).
+void ImportanceWeights(const float* x, const float* w, int n, float sigma2, float* out);
+
 // Below this largest magnitude a group counts as all zero: its codes are 0 and its scale 0.
 inline constexpr float kZeroGroupMax = 1e-15f;
 
@@ -50,6 +56,9 @@ struct AffineSearchGrid {
   int steps;            // candidates after the first: offsets first + k * step, k = 0..steps
   bool absolute_error;  // E sums w |x - y| instead of w (x - y)^2
 };
+
+// The candidates every importance-weighted affine search tries (the k-quants and Q4_1/Q5_1 alike).
+inline constexpr AffineSearchGrid kWeightedAffineGrid = {-0.9f, 0.05f, 36, false};
 
 // Affine grid y = s * q - m with q in [0, nmax] and m >= 0 (the grid always reaches down to 0 or
 // below, even for a group of positive values). Starts from the min-max grid with the min taken as
