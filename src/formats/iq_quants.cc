@@ -31,20 +31,14 @@ float Reciprocal(float d) { return d != 0.0f ? 1.0f / d : 0.0f; }
 int NearestLevel(float v) {
   if (v <= kIq4nlValues[0]) return 0;
   if (v >= kIq4nlValues[kLevels - 1]) return kLevels - 1;
-  // Bisect for neighbours with kIq4nlValues[below] <= v < kIq4nlValues[above].
+  // The neighbours kIq4nlValues[below] <= v < kIq4nlValues[below + 1]: counting the inner levels
+  // at or below v (the table is sorted and its first level is below v) is branch-free, which is
+  // faster than bisecting on data whose branches cannot be predicted.
   int below = 0;
-  int above = kLevels - 1;
-  while (above - below > 1) {
-    const int middle = (below + above) / 2;
-    if (v < kIq4nlValues[middle]) {
-      above = middle;
-    } else {
-      below = middle;
-    }
-  }
+  for (int k = 1; k < kLevels - 1; ++k) below += v >= kIq4nlValues[k] ? 1 : 0;
   const float to_below = v - kIq4nlValues[below];
-  const float to_above = kIq4nlValues[above] - v;
-  return to_below < to_above ? below : above;
+  const float to_above = kIq4nlValues[below + 1] - v;
+  return to_below < to_above ? below : below + 1;
 }
 
 // The sums of a weighted least-squares fit x ≈ s·q, where q are the levels nearest to
