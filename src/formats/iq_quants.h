@@ -8,6 +8,13 @@
 //                   sub-block), qs[128]; sub-block ib (32 elements) has
 //                   ls = (low | high << 4) - 32, dl = d * ls and packs its nibbles like one IQ4_NL
 //                   block in qs[16 * ib .. 16 * ib + 15].
+//
+// Encoders (iq_quants.cc) write the bytes llama-quantize writes (ggml's quantize_iq4_nl /
+// quantize_iq4_xs): per 32 elements a weighted least-squares scale searched over 16 candidate
+// mappings of the largest element onto the level table; IQ4_XS then rounds its eight sub-block
+// scales to 6 bits against one F16 super-scale. EncodeBlock weights each element's squared error by
+// x² (ggml without an imatrix); EncodeBlockWeighted by w·sqrt(σ² + x²), σ² = 2·mean(x²) over the
+// block (ggml with an imatrix row w). Inputs must be finite.
 #pragma once
 
 #include <cstdint>
@@ -36,11 +43,17 @@ struct IQ4_NLFormat {
   using Block = BlockIQ4_NL;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
+  static void EncodeBlock(const float* x, Block& b);  // x: (32)
+  // x, w: (32); IQ4 weighs by the block's own mean square, not the row's.
+  static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
 struct IQ4_XSFormat {
   using Block = BlockIQ4_XS;
   static constexpr int kBlockElements = 256;
   static void DecodeBlock(const Block& b, float* y);
+  static void EncodeBlock(const float* x, Block& b);  // x: (256)
+  // x, w: (256); IQ4 weighs by the block's own mean square, not the row's.
+  static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
 
 }  // namespace shrink

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "formats/float_types.h"
+#include "formats/iq_quants.h"
 #include "formats/k_quants.h"
 #include "formats/types.h"
 
@@ -353,13 +354,102 @@ INSTANTIATE_TEST_SUITE_P(EveryEncoder, RoundTripTest,
                                            TensorType::kQ5_0, TensorType::kQ5_1),
                          [](const auto& info) { return std::string(Traits(info.param).name); });
 
+// IQ4_NL and IQ4_XS (docs/numerics.md, "The IQ4 formats"): their scales come from a search, so
+// the bound is stated against the scale the block stores, read back from the bytes: each element
+// lands on the level of that grid nearest to it, up to the stored scale's F16 rounding and the F32
+// rounding of x·(1/s).
+
+// One 32-element group's grid as stored (s16: the decoded scale, d16·l for an IQ4_XS sub-block)
+// and how far the scale the encoder rounded against may be from it.
+struct Iq4Group {
+  double stored_scale;
+  double scale_error;
+};
+
+Iq4Group Iq4GroupOf(TensorType type, const uint8_t* bytes, int64_t group) {
+  if (type == TensorType::kIQ4_NL) {
+    BlockIQ4_NL b;
+    std::memcpy(&b, bytes + group * sizeof(b), sizeof(b));
+    const double s16 = F16ToF32(b.d);
+    // |s − s16| ≤ e₁₆(s) ≤ e₁₆(s16)·(1 + 2⁻¹⁰), since |s| ≤ |s16| + e₁₆(s).
+    return {s16, F16Error(s16) * (1 + 0x1p-10)};
+  }
+  BlockIQ4_XS b;
+  std::memcpy(&b, bytes + group / 8 * sizeof(b), sizeof(b));
+  const int ib = static_cast<int>(group % 8);
+  const int l =
+      (((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | (((b.scales_h >> (2 * ib)) & 3) << 4)) - 32;
+  const double d16 = F16ToF32(b.d);
+  // The encoder rounds against fl(d·l) with d unrounded: |d − d16|·|l| plus that product's F32
+  // rounding.
+  const double d_error = F16Error(d16) * (1 + 0x1p-10);
+  return {d16 * l, d_error * std::abs(l) + kU * (std::abs(d16) + d_error) * std::abs(l)};
+}
+
+// Distance from x to the nearest point of the grid s·kIq4nlValues, and half the gap between the
+// two levels around x/s (the largest such distance at that place; 0 outside the table's range).
+struct GridDistance {
+  double distance;
+  double half_gap;
+};
+
+GridDistance DistanceToGrid(double x, double s) {
+  GridDistance g{std::abs(x), 0};  // a zero scale: every level decodes to 0
+  if (s == 0) return g;
+  g.distance = std::abs(x - s * kIq4nlValues[0]);
+  for (int8_t level : kIq4nlValues) g.distance = std::min(g.distance, std::abs(x - s * level));
+  const double t = x / s;
+  for (int k = 0; k + 1 < 16; ++k) {
+    if (t >= kIq4nlValues[k] && t <= kIq4nlValues[k + 1]) {
+      g.half_gap = std::abs(s) * (kIq4nlValues[k + 1] - kIq4nlValues[k]) / 2;
+    }
+  }
+  return g;
+}
+
+class Iq4RoundTripTest : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(Iq4RoundTripTest, EveryElementOnItsNearestStoredLevel) {
+  const TypeTraits& t = Traits(GetParam());
+  ASSERT_NE(t.encode, nullptr);
+  constexpr int64_t n = 32 * 4096;
+  const std::vector<float> x = RandomRows(n, 7 + static_cast<uint32_t>(t.type));
+  std::vector<uint8_t> bytes(*RowBytes(t.type, n));
+  std::vector<float> y(n);
+  t.encode(x.data(), bytes.data(), n);
+  t.decode(bytes.data(), y.data(), n);
+  constexpr double kMaxLevel = 127;  // the largest |level|
+  double worst_ratio = 0;            // max over in-range elements of error / half the local gap
+  for (int64_t i = 0; i < n; ++i) {
+    const Iq4Group g = Iq4GroupOf(t.type, bytes.data(), i / 32);
+    const GridDistance grid = DistanceToGrid(x[i], g.stored_scale);
+    // Rounding against s instead of s16 moves every grid point by at most 127·|s − s16|, once when
+    // the level is chosen and once when it is decoded; fl(fl(1/s)·x) is off by two F32 roundings
+    // of at most 127 levels, which can flip a near-tie by 4·127·u steps. Decoding s16·level is
+    // exact (at most 17 + 7 significant bits).
+    const double bound = grid.distance + 2 * kMaxLevel * g.scale_error +
+                         4 * kMaxLevel * kU * (std::abs(g.stored_scale) + g.scale_error);
+    const double err = std::abs(static_cast<double>(x[i]) - y[i]);
+    ASSERT_LE(err, bound) << t.name << " element " << i << ": x = " << x[i] << ", y = " << y[i]
+                          << ", stored scale " << g.stored_scale;
+    if (grid.half_gap > 0) worst_ratio = std::max(worst_ratio, err / grid.half_gap);
+  }
+  // Tight: some element sits almost halfway between two levels.
+  EXPECT_GT(worst_ratio, 0.95) << t.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Iq4, Iq4RoundTripTest,
+                         ::testing::Values(TensorType::kIQ4_NL, TensorType::kIQ4_XS),
+                         [](const auto& info) { return std::string(Traits(info.param).name); });
+
 TEST(RoundTripTest, EveryEncoderInTheTableIsCovered) {
   for (const TypeTraits& t : AllTypes()) {
     if (t.encode == nullptr) continue;
     const bool covered =
         t.type == TensorType::kF32 || t.type == TensorType::kF16 || t.type == TensorType::kBF16 ||
         t.type == TensorType::kQ8_0 || t.type == TensorType::kQ4_0 || t.type == TensorType::kQ4_1 ||
-        t.type == TensorType::kQ5_0 || t.type == TensorType::kQ5_1 || IsKQuant(t.type);
+        t.type == TensorType::kQ5_0 || t.type == TensorType::kQ5_1 || IsKQuant(t.type) ||
+        t.type == TensorType::kIQ4_NL || t.type == TensorType::kIQ4_XS;
     EXPECT_TRUE(covered) << t.name << " has an encoder but no round-trip bound: add one";
   }
 }
