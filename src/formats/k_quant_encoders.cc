@@ -1,4 +1,5 @@
-// K-quant encoders (contracts in k_quants.h, prose in docs/formats.md "Encoders").
+// K-quant encoders (contracts in k_quants.h, prose in docs/formats.md "K-quant and
+// importance-weighted encoders").
 //
 // Every encoder has the same three stages:
 //   1. per sub-block, a scale search (scale_search.h) picks a step (and min) and codes;
@@ -11,6 +12,7 @@
 // FitPositiveScale weighted by each sub-block's total importance. Byte-identity with ggml needs its
 // arithmetic order and types at every step (see scale_search.cc), and the integer conversions
 // where ggml stores an int into a narrower byte.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
