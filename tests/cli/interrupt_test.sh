@@ -8,8 +8,9 @@
 #   phase 2: OUT holds a different complete file (fewer chunks); after each kill OUT is that file
 #            or the reference.
 #   After each phase a complete run must succeed, write the reference and leave no temp file.
-# Between kills a temp file next to OUT is accepted (the writer's fixed "OUT.tmp", overwritten by
-# the next run), but never more than one: temp files must not accumulate.
+# Between kills a temp file next to OUT is accepted (the killed run's "OUT.tmp.<pid>", removed by the
+# next run's writer as its pid is dead: io/atomic_file.h), but never more than one: temp files must
+# not accumulate.
 #
 # Phase 3 (`shrink quantize`, the GGUF writer; needs the cached SmolLM2): the run is SIGKILLed once its
 # "OUT.tmp.<pid>" exists (mid-write), which leaves that temp; a rerun must write the complete file
