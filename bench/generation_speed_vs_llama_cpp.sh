@@ -26,10 +26,10 @@ n=128
 reps=2
 prompt="The history of the Roman Empire"
 usage="usage: $0 [--model smollm2|gemma3-270m|PATH] [--threads 1,2] [-n 128] [--reps 2] [--prompt TEXT]"
+source bench/common.sh
 while [[ $# -gt 0 ]]; do
+  common_flag "$@" && { shift "$shift_by"; continue; }
   case "$1" in
-    --model) model_arg="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
     -n) n="$2"; shift 2 ;;
     --reps) reps="$2"; shift 2 ;;
     --prompt) prompt="$2"; shift 2 ;;
@@ -39,13 +39,7 @@ done
 [[ $threads =~ ^[0-9]+(,[0-9]+)*$ && $n =~ ^[1-9][0-9]*$ && $reps =~ ^[1-9][0-9]*$ ]] ||
   { echo "$usage (--threads a comma-separated list, -n and --reps positive)" >&2; exit 2; }
 
-source bench/common.sh
-model=$(model_path "$model_arg")
-require_file "$model" "run scripts/fetch-models"
-bin="$(bench/peers/llama_cpp.sh | tail -n 1)"
-shrink=$(shrink_binary)
-work="${WORK:-$(mktemp -d)}"
-mkdir -p "$work"
+bench_setup --peer
 
 echo "model: $(basename "$model"); CPU: $(cpu_model) ($(nproc) cores); $(date -u '+%F %H:%M UTC')"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
