@@ -1,10 +1,14 @@
 // Golden-vector tests: every decoder but Q8_K's bit-exact with gguf-py's dequantize (Q8_K's with a
-// numpy formula, see below), every reference encoder byte-identical with gguf-py's quantize.
+// numpy formula, see below), every reference encoder byte-identical with gguf-py's quantize or
+// (where gguf-py has none) with llama.cpp's ggml, and every importance-weighted encoder
+// byte-identical with ggml given the same imatrix row.
 //
 // The fixtures in tests/data/formats/{decode,encode}_<TYPE>.bin were written by
 // tests/oracles/make_format_vectors.py (fixed numpy seed) from gguf.quants.dequantize/quantize, an
 // implementation independent of ours (Q8_K, which gguf-py cannot decode, uses that script's numpy
-// formula). Each file holds named cases: random payloads with sensible F16 scales,
+// formula); encode_<K-quant or IQ4>.bin and encode_weighted_<TYPE>.bin by
+// tests/oracles/make_ggml_quant_vectors.py from ggml_quantize_chunk, the function llama-quantize
+// calls. Each file holds named cases: random payloads with sensible F16 scales,
 // zero/-0/subnormal/ max scales, and for encoders normal/uniform data, zero blocks, huge outliers
 // and exact rounding ties. Comparisons are on bits: no tolerance, because decode is specified to be
 // exact (docs/numerics.md).
@@ -31,7 +35,7 @@ struct VectorCase {
 
 struct VectorFile {
   uint32_t type_id = 0;
-  uint32_t direction = 0;  // 0 = decode, 1 = encode
+  uint32_t direction = 0;  // 0 = decode, 1 = encode, 2 = weighted encode (values, then importance)
   std::vector<VectorCase> cases;
   std::vector<uint8_t> bytes;
   std::vector<float> values;
@@ -116,18 +120,8 @@ TEST_P(FormatVectorsTest, DecodeIsBitExactWithGgufPy) {
   }
 }
 
-class EncodeVectorsTest : public ::testing::TestWithParam<TypeTraits> {};
-
-TEST_P(EncodeVectorsTest, EncodeIsByteIdenticalWithGgufPy) {
-  const TypeTraits& t = GetParam();
-  const std::filesystem::path path = FixturePath("encode", t.name);
-  const VectorFile f = LoadVectors(path);
-  ASSERT_EQ(f.type_id, static_cast<uint32_t>(t.type));
-  ASSERT_EQ(f.direction, 1u);
-  const auto n = static_cast<int64_t>(f.values.size());
-  ASSERT_EQ(RowBytes(t.type, n).value(), static_cast<int64_t>(f.bytes.size()));
-  std::vector<uint8_t> got(f.bytes.size(), 0xEE);
-  t.encode(f.values.data(), got.data(), n);
+// Reports the first bytes where `got` differs from the fixture's, with block and case.
+void ExpectSameBytes(const TypeTraits& t, const VectorFile& f, const std::vector<uint8_t>& got) {
   int mismatches = 0;
   for (size_t i = 0; i < got.size() && mismatches < 10; ++i) {
     if (got[i] != f.bytes[i]) {
@@ -135,18 +129,63 @@ TEST_P(EncodeVectorsTest, EncodeIsByteIdenticalWithGgufPy) {
       const int64_t block = static_cast<int64_t>(i) / t.block_bytes;
       ADD_FAILURE() << t.name << " byte " << i << " (block " << block << ", offset "
                     << i % t.block_bytes << ", case " << CaseOf(f, block * t.block_elements)
-                    << "): gguf-py 0x" << std::hex << int{f.bytes[i]} << ", ours 0x" << int{got[i]}
+                    << "): oracle 0x" << std::hex << int{f.bytes[i]} << ", ours 0x" << int{got[i]}
                     << std::dec;
     }
   }
 }
 
-// Types without an encoder must not have an encode fixture (it would go untested).
+class EncodeVectorsTest : public ::testing::TestWithParam<TypeTraits> {};
+
+TEST_P(EncodeVectorsTest, EncodeIsByteIdenticalWithTheOracle) {
+  const TypeTraits& t = GetParam();
+  const VectorFile f = LoadVectors(FixturePath("encode", t.name));
+  ASSERT_EQ(f.type_id, static_cast<uint32_t>(t.type));
+  ASSERT_EQ(f.direction, 1u);
+  const auto n = static_cast<int64_t>(f.values.size());
+  ASSERT_EQ(RowBytes(t.type, n).value(), static_cast<int64_t>(f.bytes.size()));
+  std::vector<uint8_t> got(f.bytes.size(), 0xEE);
+  t.encode(f.values.data(), got.data(), n);
+  ExpectSameBytes(t, f, got);
+}
+
+class EncodeWeightedVectorsTest : public ::testing::TestWithParam<TypeTraits> {};
+
+TEST_P(EncodeWeightedVectorsTest, EncodeWeightedIsByteIdenticalWithGgml) {
+  const TypeTraits& t = GetParam();
+  const VectorFile f = LoadVectors(FixturePath("encode_weighted", t.name));
+  ASSERT_EQ(f.type_id, static_cast<uint32_t>(t.type));
+  ASSERT_EQ(f.direction, 2u);
+  const auto n = static_cast<int64_t>(f.values.size() / 2);
+  ASSERT_EQ(RowBytes(t.type, n).value(), static_cast<int64_t>(f.bytes.size()));
+  // encode_weighted takes one row at a time (its contract: some types weigh by the row's mean
+  // square). The fixture's rows are kWeightedRow long (ROW in make_ggml_quant_vectors.py), and its
+  // importance is one imatrix row repeated per row: check that before relying on it.
+  constexpr int64_t kWeightedRow = 512;
+  ASSERT_EQ(n % kWeightedRow, 0);
+  const float* importance = f.values.data() + n;
+  for (int64_t i = kWeightedRow; i < n; ++i) {
+    ASSERT_EQ(importance[i], importance[i % kWeightedRow]) << "importance is not one row repeated";
+  }
+  const int64_t row_bytes = RowBytes(t.type, kWeightedRow).value();
+  std::vector<uint8_t> got(f.bytes.size(), 0xEE);
+  for (int64_t row = 0; row < n / kWeightedRow; ++row) {
+    t.encode_weighted(f.values.data() + row * kWeightedRow, got.data() + row * row_bytes,
+                      kWeightedRow, importance);
+  }
+  ExpectSameBytes(t, f, got);
+}
+
+// Types without an encoder must not have an encode fixture (it would go untested), and every
+// weighted encoder must have its fixture.
 TEST(FormatFixturesTest, EveryEncodeFixtureHasAnEncoder) {
   for (const TypeTraits& t : AllTypes()) {
     if (t.encode == nullptr) {
       EXPECT_FALSE(std::filesystem::exists(FixturePath("encode", t.name))) << t.name;
     }
+    EXPECT_EQ(t.encode_weighted != nullptr,
+              std::filesystem::exists(FixturePath("encode_weighted", t.name)))
+        << t.name;
   }
 }
 
@@ -159,8 +198,20 @@ std::vector<TypeTraits> EncodableTypes() {
   return types;
 }
 
+std::vector<TypeTraits> WeightedEncodableTypes() {
+  std::vector<TypeTraits> types;
+  for (const TypeTraits& t : AllTypes()) {
+    if (t.encode_weighted != nullptr) types.push_back(t);
+  }
+  return types;
+}
+
 INSTANTIATE_TEST_SUITE_P(Encodable, EncodeVectorsTest, ::testing::ValuesIn(EncodableTypes()),
                          [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(WeightedEncodable, EncodeWeightedVectorsTest,
+                         ::testing::ValuesIn(WeightedEncodableTypes()),
+                         [](const auto& info) { return std::string(info.param.name); });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(EncodeWeightedVectorsTest);
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, FormatVectorsTest,
                          ::testing::ValuesIn(AllTypes().begin(), AllTypes().end()),

@@ -17,6 +17,37 @@ void UnpackScaleMinK4(const uint8_t* scales, int j, uint8_t& scale, uint8_t& min
   }
 }
 
+void PackScaleMinK4(const uint8_t* scale, const uint8_t* min, uint8_t* scales) {
+  // Sub-blocks 0..3 own whole bytes first; 4..7 then fill bytes 8..11 and OR their high bits into
+  // the top two bits of bytes 0..7 (truncated to the byte, as the C assignment does).
+  for (int j = 0; j < 4; ++j) {
+    scales[j] = scale[j];
+    scales[j + 4] = min[j];
+  }
+  for (int j = 4; j < 8; ++j) {
+    scales[j + 4] = static_cast<uint8_t>((scale[j] & 15) | ((min[j] & 15) << 4));
+    scales[j - 4] = static_cast<uint8_t>(scales[j - 4] | ((scale[j] >> 4) << 6));
+    scales[j] = static_cast<uint8_t>(scales[j] | ((min[j] >> 4) << 6));
+  }
+}
+
+int UnpackScaleQ3_K(const uint8_t* scales, int i) {
+  const int low = (scales[i % 8] >> (4 * (i / 8))) & 15;
+  const int high = (scales[8 + i % 4] >> (2 * (i / 4))) & 3;
+  return low | (high << 4);
+}
+
+void PackScalesQ3_K(const int* biased, uint8_t* scales) {
+  // Low nibbles: scale i in byte i % 8 (low half for i < 8); high 2 bits: byte 8 + i % 4, bits
+  // 2 * (i / 4).
+  for (int k = 0; k < 12; ++k) scales[k] = 0;
+  for (int i = 0; i < 16; ++i) {
+    scales[i % 8] = static_cast<uint8_t>(scales[i % 8] | ((biased[i] & 15) << (4 * (i / 8))));
+    scales[8 + i % 4] =
+        static_cast<uint8_t>(scales[8 + i % 4] | ((biased[i] >> 4) << (2 * (i / 4))));
+  }
+}
+
 namespace {
 
 // Q4_K and Q5_K: 8 sub-blocks of 32 elements, each with a 6-bit scale and min (UnpackScaleMinK4):
@@ -54,11 +85,7 @@ void Q2_KFormat::DecodeBlock(const Block& b, float* y) {
 void Q3_KFormat::DecodeBlock(const Block& b, float* y) {
   const float d = F16ToF32(b.d);
   float dl[16];
-  for (int i = 0; i < 16; ++i) {
-    const int low = (b.scales[i % 8] >> (4 * (i / 8))) & 15;
-    const int high = (b.scales[8 + i % 4] >> (2 * (i / 4))) & 3;
-    dl[i] = d * static_cast<float>((low | (high << 4)) - 32);
-  }
+  for (int i = 0; i < 16; ++i) dl[i] = d * static_cast<float>(UnpackScaleQ3_K(b.scales, i) - 32);
   // Low 2 bits as Q2_K; bit 2 of element e = 32 * k + l is bit k of hmask[l], and a CLEAR bit means
   // -4.
   for (int e = 0; e < kQK_K; ++e) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "formats/float_types.h"
+#include "formats/scale_search.h"
 
 // Bit-exactness depends on every float operation rounding on its own: the formats layer is compiled
 // with -ffp-contract=off (src/formats/CMakeLists.txt), so `x * id + 8.5f` is never fused into an
@@ -83,7 +84,63 @@ void Unpack5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
   }
 }
 
+// Importance-weighted symmetric block (Q4_0: nmax 8, Q5_0: 16): codes 0..2 nmax - 1 (zero point
+// nmax), or all 0 for an all-zero block.
+float WeightedSymmetric(const float* x, const float* w, float row_mean_square, int nmax,
+                        uint8_t* q) {
+  float weights[kQK];
+  ImportanceWeights(x, w, kQK, row_mean_square, weights);
+  int8_t codes[kQK];
+  const float d = FitSymmetricScale(x, weights, kQK, nmax, codes);
+  for (int j = 0; j < kQK; ++j) q[j] = static_cast<uint8_t>(codes[j]);
+  return d;
+}
+
+// Importance-weighted affine block (Q4_1: nmax 15, Q5_1: 31): y = d * q + m with m = -neg_min.
+float WeightedAffine(const float* x, const float* w, float row_mean_square, int nmax, uint8_t* q,
+                     float& neg_min) {
+  float weights[kQK];
+  ImportanceWeights(x, w, kQK, row_mean_square, weights);
+  return FitScaleAndMin(x, weights, kQK, nmax, kWeightedAffineGrid, q, &neg_min);
+}
+
+void PackNibbles(const uint8_t* q, uint8_t* qs) {
+  for (int j = 0; j < kQK / 2; ++j) qs[j] = static_cast<uint8_t>(q[j] | (q[j + 16] << 4));
+}
+
 }  // namespace
+
+void Q4_0Format::EncodeBlockWeighted(const float* x, const float* w, float row_mean_square,
+                                     Block& b) {
+  uint8_t q[kQK];
+  b.d = F32ToF16(WeightedSymmetric(x, w, row_mean_square, 8, q));
+  PackNibbles(q, b.qs);
+}
+
+void Q4_1Format::EncodeBlockWeighted(const float* x, const float* w, float row_mean_square,
+                                     Block& b) {
+  uint8_t q[kQK];
+  float neg_min;
+  b.d = F32ToF16(WeightedAffine(x, w, row_mean_square, 15, q, neg_min));
+  b.m = F32ToF16(-neg_min);
+  PackNibbles(q, b.qs);
+}
+
+void Q5_0Format::EncodeBlockWeighted(const float* x, const float* w, float row_mean_square,
+                                     Block& b) {
+  uint8_t q[kQK];
+  b.d = F32ToF16(WeightedSymmetric(x, w, row_mean_square, 16, q));
+  Pack5(q, b.qs, b.qh);
+}
+
+void Q5_1Format::EncodeBlockWeighted(const float* x, const float* w, float row_mean_square,
+                                     Block& b) {
+  uint8_t q[kQK];
+  float neg_min;
+  b.d = F32ToF16(WeightedAffine(x, w, row_mean_square, 31, q, neg_min));
+  b.m = F32ToF16(-neg_min);
+  Pack5(q, b.qs, b.qh);
+}
 
 void Q4_0Format::DecodeBlock(const Block& b, float* y) {
   const float d = F16ToF32(b.d);

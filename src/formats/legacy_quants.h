@@ -14,6 +14,12 @@
 // The encoders are the reference quantizers of gguf-py (= ggml's quantize_row_*_ref, except that an
 // all-zero Q4_0/Q5_0 block takes the sign of its first element's zero, as numpy does); exact
 // rounding rules in docs/numerics.md. REQUIRES for encoders: finite inputs.
+//
+// EncodeBlockWeighted(x, w, row_mean_square, b) (Q4_0, Q4_1, Q5_0, Q5_1) is ggml's quantize_<type>
+// given an importance row (its quantize_row_<type>_impl): element i's squared error weighs
+// w[i] * sqrt(row_mean_square + x[i]^2), where row_mean_square is the mean of x^2 over the whole
+// row the block belongs to; Q4_0/Q5_0 take their step from FitSymmetricScale, Q4_1/Q5_1 step and min
+// from FitScaleAndMin (scale_search.h). Q8_0 has none: ggml ignores the importance for it.
 #pragma once
 
 #include <cstdint>
@@ -59,24 +65,28 @@ struct Q4_0Format {
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
   static void EncodeBlock(const float* x, Block& b);
+  static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
 struct Q4_1Format {
   using Block = BlockQ4_1;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
   static void EncodeBlock(const float* x, Block& b);
+  static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
 struct Q5_0Format {
   using Block = BlockQ5_0;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
   static void EncodeBlock(const float* x, Block& b);
+  static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
 struct Q5_1Format {
   using Block = BlockQ5_1;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
   static void EncodeBlock(const float* x, Block& b);
+  static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
 struct Q8_0Format {
   using Block = BlockQ8_0;

@@ -25,8 +25,14 @@ constexpr TypeTraits BlockRow(TensorType type, std::string_view name, bool has_e
     if (has_encoder) encode = &EncodeRow<Format>;
   }
   EncodeWeightedFn encode_weighted = nullptr;
+  // The weighted codec once took (x, w, block): fail loudly rather than drop such an encoder.
+  static_assert(
+      !requires(const float* x, const float* w, typename Format::Block& b) {
+        Format::EncodeBlockWeighted(x, w, b);
+      },
+      "EncodeBlockWeighted takes (x, w, row_mean_square, block): see block_codec.h");
   if constexpr (requires(const float* x, const float* w, typename Format::Block& b) {
-                  Format::EncodeBlockWeighted(x, w, b);
+                  Format::EncodeBlockWeighted(x, w, 0.0f, b);
                 }) {
     if (has_encoder) encode_weighted = &EncodeWeightedRow<Format>;
   }
@@ -59,11 +65,11 @@ constexpr std::array<TypeTraits, 16> kTypes = {{
     BlockRow<Q5_0Format>(TensorType::kQ5_0, "Q5_0", true),
     BlockRow<Q5_1Format>(TensorType::kQ5_1, "Q5_1", true),
     BlockRow<Q8_0Format>(TensorType::kQ8_0, "Q8_0", true),
-    BlockRow<Q2_KFormat>(TensorType::kQ2_K, "Q2_K", false),
-    BlockRow<Q3_KFormat>(TensorType::kQ3_K, "Q3_K", false),
-    BlockRow<Q4_KFormat>(TensorType::kQ4_K, "Q4_K", false),
-    BlockRow<Q5_KFormat>(TensorType::kQ5_K, "Q5_K", false),
-    BlockRow<Q6_KFormat>(TensorType::kQ6_K, "Q6_K", false),
+    BlockRow<Q2_KFormat>(TensorType::kQ2_K, "Q2_K", true),
+    BlockRow<Q3_KFormat>(TensorType::kQ3_K, "Q3_K", true),
+    BlockRow<Q4_KFormat>(TensorType::kQ4_K, "Q4_K", true),
+    BlockRow<Q5_KFormat>(TensorType::kQ5_K, "Q5_K", true),
+    BlockRow<Q6_KFormat>(TensorType::kQ6_K, "Q6_K", true),
     BlockRow<Q8_KFormat>(TensorType::kQ8_K, "Q8_K", false),
     BlockRow<IQ4_NLFormat>(TensorType::kIQ4_NL, "IQ4_NL", false),
     BlockRow<IQ4_XSFormat>(TensorType::kIQ4_XS, "IQ4_XS", false),

@@ -40,10 +40,12 @@ using DecodeFn = void (*)(const uint8_t* blocks, float* out, int64_t n);
 // Encodes `n` elements (REQUIRES: n % block_elements == 0) into consecutive blocks at `blocks`,
 // byte-identical to ggml's reference quantizer for that type.
 using EncodeFn = void (*)(const float* in, uint8_t* blocks, int64_t n);
-// Encodes like EncodeFn but chooses each block's scales (and codes) to minimise the importance-
-// weighted squared error sum_i importance[i] * (in[i] - decoded[i])^2, byte-identical to ggml's
-// quantize_<type> given that importance row (an imatrix). `importance` has n entries (REQUIRES:
-// finite, >= 0), aligned with `in`: for several rows, the per-column weights repeated per row.
+// Encodes ONE row of `n` elements like EncodeFn but chooses each block's scales (and codes) to
+// minimise an importance-weighted squared error, sum_i importance[i] * (in[i] - decoded[i])^2
+// (scaled per element as ggml does, docs/formats.md), byte-identical to ggml's quantize_<type>
+// given that importance row (an imatrix). One row per call because some types (Q4_0..Q5_1) weigh
+// by the row's mean square. `importance` has n entries (REQUIRES: finite, >= 0), aligned with
+// `in`: the imatrix's per-column weights.
 using EncodeWeightedFn = void (*)(const float* in, uint8_t* blocks, int64_t n,
                                   const float* importance);
 

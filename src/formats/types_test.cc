@@ -56,10 +56,11 @@ TEST(TypesTest, RowsAreInIdOrderAndComplete) {
 }
 
 TEST(TypesTest, EncodersExistExactlyForReferenceFormats) {
-  for (const char* name : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"}) {
+  for (const char* name : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K",
+                           "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
     EXPECT_NE(FindTypeByName(name)->encode, nullptr) << name;
   }
-  for (const char* name : {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ4_NL", "IQ4_XS"}) {
+  for (const char* name : {"Q8_K", "IQ4_NL", "IQ4_XS"}) {
     EXPECT_EQ(FindTypeByName(name)->encode, nullptr) << name;
   }
 }

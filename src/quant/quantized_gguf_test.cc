@@ -174,7 +174,7 @@ TEST(WriteQuantizedGgufTest, NonFiniteWeightIsNamedAndNothingIsWritten) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
-TEST(PlanTest, KQuantTypesWithoutEncodersAreRefusedByName) {
+TEST(PlanTest, KQuantPlansAreEncodableAndTypesWithoutEncodersAreRefusedByName) {
   const auto model = RandomModel(TinyConfig(), 5);
   Config c = model->config;
   const QuantPlan plan =
@@ -186,16 +186,24 @@ TEST(PlanTest, KQuantTypesWithoutEncodersAreRefusedByName) {
     const bool fell_back = t.source->shape.size() == 2 && t.source->role != TensorRole::kTokenEmbd;
     EXPECT_EQ(t.fell_back, fell_back) << t.source->name;
   }
-  // Width 256: ffn_gate (row 256) stays Q4_K, which has no encoder yet.
+  // Width 256: ffn_gate (row 256) stays Q4_K and token_embd gets Q6_K; both encode.
   c.d_model = 256;
   c.n_heads = 16;
   c.n_kv_heads = 8;
   c.SetUniformLayers();
   Weights w = Weights::Skeleton(c);
-  const QuantPlan k = PlanQuantization(c, TensorsInTableOrder(w), **FindMix("Q4_K_M"));
+  QuantPlan k = PlanQuantization(c, TensorsInTableOrder(w), **FindMix("Q4_K_M"));
+  EXPECT_TRUE(CheckEncodable(k).ok());
+  bool has_q4_k = false;
+  for (const TensorPlan& t : k.tensors) has_q4_k |= t.type == TensorType::kQ4_K;
+  EXPECT_TRUE(has_q4_k);
+  // A type no mix chooses and shrink cannot encode (Q8_K, a dot-product intermediate) is refused
+  // by tensor name before any work.
+  k.tensors[0].type = TensorType::kQ8_K;
   const Status s = CheckEncodable(k);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("tensor 'token_embd.weight': shrink has no Q6_K encoder yet"),
+  EXPECT_NE(s.message().find("tensor '" + k.tensors[0].source->name +
+                             "': shrink has no Q8_K encoder yet"),
             std::string::npos)
       << s.message();
 }

@@ -8,7 +8,8 @@
 #     the perplexity of the checkpoint it came from;
 #   - SmolLM2 (when cached): --type Q4_1 rewrites the Q4_1 file byte for byte, from the file itself
 #     (tensors copied) and from its F32 dequantization (every tensor re-encoded); Q4_0 of the F32
-#     base passes the gguf-py oracle; Q4_K_M stops before writing, naming a tensor without encoder.
+#     base passes the gguf-py oracle; so do Q4_K_M and pure Q2_K, Q3_K_S and Q5_K_S (gguf-py decodes
+#     their k-quant tensors to shrink's values; it cannot encode k-quants, ggml's vectors test that).
 # Usage: quantize_test.sh SHRINK_BINARY SOURCE_DIR SHARED_DIR
 set -u
 shrink=$1
@@ -100,9 +101,19 @@ if [ -f "$model" ]; then
     python3 "$src/tests/oracles/quantize_oracle.py" "$work/sm-q4_0.gguf" "$work/sm-dec.gguf" \
       "$work/sm-f32.gguf" >"$work/oracle" 2>&1 || fail "SmolLM2 Q4_0: $(cat "$work/oracle")"
   fi
-  expect_error "tensor 'blk.0.ffn_down.weight': shrink has no Q6_K encoder yet" \
-    -- "$work/sm-f32.gguf" "$work/kq.gguf" --type Q4_K_M
-  [ -e "$work/kq.gguf" ] && fail "Q4_K_M left a file"
+  # The k-quants: SmolLM2's rows of 1536 (ffn_down) take them, the others fall back to block-32
+  # types. Q4_K_M gives Q4_K and Q6_K; --pure Q2_K, Q3_K_S and Q5_K_S the other three.
+  for args in "Q4_K_M" "Q2_K --pure" "Q3_K_S --pure" "Q5_K_S --pure"; do
+    # shellcheck disable=SC2086
+    "$shrink" quantize "$work/sm-f32.gguf" "$work/kq.gguf" --type $args >"$work/log" 2>&1 \
+      || { fail "SmolLM2 F32 -> $args: $(cat "$work/log")"; continue; }
+    [ $oracle_ok = 1 ] || continue
+    "$shrink" quantize "$work/kq.gguf" "$work/kq-dec.gguf" --type F32 >/dev/null 2>&1
+    python3 "$src/tests/oracles/quantize_oracle.py" "$work/kq.gguf" "$work/kq-dec.gguf" \
+      "$work/sm-f32.gguf" >"$work/oracle" 2>&1 || fail "SmolLM2 $args: $(cat "$work/oracle")"
+    grep -q "gguf-py has no quantizer for" "$work/oracle" \
+      || fail "SmolLM2 $args: no k-quant tensor was checked: $(cat "$work/oracle")"
+  done
 else
   echo "note: $model is absent: the SmolLM2 checks are skipped"
 fi

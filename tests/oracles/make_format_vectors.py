@@ -13,7 +13,9 @@ Needs: pip install gguf numpy.
 File format of each <direction>_<TYPE>.bin (all little-endian):
     magic      8 bytes  b"SHRKFV01"
     type       u32      ggml type id
-    direction  u32      0 = decode (bytes -> expected floats), 1 = encode (floats -> expected bytes)
+    direction  u32      0 = decode (bytes -> expected floats), 1 = encode (floats -> expected bytes),
+                        2 = weighted encode (make_ggml_quant_vectors.py: floats are values then
+                        importance, n_elements counts both)
     n_elements u64
     n_bytes    u64
     n_cases    u32
