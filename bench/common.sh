@@ -1,6 +1,7 @@
 # Sourced by the bench/ scripts (from the repository root): where models, texts, shrink and the llama.cpp
-# peer are, and a timer. Env: SHRINK_CACHE (default ~/.cache/shrink), SHARED (default ../shared),
-# SHRINK_BIN (default build/release/src/cli/shrink, built with the release preset when absent).
+# peer are, the flags every bench takes, and a timer. Env: SHRINK_CACHE (default ~/.cache/shrink), SHARED
+# (default ../shared), SHRINK_BIN (default build/release/src/cli/shrink, built with the release preset when
+# absent), WORK (default a new temp folder: where a bench keeps its outputs).
 
 cache="${SHRINK_CACHE:-$HOME/.cache/shrink}"
 shared="${SHARED:-$(cd .. && pwd)/shared}"
@@ -37,3 +38,45 @@ timed() {
 }
 
 cpu_model() { lscpu | sed -n 's/^Model name: *//p'; }
+
+# common_flag ARG...: when $1 is a flag several benches take, sets its variable from $2 and shift_by to 2
+# (the caller shifts); else returns 1. --model NAME|PATH (model_arg), --threads N (threads), --chunks N
+# (chunks). Each bench sets its defaults before parsing:
+#   while [[ $# -gt 0 ]]; do
+#     common_flag "$@" && { shift "$shift_by"; continue; }
+#     case "$1" in --own-flag) ...;; *) echo "$usage" >&2; exit 2 ;; esac
+#   done
+common_flag() {
+  case "$1" in
+    --model | --threads | --chunks)
+      [[ $# -ge 2 ]] || { echo "$0: $1 needs a value" >&2; exit 2; }
+      case "$1" in
+        --model) model_arg="$2" ;;
+        --threads) threads="$2" ;;
+        --chunks) chunks="$2" ;;
+      esac
+      shift_by=2 ;;
+    *) return 1 ;;
+  esac
+}
+
+# bench_setup [--text] [--peer]: after parsing, sets model (the file of $model_arg, which must exist),
+# shrink (the binary, built when absent) and work ($WORK or a new temp folder, created); with --text, text
+# (WikiText-2 valid, which must exist); with --peer, bin (llama.cpp's tools folder, built when absent).
+bench_setup() {
+  model=$(model_path "$model_arg")
+  require_file "$model" "run scripts/fetch-models [gemma3-270m]"
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      --text)
+        text="$shared/data/wikitext-2/valid.txt"
+        require_file "$text" "the shared/ folder beside the repository" ;;
+      --peer) bin="$(bench/peers/llama_cpp.sh | tail -n 1)" ;;
+      *) echo "bench_setup: unknown option $arg" >&2; exit 2 ;;
+    esac
+  done
+  shrink=$(shrink_binary)
+  work="${WORK:-$(mktemp -d)}"
+  mkdir -p "$work"
+}

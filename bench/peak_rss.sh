@@ -11,20 +11,15 @@ cd "$(dirname "$0")/.."
 chunks=4
 baseline=""
 model_arg=smollm2
+source bench/common.sh
 while [[ $# -gt 0 ]]; do
+  common_flag "$@" && { shift "$shift_by"; continue; }
   case "$1" in
-    --chunks) chunks="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
-    --model) model_arg="$2"; shift 2 ;;
     *) echo "usage: $0 [--chunks N] [--baseline REV] [--model smollm2|gemma3-270m|PATH]" >&2; exit 2 ;;
   esac
 done
-source bench/common.sh
-model=$(model_path "$model_arg")
-text="$shared/data/wikitext-2/valid.txt"
-require_file "$model" "run scripts/fetch-models [gemma3-270m]"
-require_file "$text" "the shared/ folder beside the repository"
-shrink=$(shrink_binary)
+bench_setup --text
 
 measure() {  # measure LABEL BINARY: prints label, PPL line, peak RSS and wall time
   local out

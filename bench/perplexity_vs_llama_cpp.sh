@@ -25,27 +25,17 @@ kld_chunks=""
 threads=$(nproc)
 model_arg=smollm2
 ppl_only=0
+source bench/common.sh
 while [[ $# -gt 0 ]]; do
+  common_flag "$@" && { shift "$shift_by"; continue; }
   case "$1" in
-    --model) model_arg="$2"; shift 2 ;;
     --ppl-only) ppl_only=1; shift ;;
-    --chunks) chunks="$2"; shift 2 ;;
     --kld-chunks) kld_chunks="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
     *) echo "usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--kld-chunks M] [--threads N] [--ppl-only]" >&2; exit 2 ;;
   esac
 done
 
-source bench/common.sh
-model=$(model_path "$model_arg")
-text="$shared/data/wikitext-2/valid.txt"
-require_file "$model" "run scripts/fetch-models [gemma3-270m]"
-require_file "$text" "the shared/ folder beside the repository"
-
-bin="$(bench/peers/llama_cpp.sh | tail -n 1)"
-shrink=$(shrink_binary)
-work="${WORK:-$(mktemp -d)}"
-mkdir -p "$work"
+bench_setup --text --peer
 chunk_args=()
 [[ "$chunks" -ge 0 ]] && chunk_args=(--chunks "$chunks")
 kld_chunks="${kld_chunks:-$chunks}"

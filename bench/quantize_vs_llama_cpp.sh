@@ -24,26 +24,17 @@ types="Q8_0 Q4_0 Q5_0"
 chunks=20
 llama_chunks=4
 threads=$(nproc)
+source bench/common.sh
 while [[ $# -gt 0 ]]; do
+  common_flag "$@" && { shift "$shift_by"; continue; }
   case "$1" in
-    --model) model_arg="$2"; shift 2 ;;
     --types) types="$2"; shift 2 ;;
-    --chunks) chunks="$2"; shift 2 ;;
     --llama-chunks) llama_chunks="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
     *) echo "usage: $0 [--model smollm2|gemma3-270m|PATH] [--types \"T...\"] [--chunks N] [--llama-chunks M] [--threads N]" >&2; exit 2 ;;
   esac
 done
 
-source bench/common.sh
-model=$(model_path "$model_arg")
-text="$shared/data/wikitext-2/valid.txt"
-require_file "$model" "run scripts/fetch-models"
-require_file "$text" "the shared/ folder beside the repository"
-bin="$(bench/peers/llama_cpp.sh | tail -n 1)"
-shrink=$(shrink_binary)
-work="${WORK:-$(mktemp -d)}"
-mkdir -p "$work"
+bench_setup --text --peer
 echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F); work $work" >&2
 
 # measured OUT cmd...: runs cmd under /usr/bin/time -v (output to OUT); prints "wall_s peak_rss_mb".

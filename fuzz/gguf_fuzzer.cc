@@ -31,12 +31,16 @@ uint64_t VisitValue(const GgufValue& v, int depth) {
     case GgufValueType::kBool:
       return v.AsBool();
     case GgufValueType::kArray: {
-      uint64_t sum = v.AsArray().elements.size();
-      for (const GgufValue& e : v.AsArray().elements) {
-        SHRINK_CHECK(e.type == v.AsArray().element_type);
+      // Each element as a value (nested arrays copied: at most 16 levels), and scalars' stored
+      // bytes exactly size × width.
+      const GgufArray& a = v.AsArray();
+      uint64_t sum = a.size();
+      for (size_t i = 0; i < a.size(); ++i) {
+        const GgufValue e = a.At(i);
+        SHRINK_CHECK(e.type == a.element_type());
         sum += VisitValue(e, depth + 1);
       }
-      return sum;
+      return sum + Touch(a.scalar_bytes());
     }
     case GgufValueType::kFloat32:
     case GgufValueType::kFloat64:

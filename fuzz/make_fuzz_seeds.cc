@@ -56,8 +56,8 @@ void WriteBytes(const fs::path& path, const std::string& bytes) {
 }
 
 GgufValue Strings(const std::vector<std::string>& texts) {
-  GgufArray a{GgufValueType::kString, {}};
-  for (const std::string& t : texts) a.elements.push_back(GgufValue::String(t));
+  GgufArray a(GgufValueType::kString);
+  for (const std::string& t : texts) a.Push(GgufValue::String(t));
   return GgufValue::Array(std::move(a));
 }
 
@@ -88,10 +88,10 @@ void AddSpmVocab(Metadata& m, int32_t vocab_size) {
     tokens.push_back("w" + std::to_string(tokens.size()));
   }
   tokens.resize(vocab_size);
-  GgufArray scores{GgufValueType::kFloat32, {}}, types{GgufValueType::kInt32, {}};
+  GgufArray scores(GgufValueType::kFloat32), types(GgufValueType::kInt32);
   for (int32_t i = 0; i < vocab_size; ++i) {
-    scores.elements.push_back(GgufValue::F32(-static_cast<float>(i)));
-    types.elements.push_back(GgufValue::I32(i == 0 ? 2 : i < 3 ? 3 : 1));
+    scores.Push(GgufValue::F32(-static_cast<float>(i)));
+    types.Push(GgufValue::I32(i == 0 ? 2 : i < 3 ? 3 : 1));
   }
   m.push_back({"tokenizer.ggml.model", GgufValue::String("llama")});
   m.push_back({"tokenizer.ggml.tokens", Strings(tokens)});
@@ -132,9 +132,9 @@ void AddBpeVocab(Metadata& m, int32_t vocab_size) {
     tokens.push_back("w" + std::to_string(tokens.size()));
   }
   tokens.resize(vocab_size);
-  GgufArray types{GgufValueType::kInt32, {}};
+  GgufArray types(GgufValueType::kInt32);
   for (int32_t i = 0; i < vocab_size; ++i) {
-    types.elements.push_back(GgufValue::I32(tokens[i] == "<|endoftext|>" ? 3 : 1));
+    types.Push(GgufValue::I32(tokens[i] == "<|endoftext|>" ? 3 : 1));
   }
   m.push_back({"tokenizer.ggml.model", GgufValue::String("gpt2")});
   m.push_back({"tokenizer.ggml.pre", GgufValue::String("gpt-2")});

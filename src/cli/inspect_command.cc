@@ -42,7 +42,7 @@ std::string Abbreviate(const std::string& s) {
 }
 
 std::string ArrayTypeName(const GgufArray& a) {
-  return fmt::format("array[{}]", GgufValueTypeName(a.element_type));
+  return fmt::format("array[{}]", GgufValueTypeName(a.element_type()));
 }
 
 std::string FormatValue(const GgufValue& v) {
@@ -57,15 +57,15 @@ std::string FormatValue(const GgufValue& v) {
       return fmt::format("{}", v.AsFloat());
     case GgufValueType::kArray: {
       const GgufArray& a = v.AsArray();
-      std::string out = fmt::format("{} elements: [", a.elements.size());
-      for (size_t i = 0; i < a.elements.size() && i < kMaxArrayElements; ++i) {
+      std::string out = fmt::format("{} elements: [", a.size());
+      for (size_t i = 0; i < a.size() && i < kMaxArrayElements; ++i) {
         if (i > 0) out += ", ";
-        const GgufValue& e = a.elements[i];
-        out += e.type == GgufValueType::kArray ? fmt::format("{} of {}", ArrayTypeName(e.AsArray()),
-                                                             e.AsArray().elements.size())
-                                               : FormatValue(e);
+        // Only the elements shown are made values (a nested array is named, not copied).
+        out += a.element_type() == GgufValueType::kArray
+                   ? fmt::format("{} of {}", ArrayTypeName(a.ArrayAt(i)), a.ArrayAt(i).size())
+                   : FormatValue(a.At(i));
       }
-      if (a.elements.size() > kMaxArrayElements) out += ", ...";
+      if (a.size() > kMaxArrayElements) out += ", ...";
       return out + "]";
     }
     default:

@@ -21,6 +21,12 @@ uint64_t ChunkBytes(int32_t n_ctx, int32_t n_vocab) {
   return uint64_t(ScoredPerChunk(n_ctx)) * LogProbRowWords(n_vocab) * sizeof(uint16_t);
 }
 
+// The bytes of `values` as stored (the format is little-endian, like the host).
+template <typename T>
+std::span<const uint8_t> AsBytes(std::span<const T> values) {
+  return {reinterpret_cast<const uint8_t*>(values.data()), values.size_bytes()};
+}
+
 }  // namespace
 
 std::optional<uint64_t> LogitsFileHeader::ExpectedFileBytes() const {
@@ -37,37 +43,24 @@ std::optional<uint64_t> LogitsFileHeader::ExpectedFileBytes() const {
 Result<LogitsFileWriter> LogitsFileWriter::Create(const std::string& path,
                                                   const LogitsFileHeader& header) {
   SHRINK_CHECK(header.tokens.size() == size_t(header.n_chunk) * header.n_ctx);
-  const std::string tmp = path + ".tmp";
-  FilePtr file(std::fopen(tmp.c_str(), "wb"), &std::fclose);
-  if (!file) return Status::Errorf("cannot create {}: {}", tmp, std::strerror(errno));
+  SHRINK_ASSIGN_OR_RETURN(AtomicFileWriter file, AtomicFileWriter::Create(path));
   const int32_t fields[3] = {header.n_ctx, header.n_vocab, header.n_chunk};
-  if (std::fwrite(kLogitsFileMagic, 1, 8, file.get()) != 8 ||
-      std::fwrite(fields, sizeof(int32_t), 3, file.get()) != 3 ||
-      std::fwrite(header.tokens.data(), sizeof(TokenId), header.tokens.size(), file.get()) !=
-          header.tokens.size()) {
-    return Status::Errorf("cannot write {}: {}", tmp, std::strerror(errno));
-  }
-  return LogitsFileWriter(path, std::move(file), header.n_chunk);
+  SHRINK_RETURN_IF_ERROR(file.Write(AsBytes(std::span<const char>(kLogitsFileMagic))));
+  SHRINK_RETURN_IF_ERROR(file.Write(AsBytes(std::span<const int32_t>(fields))));
+  SHRINK_RETURN_IF_ERROR(file.Write(AsBytes(std::span<const TokenId>(header.tokens))));
+  return LogitsFileWriter(std::move(file), header.n_chunk);
 }
 
 Status LogitsFileWriter::WriteChunk(std::span<const uint16_t> rows) {
   SHRINK_CHECK(written_ < n_chunk_);
-  if (std::fwrite(rows.data(), sizeof(uint16_t), rows.size(), file_.get()) != rows.size()) {
-    return Status::Errorf("cannot write {}.tmp: {}", path_, std::strerror(errno));
-  }
+  SHRINK_RETURN_IF_ERROR(file_.Write(AsBytes(rows)));
   ++written_;
   return Status::Ok();
 }
 
 Status LogitsFileWriter::Finish() {
   SHRINK_CHECK(written_ == n_chunk_);
-  const std::string tmp = path_ + ".tmp";
-  FILE* f = file_.release();
-  if (std::fclose(f) != 0) return Status::Errorf("cannot write {}: {}", tmp, std::strerror(errno));
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    return Status::Errorf("cannot rename {} to {}: {}", tmp, path_, std::strerror(errno));
-  }
-  return Status::Ok();
+  return file_.Commit();
 }
 
 Result<LogitsFileReader> LogitsFileReader::Open(const std::string& path) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "io/atomic_file.h"
 #include "text/tokenizer.h"
 
 namespace shrink {
@@ -50,8 +51,10 @@ struct LogitsFileHeader {
   std::optional<uint64_t> ExpectedFileBytes() const;
 };
 
-// Writes a base file. Bytes go to `path` + ".tmp", renamed over `path` by Finish(), so an
-// interrupted run never leaves a file that looks complete.
+// Writes a base file through io's AtomicFileWriter: bytes go to "<path>.tmp.<pid>", fsynced and
+// renamed over `path` by Finish(). A writer destroyed before Finish() (an error mid-run) removes its
+// temp, and one SIGKILLed leaves only its temp, which the next write of `path` removes; so `path`
+// is never a partial file, and an older file there stays until Finish().
 class LogitsFileWriter {
  public:
   // REQUIRES: header.tokens.size() == n_chunk * n_ctx.
@@ -62,10 +65,9 @@ class LogitsFileWriter {
   Status Finish();
 
  private:
-  LogitsFileWriter(std::string path, std::unique_ptr<FILE, int (*)(FILE*)> file, int32_t n_chunk)
-      : path_(std::move(path)), file_(std::move(file)), n_chunk_(n_chunk) {}
-  std::string path_;
-  std::unique_ptr<FILE, int (*)(FILE*)> file_;
+  LogitsFileWriter(AtomicFileWriter file, int32_t n_chunk)
+      : file_(std::move(file)), n_chunk_(n_chunk) {}
+  AtomicFileWriter file_;
   int32_t n_chunk_ = 0;
   int32_t written_ = 0;
 };

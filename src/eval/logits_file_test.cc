@@ -3,10 +3,18 @@
 #include "eval/logits_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <climits>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "testing/test_paths.h"
 
@@ -110,6 +118,74 @@ TEST(LogitsFileTest, HeaderWhoseSizeWrapsPast64BitsIsAnError) {
   b.append(8, '\0');
   const std::string error = ErrorOf(b);
   EXPECT_NE(error.find("implies more than 2^64 bytes"), std::string::npos) << error;
+}
+
+// The files in `dir`, by name.
+std::vector<std::string> FilesIn(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The header of ValidFile(), but 2 chunks: one chunk (one row of 8 words) short of complete.
+LogitsFileHeader TwoChunkHeader() { return {4, 3, 2, {1, 2, 0, 2, 2, 0, 1, 1}}; }
+constexpr uint16_t kRow[8] = {0x126f, 0x3a83, 0, 0xc0a0, 100, 0, 65535, 0};
+
+// A run stopped by an error between chunks (the writer destroyed without Finish) leaves neither
+// a file at the path nor a temp next to it; an older file at the path stays as it was.
+TEST(LogitsFileTest, WriterStoppedMidWriteLeavesNoPartialFile) {
+  const auto dir = testing::ScratchDir();
+  const std::string path = (dir / "base.logits").string();
+  {
+    auto w = LogitsFileWriter::Create(path, TwoChunkHeader());
+    ASSERT_TRUE(w.ok()) << w.status().message();
+    ASSERT_TRUE(w->WriteChunk(kRow).ok());
+  }
+  EXPECT_EQ(FilesIn(dir), std::vector<std::string>{});
+  std::ofstream(path) << "older";
+  {
+    auto w = LogitsFileWriter::Create(path, TwoChunkHeader());
+    ASSERT_TRUE(w.ok()) << w.status().message();
+    ASSERT_TRUE(w->WriteChunk(kRow).ok());
+  }
+  EXPECT_EQ(FilesIn(dir), std::vector<std::string>{"base.logits"});
+  std::ifstream in(path);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "older");
+}
+
+// A writer SIGKILLed mid-write (a real child process) leaves no file at the path; the next complete
+// write gives the full file and removes the killed one's temp.
+TEST(LogitsFileTest, WriterKilledMidWriteLeavesNoPartialFileAndNextWriteCleansUp) {
+  const auto dir = testing::ScratchDir();
+  const std::string path = (dir / "base.logits").string();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto w = LogitsFileWriter::Create(path, TwoChunkHeader());
+    if (!w.ok() || !w->WriteChunk(kRow).ok()) ::_exit(2);
+    ::raise(SIGKILL);
+    ::_exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  auto w = LogitsFileWriter::Create(path, TwoChunkHeader());
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  ASSERT_TRUE(w->WriteChunk(kRow).ok());
+  ASSERT_TRUE(w->WriteChunk(kRow).ok());
+  ASSERT_TRUE(w->Finish().ok());
+  EXPECT_EQ(FilesIn(dir), std::vector<std::string>{"base.logits"});
+  auto r = LogitsFileReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->header().n_chunk, 2);
+  std::vector<uint16_t> rows(8);
+  ASSERT_TRUE(r->ReadChunk(1, rows).ok());
+  EXPECT_EQ(rows, std::vector<uint16_t>(std::begin(kRow), std::end(kRow)));
 }
 
 TEST(LogitsFileTest, MissingFileNamesPath) {

@@ -1,6 +1,7 @@
-// Golden-vector tests: every decoder bit-exact with gguf-py's dequantize, every reference encoder
-// byte-identical with gguf-py's quantize or (where gguf-py has none) with llama.cpp's ggml, and
-// every importance-weighted encoder byte-identical with ggml given the same imatrix row.
+// Golden-vector tests: every decoder but Q8_K's bit-exact with gguf-py's dequantize (Q8_K's with a
+// numpy formula, see below), every reference encoder byte-identical with gguf-py's quantize or
+// (where gguf-py has none) with llama.cpp's ggml, and every importance-weighted encoder
+// byte-identical with ggml given the same imatrix row.
 //
 // The fixtures in tests/data/formats/{decode,encode}_<TYPE>.bin were written by
 // tests/oracles/make_format_vectors.py (fixed numpy seed) from gguf.quants.dequantize/quantize, an

@@ -1,9 +1,11 @@
 #include "io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -11,8 +13,43 @@
 #include "base/check.h"
 
 namespace shrink {
+namespace {
+
+// The pid in `name` if it is "<prefix><digits>" naming a positive pid_t; else 0.
+pid_t TempPid(std::string_view name, std::string_view prefix) {
+  if (!name.starts_with(prefix) || name.size() == prefix.size()) return 0;
+  const std::string_view digits = name.substr(prefix.size());
+  pid_t pid = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+  if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 0) return 0;
+  return pid;
+}
+
+// Removes "<path>.tmp.<pid>" files whose writer is gone (a SIGKILLed run of this or another
+// program using this writer): only ESRCH proves that no process has the pid; EPERM means one does
+// (another user's), so its file stays. Errors (unreadable folder, a file removed meanwhile) are
+// ignored: the cleanup is a courtesy, never a reason to fail the write.
+void RemoveDeadWritersTemps(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const pid_t pid = TempPid(name, prefix);
+    if (pid == 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      fs::remove(it->path(), ignored);
+    }
+  }
+}
+
+}  // namespace
 
 Result<AtomicFileWriter> AtomicFileWriter::Create(const std::string& path) {
+  RemoveDeadWritersTemps(path);
   std::string temp_path = fmt::format("{}.tmp.{}", path, ::getpid());
   std::FILE* file = std::fopen(temp_path.c_str(), "wbe");  // "e": O_CLOEXEC
   if (file == nullptr) {

@@ -1,6 +1,13 @@
 // AtomicFileWriter: writes a file so that readers see either the old file or the complete new one,
 // never a half-written one. Bytes go to "<path>.tmp.<pid>" in the same folder; Commit() flushes,
 // fsyncs and renames it over `path`. Destroying the writer without Commit() removes the temp file.
+//
+// A process killed mid-write (SIGKILL, power loss) cannot remove its temp, so Create() first removes
+// the temps of `path` left by dead writers: every "<path>.tmp.<pid>" in the folder whose pid no
+// process has (kill(pid, 0) fails with ESRCH). Temps of live processes (a concurrent writer of the
+// same output) are kept, and so are other outputs' temps. Caveat: a dead writer's pid reused by an
+// unrelated live process keeps that temp until the pid is free again; and a folder shared between
+// machines (NFS) sees the other machine's pids as dead, so do not write one output from two hosts.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +21,8 @@ namespace shrink {
 
 class AtomicFileWriter {
  public:
-  // Errors name the temp path and the OS reason.
+  // Removes dead writers' temps of `path` (see above; failures to remove are ignored), then
+  // creates this process's temp. Errors name the temp path and the OS reason.
   static Result<AtomicFileWriter> Create(const std::string& path);
 
   AtomicFileWriter(AtomicFileWriter&& other) noexcept;

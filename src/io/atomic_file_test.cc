@@ -1,7 +1,11 @@
 #include "io/atomic_file.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <iterator>
 
@@ -45,6 +49,44 @@ TEST(AtomicFileWriterTest, DestructorWithoutCommitRemovesTempFile) {
   }
   EXPECT_FALSE(std::filesystem::exists(temp));
   EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+// A writer SIGKILLed mid-write (a real child process) leaves "<out>.tmp.<pid>"; the next writer of
+// the same output removes it, as no process has that pid any more. Temps of a live process, of
+// another output, or with a name that is not a pid stay.
+TEST(AtomicFileWriterTest, NextWriteRemovesTempsOfKilledWriters) {
+  const auto dir = testing::ScratchDir();
+  const std::string path = (dir / "out.bin").string();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto w = AtomicFileWriter::Create(path);
+    if (!w.ok()) ::_exit(2);
+    const uint8_t bytes[] = {'h', 'a', 'l', 'f'};
+    if (!w->Write(bytes).ok()) ::_exit(3);
+    ::raise(SIGKILL);
+    ::_exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  const std::string stale = fmt::format("{}.tmp.{}", path, child);
+  ASSERT_TRUE(std::filesystem::exists(stale));
+  const std::string live = fmt::format("{}.tmp.{}", path, ::getppid());  // our parent: alive
+  const std::string other_output = (dir / fmt::format("other.bin.tmp.{}", child)).string();
+  const std::string not_a_pid = path + ".tmp.12x";
+  for (const std::string& p : {live, other_output, not_a_pid}) std::ofstream(p) << "keep";
+
+  auto w = AtomicFileWriter::Create(path);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  const uint8_t bytes[] = {'n', 'e', 'w'};
+  ASSERT_TRUE(w->Write(bytes).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_EQ(Slurp(path), "new");
+  for (const std::string& p : {live, other_output, not_a_pid}) {
+    EXPECT_TRUE(std::filesystem::exists(p)) << p;
+  }
 }
 
 TEST(AtomicFileWriterTest, CreateInMissingFolderNamesPathAndReason) {

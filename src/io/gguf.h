@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <span>
@@ -44,13 +45,78 @@ enum class GgufValueType : uint32_t {
   kFloat64 = 12,
 };
 const char* GgufValueTypeName(GgufValueType type);
+bool GgufTypeIsInteger(GgufValueType type);   // any of the eight integer types (not bool)
+bool GgufTypeIsUnsigned(GgufValueType type);  // u8, u16, u32, u64
 
 struct GgufValue;
-// An array keeps the element type it was stored with (so it writes back identically), even when
-// empty.
-struct GgufArray {
-  GgufValueType element_type = GgufValueType::kUint8;
-  std::vector<GgufValue> elements;
+
+// A metadata array: its element type (kept even when empty, so the array writes back identically)
+// and its elements in one typed buffer. Scalar elements are stored at their stored width, contiguous
+// (a 20-million-element u8 array costs 20 MB, not one variant per element); bools as bytes 0/1;
+// strings and nested arrays as vectors of them.
+//
+// Element access: the typed getters below (same contracts as GgufValue's AsInt/AsUint/...), or the
+// whole buffer as values<T>(), where T is the stored C++ type: uint8_t (u8 and bool), int8_t,
+// uint16_t, int16_t, uint32_t, int32_t, uint64_t, int64_t, float, double, std::string, GgufArray.
+class GgufArray {
+ public:
+  GgufArray() : GgufArray(GgufValueType::kUint8) {}
+  explicit GgufArray(GgufValueType element_type);
+  // An array of `element_type` holding `values`, e.g. GgufArray{kInt32, {GgufValue::I32(1)}}.
+  // REQUIRES: each value has type `element_type` and fits it (FromValues checks instead).
+  GgufArray(GgufValueType element_type, std::initializer_list<GgufValue> values);
+  // As above; an error names the first value whose type differs from `element_type` or whose value
+  // does not fit it ("array element 1 has type i32, expected the array's element type u8").
+  static Result<GgufArray> FromValues(GgufValueType element_type,
+                                      std::span<const GgufValue> values);
+
+  GgufValueType element_type() const { return element_type_; }
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+
+  // Appends one element. REQUIRES: value.type == element_type() and the value fits it.
+  void Push(GgufValue value);
+  // Appends one element; the error of FromValues otherwise (without the element index).
+  Status TryPush(GgufValue value);
+  void Reserve(size_t n);
+
+  // Element i as a value (strings and nested arrays are copied). REQUIRES: i < size().
+  GgufValue At(size_t i) const;
+  // Typed element access. REQUIRES: i < size() and the matching kind, as for GgufValue: IntAt/UintAt
+  // an integer element type whose value fits the result, FloatAt a float or integer type,
+  // BoolAt/StringAt/ArrayAt exactly that type.
+  int64_t IntAt(size_t i) const;
+  uint64_t UintAt(size_t i) const;
+  double FloatAt(size_t i) const;
+  bool BoolAt(size_t i) const;
+  const std::string& StringAt(size_t i) const;
+  const GgufArray& ArrayAt(size_t i) const;
+
+  // All elements. REQUIRES: T is the stored type of element_type() (see above).
+  template <typename T>
+  std::span<const T> values() const {
+    const auto* v = std::get_if<std::vector<T>>(&storage_);
+    CheckStoredType(v != nullptr);
+    return *v;
+  }
+  // A fixed-size element type's elements as stored in the file (little-endian, like the host);
+  // empty for string and array element types.
+  std::span<const uint8_t> scalar_bytes() const;
+  // Appends elements of a fixed-size element type from their stored bytes (as scalar_bytes() gives
+  // them). REQUIRES: a fixed-size element type; bytes.size() a multiple of its size; for bool, each
+  // byte 0 or 1 (a reader checks first, to report the offset).
+  void AppendStored(std::span<const uint8_t> bytes);
+
+ private:
+  using Storage =
+      std::variant<std::vector<uint8_t>, std::vector<int8_t>, std::vector<uint16_t>,
+                   std::vector<int16_t>, std::vector<uint32_t>, std::vector<int32_t>,
+                   std::vector<uint64_t>, std::vector<int64_t>, std::vector<float>,
+                   std::vector<double>, std::vector<std::string>, std::vector<GgufArray>>;
+  static void CheckStoredType(bool ok);
+
+  GgufValueType element_type_;
+  Storage storage_;
 };
 
 // One metadata value. `type` is the stored type; `data` holds it in the widest C++ type of its

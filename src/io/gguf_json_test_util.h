@@ -11,8 +11,9 @@ namespace shrink::testing {
 inline nlohmann::json ValueToJson(const GgufValue& v) {
   if (v.type == GgufValueType::kArray) {
     nlohmann::json elements = nlohmann::json::array();
-    for (const GgufValue& e : v.AsArray().elements) elements.push_back(ValueToJson(e));
-    return {{"element_type", GgufValueTypeName(v.AsArray().element_type)}, {"elements", elements}};
+    const GgufArray& a = v.AsArray();
+    for (size_t i = 0; i < a.size(); ++i) elements.push_back(ValueToJson(a.At(i)));
+    return {{"element_type", GgufValueTypeName(a.element_type())}, {"elements", elements}};
   }
   if (const auto* u = std::get_if<uint64_t>(&v.data)) return *u;
   if (const auto* i = std::get_if<int64_t>(&v.data)) return *i;

@@ -81,6 +81,13 @@ class Cursor {
     return Status::Ok();
   }
 
+  // The next `n` bytes, which the caller has checked are there (Need).
+  std::span<const uint8_t> Take(uint64_t n) {
+    const std::span<const uint8_t> out = bytes_.subspan(pos_, n);
+    pos_ += n;
+    return out;
+  }
+
   Status Need(uint64_t n, std::string_view what) const {
     if (n > remaining()) {
       return Status::Errorf("{} at offset {}: needs {} bytes but the file ends at {} (truncated?)",
@@ -157,22 +164,42 @@ Status ReadValue(Cursor& in, GgufValueType type, int depth, GgufValue* out) {
         return Status::Errorf("array at offset {}: nested deeper than {} levels", at,
                               kMaxArrayDepth);
       }
-      GgufArray array;
-      SHRINK_RETURN_IF_ERROR(ReadValueType(in, &array.element_type, "array element type"));
+      GgufValueType element_type{};
+      SHRINK_RETURN_IF_ERROR(ReadValueType(in, &element_type, "array element type"));
       uint64_t count = 0;
       const uint64_t count_at = in.pos();
       SHRINK_RETURN_IF_ERROR(in.Read(&count, "array length"));
-      const uint64_t min_size = MinSize(array.element_type);
+      const uint64_t min_size = MinSize(element_type);
       if (count > in.remaining() / min_size) {
         return Status::Errorf(
             "array length at offset {}: {} elements of type {} need at least {} "
             "bytes per element but only {} bytes are left in the file",
-            count_at, count, GgufValueTypeName(array.element_type), min_size, in.remaining());
+            count_at, count, GgufValueTypeName(element_type), min_size, in.remaining());
       }
-      array.elements.resize(count);
-      for (uint64_t i = 0; i < count; ++i) {
-        Status s = ReadValue(in, array.element_type, depth + 1, &array.elements[i]);
-        if (!s.ok()) return s.WithContext(fmt::format("array element {}", i));
+      GgufArray array(element_type);
+      if (const uint64_t fixed = FixedSize(element_type); fixed > 0) {
+        // Scalars are copied as stored into the array's one buffer (count × fixed bytes are there:
+        // fixed == min_size), never one GgufValue each.
+        const uint64_t data_at = in.pos();
+        const std::span<const uint8_t> stored = in.Take(count * fixed);
+        if (element_type == GgufValueType::kBool) {
+          for (uint64_t i = 0; i < count; ++i) {
+            if (stored[i] > 1) {
+              return Status::Errorf(
+                  "array element {}: bool value at offset {}: byte {}, expected 0 or 1", i,
+                  data_at + i, stored[i]);
+            }
+          }
+        }
+        array.AppendStored(stored);
+      } else {
+        array.Reserve(count);
+        for (uint64_t i = 0; i < count; ++i) {
+          GgufValue element;
+          Status s = ReadValue(in, element_type, depth + 1, &element);
+          if (!s.ok()) return s.WithContext(fmt::format("array element {}", i));
+          array.Push(std::move(element));
+        }
       }
       out->data = std::move(array);
       return Status::Ok();

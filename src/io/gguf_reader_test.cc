@@ -40,13 +40,15 @@ TEST(GgufReaderTest, ReadsSmallFile) {
   EXPECT_DOUBLE_EQ(*f->GetFloat("x.count"), 7.0);
   auto nested = f->GetArray("x.nested");
   ASSERT_TRUE(nested.ok());
-  ASSERT_EQ((*nested)->element_type, GgufValueType::kArray);
-  ASSERT_EQ((*nested)->elements.size(), 2u);
-  const GgufArray& ints = (*nested)->elements[0].AsArray();
-  EXPECT_EQ(ints.element_type, GgufValueType::kInt32);
-  EXPECT_EQ(ints.elements[0].AsInt(), -1);
-  EXPECT_EQ(ints.elements[1].AsInt(), 2);
-  EXPECT_EQ((*nested)->elements[1].AsArray().elements[0].AsString(), "hi");
+  ASSERT_EQ((*nested)->element_type(), GgufValueType::kArray);
+  ASSERT_EQ((*nested)->size(), 2u);
+  const GgufArray& ints = (*nested)->ArrayAt(0);
+  EXPECT_EQ(ints.element_type(), GgufValueType::kInt32);
+  EXPECT_EQ(ints.IntAt(0), -1);
+  EXPECT_EQ(ints.IntAt(1), 2);
+  EXPECT_EQ(ints.values<int32_t>()[1], 2);
+  EXPECT_EQ(ints.At(0).AsInt(), -1);
+  EXPECT_EQ((*nested)->ArrayAt(1).StringAt(0), "hi");
 
   ASSERT_EQ(f->tensors().size(), 2u);
   const GgufTensorInfo* b = f->FindTensor("b");
@@ -88,8 +90,8 @@ TEST(GgufReaderTest, ReadsSmolLm2LikeGgufPy) {
   EXPECT_EQ(*f->GetString("general.architecture"), "llama");
   EXPECT_EQ(*f->GetInt("llama.block_count"), 30);
   EXPECT_FLOAT_EQ(static_cast<float>(*f->GetFloat("llama.rope.freq_base")), 100000.0f);
-  EXPECT_EQ((*f->GetArray("tokenizer.ggml.tokens"))->elements.size(), 49152u);
-  EXPECT_EQ((*f->GetArray("tokenizer.ggml.merges"))->elements.size(), 48900u);
+  EXPECT_EQ((*f->GetArray("tokenizer.ggml.tokens"))->size(), 49152u);
+  EXPECT_EQ((*f->GetArray("tokenizer.ggml.merges"))->size(), 48900u);
   const GgufTensorInfo* emb = f->FindTensor("token_embd.weight");
   ASSERT_NE(emb, nullptr);
   EXPECT_EQ(emb->type_id, 8u);  // Q8_0

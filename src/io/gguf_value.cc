@@ -38,6 +38,17 @@ const char* GgufValueTypeName(GgufValueType type) {
   return "unknown";
 }
 
+bool GgufTypeIsUnsigned(GgufValueType type) {
+  return type == GgufValueType::kUint8 || type == GgufValueType::kUint16 ||
+         type == GgufValueType::kUint32 || type == GgufValueType::kUint64;
+}
+
+bool GgufTypeIsInteger(GgufValueType type) {
+  return GgufTypeIsUnsigned(type) || type == GgufValueType::kInt8 ||
+         type == GgufValueType::kInt16 || type == GgufValueType::kInt32 ||
+         type == GgufValueType::kInt64;
+}
+
 namespace {
 GgufValue Make(GgufValueType type, decltype(GgufValue::data) data) {
   GgufValue v;

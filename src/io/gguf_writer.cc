@@ -26,6 +26,7 @@ class Encoder {
     bytes_.resize(at + sizeof(T));
     std::memcpy(bytes_.data() + at, &v, sizeof(T));  // host is little-endian, like the format
   }
+  void PutBytes(std::span<const uint8_t> b) { bytes_.insert(bytes_.end(), b.begin(), b.end()); }
   void PutString(std::string_view s) {
     Put<uint64_t>(s.size());
     bytes_.insert(bytes_.end(), s.begin(), s.end());
@@ -69,6 +70,24 @@ Status PutFloat(Encoder& out, const GgufValue& v) {
   return Status::Ok();
 }
 
+// Encodes an array: header, then its elements. A GgufArray holds only elements of its own type,
+// each fitting it (gguf.h), so nothing here can fail; scalars go out as one block of stored bytes.
+void PutArray(Encoder& out, const GgufArray& a) {
+  out.Put<uint32_t>(static_cast<uint32_t>(a.element_type()));
+  out.Put<uint64_t>(a.size());
+  switch (a.element_type()) {
+    case GgufValueType::kString:
+      for (const std::string& s : a.values<std::string>()) out.PutString(s);
+      return;
+    case GgufValueType::kArray:
+      for (const GgufArray& nested : a.values<GgufArray>()) PutArray(out, nested);
+      return;
+    default:
+      out.PutBytes(a.scalar_bytes());
+      return;
+  }
+}
+
 // Encodes the value only (its type id is written by the caller: key entry or array header).
 Status PutValue(Encoder& out, const GgufValue& v) {
   switch (v.type) {
@@ -107,19 +126,7 @@ Status PutValue(Encoder& out, const GgufValue& v) {
     case GgufValueType::kArray: {
       const auto* a = std::get_if<GgufArray>(&v.data);
       if (a == nullptr) return Status::Error("type array holds a non-array value");
-      out.Put<uint32_t>(static_cast<uint32_t>(a->element_type));
-      out.Put<uint64_t>(a->elements.size());
-      for (size_t i = 0; i < a->elements.size(); ++i) {
-        const GgufValue& e = a->elements[i];
-        if (e.type != a->element_type) {
-          return Status::Errorf(
-              "array element {} has type {}, expected the array's element type {}", i,
-              GgufValueTypeName(e.type), GgufValueTypeName(a->element_type));
-        }
-        if (Status s = PutValue(out, e); !s.ok()) {
-          return s.WithContext(fmt::format("array element {}", i));
-        }
-      }
+      PutArray(out, *a);
       return Status::Ok();
     }
   }

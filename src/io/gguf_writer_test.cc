@@ -40,7 +40,7 @@ int RunOracleCheck(const std::string& gguf, const std::string& expected_json, st
 }
 
 GgufArray Arr(GgufValueType type, std::vector<GgufValue> elements) {
-  return GgufArray{type, std::move(elements)};
+  return GgufArray::FromValues(type, elements).value();
 }
 
 // Every value type, extreme values, empty and nested arrays, and a non-default alignment.
@@ -201,13 +201,19 @@ TEST(GgufWriterTest, RejectsBadInputAndLeavesNoFile) {
   Status s = WriteGguf(path, dup, {});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("duplicate metadata key 'k'"), std::string::npos) << s.message();
-  std::vector<std::pair<std::string, GgufValue>> mixed = {
-      {"a", V::Array(GgufArray{GgufValueType::kUint8, {V::U8(1), V::I32(2)}})}};
-  s = WriteGguf(path, mixed, {});
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("array element 1 has type i32, expected the array's element type u8"),
+  // An array holds only elements of its type (a mixed one cannot be built, so never written).
+  const std::vector<GgufValue> mixed = {V::U8(1), V::I32(2)};
+  auto mixed_array = GgufArray::FromValues(GgufValueType::kUint8, mixed);
+  ASSERT_FALSE(mixed_array.ok());
+  EXPECT_NE(mixed_array.status().message().find(
+                "array element 1 has type i32, expected the array's element type u8"),
             std::string::npos)
-      << s.message();
+      << mixed_array.status().message();
+  GgufValue wide_element = V::U8(1);
+  wide_element.data = uint64_t{256};
+  auto wide_array = GgufArray::FromValues(GgufValueType::kUint8, std::span(&wide_element, 1));
+  ASSERT_FALSE(wide_array.ok());
+  EXPECT_EQ(wide_array.status().message(), "array element 0: value 256 does not fit type u8");
   GgufValue wide = V::U8(1);
   wide.data = uint64_t{300};
   std::vector<std::pair<std::string, GgufValue>> overflow = {{"w", wide}};

@@ -22,7 +22,7 @@ TEST(Llama2cCheckpointTest, ReadsStories260K) {
   SHRINK_SKIP_IF_MISSING(path);
   auto c = Llama2cCheckpoint::Open(path.string());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  // Values from docs/models.md (stories260K: dim 64, hidden 172, 5 layers, 8/4 heads, vocab 512).
+  // Values from ../shared/docs/models.md (stories260K: dim 64, hidden 172, 5 layers, 8/4 heads, vocab 512).
   EXPECT_EQ(c->header.dim, 64);
   EXPECT_EQ(c->header.hidden_dim, 172);
   EXPECT_EQ(c->header.n_layers, 5);

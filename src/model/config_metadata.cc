@@ -12,8 +12,8 @@ GgufValue PerLayer(const Config& c, int32_t LayerConfig::*field) {
   bool uniform = true;
   for (const LayerConfig& l : c.layers) uniform &= l.*field == c.layers[0].*field;
   if (uniform) return GgufValue::U32(static_cast<uint32_t>(c.layers[0].*field));
-  GgufArray values{GgufValueType::kInt32, {}};
-  for (const LayerConfig& l : c.layers) values.elements.push_back(GgufValue::I32(l.*field));
+  GgufArray values(GgufValueType::kInt32);
+  for (const LayerConfig& l : c.layers) values.Push(GgufValue::I32(l.*field));
   return GgufValue::Array(std::move(values));
 }
 

@@ -17,22 +17,29 @@ Result<std::vector<int32_t>> GetPerLayer(const GgufFile& file, const std::string
   const GgufValue* v = file.Find(key);
   if (v == nullptr && fallback != nullptr) return std::vector<int32_t>(n_layers, *fallback);
   if (v != nullptr && v->type == GgufValueType::kArray) {
-    const GgufArray& a = std::get<GgufArray>(v->data);
-    if (static_cast<int>(a.elements.size()) != n_layers) {
+    const GgufArray& a = v->AsArray();
+    if (a.size() != static_cast<size_t>(n_layers)) {
       return Status::Errorf("{}: key '{}' has {} per-layer values, expected block_count = {}",
-                            file.path(), key, a.elements.size(), n_layers);
+                            file.path(), key, a.size(), n_layers);
     }
+    if (!GgufTypeIsInteger(a.element_type())) {
+      return Status::Errorf("{}: key '{}' holds {} values, expected integers", file.path(), key,
+                            GgufValueTypeName(a.element_type()));
+    }
+    const bool is_unsigned = GgufTypeIsUnsigned(a.element_type());
     std::vector<int32_t> out;
-    for (const GgufValue& e : a.elements) {
-      if (!e.is_integer()) {
-        return Status::Errorf("{}: key '{}' holds {} values, expected integers", file.path(), key,
-                              GgufValueTypeName(e.type));
+    for (size_t i = 0; i < a.size(); ++i) {
+      // Unsigned elements are compared as such: a u64 above int64's range is an error, not a crash.
+      const bool in_range = is_unsigned ? a.UintAt(i) <= static_cast<uint64_t>(kMaxPerLayer)
+                                        : a.IntAt(i) >= 0 && a.IntAt(i) <= kMaxPerLayer;
+      if (!in_range) {
+        return Status::Errorf(
+            "{}: key '{}' element {} is {}, expected 0..{}", file.path(), key, i,
+            is_unsigned ? fmt::format("{}", a.UintAt(i)) : fmt::format("{}", a.IntAt(i)),
+            kMaxPerLayer);
       }
-      if (e.AsInt() < 0 || e.AsInt() > kMaxPerLayer) {
-        return Status::Errorf("{}: key '{}' element {} is {}, expected 0..{}", file.path(), key,
-                              out.size(), e.AsInt(), kMaxPerLayer);
-      }
-      out.push_back(static_cast<int32_t>(e.AsInt()));
+      out.push_back(
+          static_cast<int32_t>(is_unsigned ? static_cast<int64_t>(a.UintAt(i)) : a.IntAt(i)));
     }
     return out;
   }
@@ -59,13 +66,12 @@ Result<std::vector<bool>> SlidingLayers(const GgufFile& file, const Architecture
   const GgufValue* v = file.Find(key);
   if (v != nullptr && v->type == GgufValueType::kArray) {
     const GgufArray& arr = v->AsArray();
-    if (static_cast<int>(arr.elements.size()) != n_layers ||
-        arr.element_type != GgufValueType::kBool) {
+    if (arr.size() != static_cast<size_t>(n_layers) || arr.element_type() != GgufValueType::kBool) {
       return Status::Errorf("{}: key '{}' holds {} {} values, expected {} bools (one per layer)",
-                            file.path(), key, arr.elements.size(),
-                            GgufValueTypeName(arr.element_type), n_layers);
+                            file.path(), key, arr.size(), GgufValueTypeName(arr.element_type()),
+                            n_layers);
     }
-    for (int l = 0; l < n_layers; ++l) sliding[l] = arr.elements[l].AsBool();
+    for (int l = 0; l < n_layers; ++l) sliding[l] = arr.BoolAt(l);
     return sliding;
   }
   int64_t pattern = arch.default_swa_pattern;
@@ -183,7 +189,7 @@ Result<Config> ReadGgufConfig(const GgufFile& file) {
     SHRINK_ASSIGN_OR_RETURN(vocab, file.GetInt(a + "vocab_size"));
   } else if (file.Find("tokenizer.ggml.tokens") != nullptr) {
     SHRINK_ASSIGN_OR_RETURN(const GgufArray* tokens, file.GetArray("tokenizer.ggml.tokens"));
-    vocab = static_cast<int64_t>(tokens->elements.size());
+    vocab = static_cast<int64_t>(tokens->size());
   } else if (const GgufTensorInfo* t = file.FindTensor("token_embd.weight");
              t != nullptr && t->shape.size() == 2) {
     vocab = t->shape[1];

@@ -156,6 +156,20 @@ TEST(GgufLoaderTest, OutOfRangeDimensionIsAnErrorNotATruncation) {
               HasSubstr("key 'llama.attention.head_count' is 4294967305, expected 0..16777216"));
 }
 
+TEST(GgufLoaderTest, PerLayerU64BeyondInt64IsAnErrorNotAnAbort) {
+  // A u64 per-layer element above int64's range: compared as unsigned, named in the error.
+  TinyLlama t;
+  GgufArray ffn{GgufValueType::kUint64, {GgufValue::U64(12), GgufValue::U64(~uint64_t{0})}};
+  for (auto& [key, value] : t.metadata) {
+    if (key == "llama.feed_forward_length") value = GgufValue::Array(ffn);
+  }
+  auto model = LoadGgufTransformer(t.Write("u64_per_layer.gguf"));
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(model.status().message(),
+              HasSubstr("key 'llama.feed_forward_length' element 1 is 18446744073709551615, "
+                        "expected 0..16777216"));
+}
+
 TEST(GgufLoaderTest, KeepsMetadataInFileOrder) {
   TinyLlama t;
   auto model = LoadGgufTransformer(t.Write("meta.gguf"));

@@ -25,24 +25,16 @@ Result<const GgufArray*> OptionalArray(const GgufFile& file, std::string_view ke
                           GgufValueTypeName(value->type));
   }
   bool accepted = false;
-  for (GgufValueType t : element_types) accepted |= array->element_type == t;
+  for (GgufValueType t : element_types) accepted |= array->element_type() == t;
   if (!accepted) {
     return Status::Errorf("{}: key {} is an array of {}, expected another element type",
-                          file.path(), key, GgufValueTypeName(array->element_type));
+                          file.path(), key, GgufValueTypeName(array->element_type()));
   }
-  if (array->elements.size() < min_count) {
+  if (array->size() < min_count) {
     return Status::Errorf("{}: key {} has {} elements, expected at least {} (one per token)",
-                          file.path(), key, array->elements.size(), min_count);
+                          file.path(), key, array->size(), min_count);
   }
   return array;
-}
-
-double NumberOf(const GgufValue& v) {
-  if (const auto* u = std::get_if<uint64_t>(&v.data)) return static_cast<double>(*u);
-  if (const auto* i = std::get_if<int64_t>(&v.data)) return static_cast<double>(*i);
-  if (const auto* d = std::get_if<double>(&v.data)) return *d;
-  if (const auto* b = std::get_if<bool>(&v.data)) return *b ? 1.0 : 0.0;
-  return 0.0;
 }
 
 // Optional integer / bool keys leave `out` unchanged when absent.
@@ -101,10 +93,10 @@ Result<Vocab> LoadVocabFromGguf(const GgufFile& file) {
   }
   SHRINK_ASSIGN_OR_RETURN(const GgufArray* tokens,
                           OptionalArray(file, kTokensKey, 0, {GgufValueType::kString}));
-  if (tokens->elements.empty()) {
+  if (tokens->empty()) {
     return Status::Errorf("{}: tokenizer with no vocabulary: {} is empty", file.path(), kTokensKey);
   }
-  const size_t n = tokens->elements.size();
+  const size_t n = tokens->size();
   if (n > static_cast<size_t>(INT32_MAX)) {
     return Status::Errorf("{}: {} has {} entries, more than token ids can address", file.path(),
                           kTokensKey, n);
@@ -117,9 +109,9 @@ Result<Vocab> LoadVocabFromGguf(const GgufFile& file) {
   vocab.tokens.resize(n);
   for (size_t i = 0; i < n; ++i) {
     Vocab::Token& token = vocab.tokens[i];
-    token.text = std::get<std::string>(tokens->elements[i].data);
-    if (scores) token.score = static_cast<float>(NumberOf(scores->elements[i]));
-    if (types) token.attr = TokenTypeToAttr(static_cast<int64_t>(NumberOf(types->elements[i])));
+    token.text = tokens->StringAt(i);
+    if (scores) token.score = static_cast<float>(scores->FloatAt(i));  // f32 or i32
+    if (types) token.attr = TokenTypeToAttr(types->IntAt(i));          // i32
   }
 
   if (vocab.model == VocabModel::kBpe) {
@@ -129,10 +121,8 @@ Result<Vocab> LoadVocabFromGguf(const GgufFile& file) {
     }
     SHRINK_ASSIGN_OR_RETURN(const GgufArray* merges, OptionalArray(file, "tokenizer.ggml.merges", 0,
                                                                    {GgufValueType::kString}));
-    vocab.merges.reserve(merges->elements.size());
-    for (const GgufValue& merge : merges->elements) {
-      vocab.merges.push_back(std::get<std::string>(merge.data));
-    }
+    const std::span<const std::string> texts = merges->values<std::string>();
+    vocab.merges.assign(texts.begin(), texts.end());
   }
 
   SHRINK_RETURN_IF_ERROR(ReadOptionalId(file, "tokenizer.ggml.bos_token_id", n, vocab.bos));

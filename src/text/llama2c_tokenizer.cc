@@ -152,9 +152,9 @@ std::string SpacesToSentencePiece(std::string_view text) {
 
 std::vector<std::pair<std::string, GgufValue>> Llama2cVocabGgufMetadata(
     const Llama2cTokenizer& tokenizer) {
-  GgufArray tokens{GgufValueType::kString, {}};
-  GgufArray scores{GgufValueType::kFloat32, {}};
-  GgufArray types{GgufValueType::kInt32, {}};
+  GgufArray tokens(GgufValueType::kString);
+  GgufArray scores(GgufValueType::kFloat32);
+  GgufArray types(GgufValueType::kInt32);
   const std::vector<Llama2cTokenizer::Entry>& entries = tokenizer.entries();
   for (size_t id = 0; id < entries.size(); ++id) {
     const std::string& text = entries[id].text;
@@ -173,9 +173,9 @@ std::vector<std::pair<std::string, GgufValue>> Llama2cVocabGgufMetadata(
     } else {
       name = SpacesToSentencePiece(text);
     }
-    tokens.elements.push_back(GgufValue::String(std::move(name)));
-    scores.elements.push_back(GgufValue::F32(entries[id].score));
-    types.elements.push_back(GgufValue::I32(type));
+    tokens.Push(GgufValue::String(std::move(name)));
+    scores.Push(GgufValue::F32(entries[id].score));
+    types.Push(GgufValue::I32(type));
   }
   std::vector<std::pair<std::string, GgufValue>> out;
   out.emplace_back("tokenizer.ggml.model", GgufValue::String("llama"));

@@ -87,25 +87,25 @@ TEST(Llama2cTokenizer, GgufKeysAsLlamaCppsConverterWritesThem) {
   ASSERT_EQ(m.size(), 7u);
   EXPECT_EQ(m[0].first, "tokenizer.ggml.model");
   EXPECT_EQ(m[0].second.AsString(), "llama");
-  const auto& tokens = m[1].second.AsArray().elements;
-  const auto& scores = m[2].second.AsArray().elements;
-  const auto& types = m[3].second.AsArray().elements;
+  const auto tokens = m[1].second.AsArray().values<std::string>();
+  const auto scores = m[2].second.AsArray().values<float>();
+  const auto types = m[3].second.AsArray().values<int32_t>();
   ASSERT_EQ(tokens.size(), 261u);
-  EXPECT_EQ(tokens[0].AsString(), "<unk>");
-  EXPECT_EQ(tokens[1].AsString(), "<s>");
-  EXPECT_EQ(tokens[2].AsString(), "</s>");
-  EXPECT_EQ(tokens[3 + 0x0a].AsString(), "<0x0A>");
-  EXPECT_EQ(tokens[259].AsString(), "\u2581the");  // the export's space back to SentencePiece's ▁
-  EXPECT_EQ(tokens[260].AsString(), "");
-  EXPECT_EQ(scores[259].AsFloat(), -1.5);
+  EXPECT_EQ(tokens[0], "<unk>");
+  EXPECT_EQ(tokens[1], "<s>");
+  EXPECT_EQ(tokens[2], "</s>");
+  EXPECT_EQ(tokens[3 + 0x0a], "<0x0A>");
+  EXPECT_EQ(tokens[259], "\u2581the");  // the export's space back to SentencePiece's ▁
+  EXPECT_EQ(tokens[260], "");
+  EXPECT_EQ(scores[259], -1.5);
   // llama_token_type: 2 unknown, 3 control, 6 byte, 1 normal (an empty text is control).
-  EXPECT_EQ(types[0].AsInt(), 2);
-  EXPECT_EQ(types[1].AsInt(), 3);
-  EXPECT_EQ(types[2].AsInt(), 3);
-  EXPECT_EQ(types[3].AsInt(), 6);
-  EXPECT_EQ(types[258].AsInt(), 6);
-  EXPECT_EQ(types[259].AsInt(), 1);
-  EXPECT_EQ(types[260].AsInt(), 3);
+  EXPECT_EQ(types[0], 2);
+  EXPECT_EQ(types[1], 3);
+  EXPECT_EQ(types[2], 3);
+  EXPECT_EQ(types[3], 6);
+  EXPECT_EQ(types[258], 6);
+  EXPECT_EQ(types[259], 1);
+  EXPECT_EQ(types[260], 3);
   EXPECT_EQ(m[4].first, "tokenizer.ggml.bos_token_id");
   EXPECT_EQ(m[4].second.AsUint(), 1u);
 }

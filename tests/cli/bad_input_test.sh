@@ -8,28 +8,17 @@ shrink=$1
 models="$2/models/stories260K"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/lib.sh"
 
 # expect_error NAME 'WORD...' ARG...: runs shrink ARG...; wants status 1 and one stderr line that starts
 # "shrink: error: " and holds each word of the (|-separated) WORD list.
 expect_error() {
   local name=$1 words=$2
   shift 2
-  "$shrink" "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  local lines
-  lines=$(wc -l <"$work/err")
-  if [ "$rc" -ne 1 ] || [ "$lines" -ne 1 ] || ! grep -q "^shrink: error: " "$work/err"; then
-    fail "$name: exit status $rc and $lines stderr lines, expected 1 and one 'shrink: error: ' line:"
-    head -c 1000 "$work/err"
-    return
-  fi
+  expect_one_line_error "$name" "$@" || return
   local IFS='|'
-  for word in $words; do
-    grep -qF -- "$word" "$work/err" || fail "$name: stderr lacks '$word': $(head -c 600 "$work/err")"
-  done
+  # shellcheck disable=SC2086
+  expect_stderr_has "$name" $words
 }
 
 # expect_late_error NAME 'WORD...' ARG...: as expect_error for errors found while running (after the
@@ -37,8 +26,7 @@ expect_error() {
 expect_late_error() {
   local name=$1 words=$2
   shift 2
-  "$shrink" "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
+  run_shrink "$@"
   if [ "$rc" -ne 1 ] || [ "$(grep -c "^shrink: error: " "$work/err")" -ne 1 ] ||
      ! tail -n 1 "$work/err" | grep -q "^shrink: error: "; then
     fail "$name: exit status $rc, expected 1 and a last stderr line 'shrink: error: ':"
@@ -46,9 +34,8 @@ expect_late_error() {
     return
   fi
   local IFS='|'
-  for word in $words; do
-    grep -qF -- "$word" "$work/err" || fail "$name: stderr lacks '$word': $(head -c 600 "$work/err")"
-  done
+  # shellcheck disable=SC2086
+  expect_stderr_has "$name" $words
 }
 
 # le32 N...: N as little-endian int32 bytes (two's complement).
@@ -123,5 +110,4 @@ expect_error "GGUF cut to 3 bytes" "cut3.gguf: truncated GGUF header: the file i
 expect_error "GGUF cut to 3 bytes (perplexity)" "cut3.gguf: truncated GGUF header" \
   perplexity -m "$work/cut3.gguf" -f "$text"
 
-[ "$failures" -eq 0 ] || exit 1
-echo "bad_input_test: all checks passed"
+finish bad_input_test

@@ -9,39 +9,25 @@ shrink=$1
 models="$2/models/stories260K"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/lib.sh"
 
 # expect_error 'LINE' ARG...: status 1 and stderr exactly LINE (one line).
 expect_error() {
   local want=$1
   shift
-  "$shrink" "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  local got
-  got=$(cat "$work/err")
-  if [ "$rc" -ne 1 ] || [ "$got" != "$want" ] || [ "$(wc -l <"$work/err")" -ne 1 ]; then
-    fail "shrink $*: status $rc, stderr:"
-    echo "$got" | head -c 800
-    echo "expected status 1 and: $want"
-  fi
+  expect_one_line_error "shrink $*" "$@" || { echo "expected: $want"; return; }
+  [ "$(cat "$work/err")" = "$want" ] ||
+    fail "shrink $*: stderr '$(cat "$work/err")', expected '$want'"
 }
 
 # expect_error_prefix 'PREFIX' ARG...: as expect_error, for a line that starts with PREFIX (the list of
 # commands grows).
 expect_error_prefix() {
-  local want=$1
+  local want=$1 got
   shift
-  "$shrink" "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  local got
+  expect_one_line_error "shrink $*" "$@" || { echo "expected a line starting: $want"; return; }
   got=$(cat "$work/err")
-  if [ "$rc" -ne 1 ] || [ "${got#"$want"}" = "$got" ] || [ "$(wc -l <"$work/err")" -ne 1 ]; then
-    fail "shrink $*: status $rc, stderr:"
-    echo "$got" | head -c 800
-    echo "expected status 1 and a line starting: $want"
-  fi
+  [ "${got#"$want"}" != "$got" ] || fail "shrink $*: stderr '$got', expected a line starting '$want'"
 }
 
 # None of these reach the model file: flags are checked first.
@@ -89,7 +75,6 @@ for args in "--help" "--version" "perplexity --help" "generate --help" "inspect 
   [ -s "$work/out" ] || fail "shrink $args printed nothing"
 done
 
-skipped=0
 if [[ -f "$models/stories260K.bin" && -f "$models/tok512.bin" ]]; then
   s=(perplexity -m "$models/stories260K.bin" --tokenizer "$models/tok512.bin")
   : >"$work/empty.txt"
@@ -103,6 +88,4 @@ else
   skipped=1
 fi
 
-[ "$failures" -eq 0 ] || exit 1
-[ "$skipped" -eq 0 ] || exit 77
-echo "flags_test: all checks passed"
+finish flags_test

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `shrink generate` end to end on stories260K: greedy from BOS prints the golden text of docs/models.md
-# (llama2.c run.c's output); a llama2.c checkpoint without --tokenizer fails with one line and status 1.
+# `shrink generate` end to end on stories260K: greedy from BOS prints the golden text, stated in
+# ../shared/docs/models.md (stories260K row) and reproduced by an independent F64 numpy forward pass
+# (tests/oracles/stories_greedy_oracle.py -> tests/oracles/fixtures/stories260k_greedy.txt, read
+# here); a llama2.c checkpoint without --tokenizer fails with one line and status 1.
 # Usage: generate_test.sh SHRINK_BINARY SHARED_DIR
 set -u
 shrink="$1"
@@ -9,7 +11,12 @@ if [[ ! -f "$models/stories260K.bin" || ! -f "$models/tok512.bin" ]]; then
   echo "skipped: $models/stories260K.bin or tok512.bin is absent"
   exit 77
 fi
-golden="Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high"
+fixture="$(cd "$(dirname "$0")/../oracles/fixtures" && pwd)/stories260k_greedy.txt"
+golden=$(sed -n 's/^text //p' "$fixture")
+if [[ -z $golden ]]; then
+  echo "FAIL: no 'text ' line in $fixture"
+  exit 1
+fi
 
 out=$("$shrink" generate -m "$models/stories260K.bin" --tokenizer "$models/tok512.bin" -p "" -n 60 \
       --temp 0 2>/dev/null)

@@ -55,8 +55,47 @@ else
   fail "fixture: exit status $?, stderr: $(cat "$work/err")"
 fi
 
-model="${SHRINK_CACHE:-$HOME/.cache/shrink}/models/smollm2-135m-instruct-q4_1.gguf"
 skipped=0
+
+# Memory (issue 6): a 20 MB file holding one 20-million-element u8 array made inspect use 964 MB (each
+# element a whole GgufValue). Peak RSS over that of the same file with 5 elements must stay within
+# 2.5 × the file's size: the mapped file (20 MB, touched once) plus the array's one 20 MB buffer, with
+# room for allocator rounding, but far from one word per element (160 MB).
+# u8_array_gguf COUNT OUT: no tensors, one key "big.array", an array of COUNT zero u8s.
+u8_array_gguf() {
+  local n=$1 le=""
+  for shift in 0 8 16 24 32 40 48 56; do le+=$(printf '\\x%02x' $(((n >> shift) & 255))); done
+  {
+    printf 'GGUF\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00'
+    printf '\x09\x00\x00\x00\x00\x00\x00\x00big.array\x09\x00\x00\x00\x00\x00\x00\x00'
+    printf "$le"
+    head -c "$n" /dev/zero
+  } >"$2"
+}
+# peak_rss_kib FILE: inspect's maximum resident set (KiB); its stdout goes to $work/out.
+peak_rss_kib() {
+  /usr/bin/time -f '%M' -o "$work/rss" "$shrink" inspect "$1" >"$work/out" 2>"$work/err" ||
+    { fail "$1: exit status $?, stderr: $(cat "$work/err")"; echo 0; return; }
+  tail -n 1 "$work/rss"
+}
+if [ -x /usr/bin/time ]; then
+  u8_array_gguf 5 "$work/small_array.gguf"
+  u8_array_gguf 20000000 "$work/big_array.gguf"
+  small=$(peak_rss_kib "$work/small_array.gguf")
+  big=$(peak_rss_kib "$work/big_array.gguf")
+  grep -q "big.array .*array\[u8\] .*20000000 elements: \[0, 0, 0, 0, 0, \.\.\.\]" "$work/out" ||
+    fail "big array: unexpected listing: $(grep big.array "$work/out")"
+  size_kib=$(($(stat -c %s "$work/big_array.gguf") / 1024))
+  growth=$((big - small))
+  echo "inspect peak RSS: ${small} KiB (5 elements), ${big} KiB (20M elements, file ${size_kib} KiB)"
+  [ "$growth" -le $((size_kib * 5 / 2)) ] ||
+    fail "20M-element array: peak RSS grew by ${growth} KiB, expected at most 2.5 x ${size_kib} KiB"
+else
+  echo "skipped: /usr/bin/time is absent (the peak-RSS check needs it)"
+  skipped=1
+fi
+
+model="${SHRINK_CACHE:-$HOME/.cache/shrink}/models/smollm2-135m-instruct-q4_1.gguf"
 if [ -f "$model" ]; then
   if "$shrink" inspect "$model" >"$work/out" 2>"$work/err"; then
     # From gguf-py's GGUFReader: 272 tensors, sum of n_bytes 96576768, sum of n_elements 134515008,

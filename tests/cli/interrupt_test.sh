@@ -8,11 +8,16 @@
 #   phase 2: OUT holds a different complete file (fewer chunks); after each kill OUT is that file
 #            or the reference.
 #   After each phase a complete run must succeed, write the reference and leave no temp file.
-# Between kills a temp file next to OUT is accepted (the writer's fixed "OUT.tmp", overwritten by
-# the next run), but never more than one: temp files must not accumulate.
+# Between kills a temp file next to OUT is accepted (the killed run's "OUT.tmp.<pid>", removed by the
+# next run's writer as its pid is dead: io/atomic_file.h), but never more than one: temp files must
+# not accumulate.
+#
+# Phase 3 (`shrink quantize`, the GGUF writer; needs the cached SmolLM2): the run is SIGKILLed once its
+# "OUT.tmp.<pid>" exists (mid-write), which leaves that temp; a rerun must write the complete file
+# (identical to a reference run) and remove the dead run's temp (io/atomic_file.h), leaving no stray.
 #
 # Usage: interrupt_test.sh SHRINK_BINARY SHARED_DIR [KILLS_PER_PHASE (default 5)] [SEED]
-# Exit 77 (skip) when stories260K or the text is absent.
+# Exit 77 (skip) when stories260K or the text is absent, or (after the other phases pass) SmolLM2.
 set -u
 shrink=$1
 shared=$2
@@ -105,8 +110,48 @@ for ((i = 1; i <= kills; i++)); do
 done
 finish_phase 2
 
+# Phase 3: quantize SIGKILLed mid-write, then rerun.
+smollm2="${SHRINK_CACHE:-$HOME/.cache/shrink}/models/smollm2-135m-instruct-q4_1.gguf"
+skipped=0
+quantize() {  # OUT: SmolLM2 to Q8_0 (about 145 MB written)
+  "$shrink" quantize "$smollm2" "$1" --type Q8_0 --threads 1 >/dev/null 2>&1
+}
+if [[ -f $smollm2 ]]; then
+  mkdir "$work/q"
+  quantize "$work/reference.gguf" || fail "phase 3: the reference quantize run failed"
+  qout=$work/q/out.gguf
+  for ((i = 1; i <= 2; i++)); do
+    "$shrink" quantize "$smollm2" "$qout" --type Q8_0 --threads 1 >/dev/null 2>&1 &
+    pid=$!  # shrink itself (not a subshell), whose pid names the temp
+    # Wait (up to 20 s) for the writer's temp, then kill after a further 0..199 ms.
+    for ((t = 0; t < 2000; t++)); do
+      [[ -e $qout.tmp.$pid ]] && break
+      sleep 0.01
+    done
+    sleep "0.$(printf '%03d' $((RANDOM % 200)))"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    temps=$(find "$work/q" -name 'out.gguf.tmp.*' -printf '%f ')
+    echo "phase 3 kill $i: temp files after the kill: ${temps:-none}"
+    [[ -e $qout.tmp.$pid ]] || echo "note: the run ended before the kill (no temp of pid $pid)"
+    [[ -e $qout ]] && fail "phase 3 kill $i: OUT exists after a killed first write"
+    if ! quantize "$qout"; then
+      fail "phase 3 rerun $i failed"
+    elif ! cmp -s "$qout" "$work/reference.gguf"; then
+      fail "phase 3 rerun $i wrote a different file"
+    fi
+    left=$(find "$work/q" -mindepth 1 ! -name out.gguf -printf '%f ')
+    [[ -z $left ]] || fail "phase 3 rerun $i left stray files: $left"
+    rm -f "$qout"
+  done
+else
+  echo "skipped: phase 3 (quantize), $smollm2 is absent (scripts/fetch-models gets it)"
+  skipped=1
+fi
+
 if ((failures)); then
   echo "$failures failures (seed $seed)"
   exit 1
 fi
 echo "PASS: $((2 * kills)) kills, OUT always absent, the previous file or complete"
+((skipped == 0)) || exit 77
