@@ -96,9 +96,10 @@ Result<ImatrixData> ReadGguf(const std::string& path) {
   if (type == nullptr || type->type != GgufValueType::kString || type->AsString() != "imatrix") {
     return Status::Errorf(
         "{}: general.type is {}, expected 'imatrix' (is this a model rather than an imatrix?)",
-        path, type == nullptr                         ? "missing"
-              : type->type == GgufValueType::kString ? "'" + type->AsString() + "'"
-                                                     : "not a string");
+        path,
+        type == nullptr                        ? "missing"
+        : type->type == GgufValueType::kString ? "'" + type->AsString() + "'"
+                                               : "not a string");
   }
   ImatrixData data;
   data.format = ImatrixFormat::kGguf;

@@ -27,7 +27,8 @@ std::vector<uint8_t> ReadBytes(const std::filesystem::path& path) {
 
 void WriteBytes(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 ImatrixData ReadFixture(const std::string& name) {
@@ -142,8 +143,8 @@ TEST(ImatrixFileTest, StackedMatricesRoundTrip) {
   EXPECT_EQ(dat->chunk_count, 3);
   const ImatrixTensor& e = dat->tensors.at("blk.0.ffn_up_exps.weight");
   EXPECT_EQ(e.counts, std::vector<int64_t>{3});
-  EXPECT_EQ(e.sums, (std::vector<float>{1.0f / 8 * 3, 2.0f / 8 * 3, 3, 3, 5.0f / 40 * 3,
-                                        6.0f / 40 * 3}));
+  EXPECT_EQ(e.sums,
+            (std::vector<float>{1.0f / 8 * 3, 2.0f / 8 * 3, 3, 3, 5.0f / 40 * 3, 6.0f / 40 * 3}));
 }
 
 TEST(ImatrixFileTest, LegacyZeroCallsKeepsValues) {
@@ -291,8 +292,7 @@ TEST(ImatrixFileTest, MalformedGguf) {
     EXPECT_EQ(d->tensors.at("w").counts, std::vector<int64_t>{4});
   }
   ExpectError(ImatrixGguf("llama").bytes(), {"general.type is 'llama', expected 'imatrix'"});
-  ExpectError(ImatrixGguf("imatrix", false).bytes(),
-              {"missing required key 'imatrix.datasets'"});
+  ExpectError(ImatrixGguf("imatrix", false).bytes(), {"missing required key 'imatrix.datasets'"});
   ExpectError(ImatrixGguf("imatrix", true, 1).bytes(),
               {"tensor 'w.counts' has type F16, expected F32"});
   ExpectError(ImatrixGguf("imatrix", true, 0, -1).bytes(),
@@ -304,8 +304,7 @@ TEST(ImatrixFileTest, MalformedGguf) {
               {"tensor 'v.in_sum2' is missing (its partner 'v.counts' is present)"});
   ExpectError(ImatrixGguf("imatrix", true, 0, 4, 2, "w.other").bytes(),
               {"tensor 'w.other' is neither NAME.in_sum2 nor NAME.counts"});
-  ExpectError(ImatrixGguf("imatrix", true, 0, 4, 2, ".counts").bytes(),
-              {"no weight tensor name"});
+  ExpectError(ImatrixGguf("imatrix", true, 0, 4, 2, ".counts").bytes(), {"no weight tensor name"});
   // Two counts for a 2-column sum: 2 matrices of 1 column, but the sums' row says 2 columns.
   GgufBytes two;
   two.Header(2, 4);

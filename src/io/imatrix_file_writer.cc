@@ -86,7 +86,8 @@ Status WriteDatBody(const ImatrixData& data, DatBuffer& out) {
   for (const auto* entry : stored) {
     const std::string& name = entry->first;
     const ImatrixTensor& t = entry->second;
-    if (name.size() > static_cast<size_t>(kMaxI32) || t.sums.size() > static_cast<size_t>(kMaxI32)) {
+    if (name.size() > static_cast<size_t>(kMaxI32) ||
+        t.sums.size() > static_cast<size_t>(kMaxI32)) {
       return Status::Errorf("tensor '{}' is too large for the legacy format's i32 fields", name);
     }
     int32_t ncall = 0;
@@ -142,7 +143,8 @@ Status WriteImatrixGguf(const std::string& path, const ImatrixData& data) {
     const int64_t n_mat = t.matrices();
     std::vector<int64_t> sums_shape = {t.columns}, counts_shape = {1};
     if (n_mat > 1) sums_shape.push_back(n_mat), counts_shape.push_back(n_mat);
-    tensors.push_back({sums_name, sums_shape, static_cast<uint32_t>(TensorType::kF32), Bytes(t.sums)});
+    tensors.push_back(
+        {sums_name, sums_shape, static_cast<uint32_t>(TensorType::kF32), Bytes(t.sums)});
     tensors.push_back({name + ".counts", counts_shape, static_cast<uint32_t>(TensorType::kF32),
                        Bytes(counts.back())});
   }
