@@ -14,6 +14,7 @@
 #include "base/progress.h"
 #include "cli/command.h"
 #include "cli/flags.h"
+#include "cli/resources.h"
 #include "io/gguf.h"
 #include "model/config_metadata.h"
 #include "model/model.h"
@@ -31,17 +32,6 @@ struct QuantizeFlags {
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// The output's folder must exist (checked before any work, as the writer would only find out
-// after loading the model).
-Status CheckOutputFolder(const std::string& out_path) {
-  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
-  std::error_code ec;
-  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
-    return Status::Errorf("{}: the output folder '{}' does not exist", out_path, parent.string());
-  }
-  return Status::Ok();
 }
 
 // A file without the GGUF magic is read as a llama2.c checkpoint, whose header has no magic of its
