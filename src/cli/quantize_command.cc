@@ -19,6 +19,7 @@
 #include "cli/resources.h"
 #include "io/gguf.h"
 #include "io/imatrix_file.h"
+#include "io/message_text.h"
 #include "model/config_metadata.h"
 #include "model/model.h"
 #include "quant/importance.h"
@@ -78,13 +79,14 @@ Result<std::vector<const TensorView*>> OutputOrder(const std::string& path, cons
 
 void PrintImatrixSummary(const std::string& path, const ImatrixData& imatrix,
                          const AttachedImportance& a) {
-  fmt::print(stderr,
-             "quantize: imatrix {} ({}, {} entries, {} chunks{}{}): weighs {} tensors; {} others "
-             "match but their type has no importance-weighted encoder; {} have no entry\n",
-             path, ImatrixFormatName(imatrix.format), imatrix.tensors.size(), imatrix.chunk_count,
-             imatrix.chunk_size > 0 ? fmt::format(" of {} tokens", imatrix.chunk_size) : "",
-             imatrix.datasets.empty() ? "" : fmt::format(", from {}", imatrix.datasets[0]), a.used,
-             a.type_unweighted, a.no_entry);
+  fmt::print(
+      stderr,
+      "quantize: imatrix {} ({}, {} entries, {} chunks{}{}): weighs {} tensors; {} others "
+      "match but their type has no importance-weighted encoder; {} have no entry\n",
+      path, ImatrixFormatName(imatrix.format), imatrix.tensors.size(), imatrix.chunk_count,
+      imatrix.chunk_size > 0 ? fmt::format(" of {} tokens", imatrix.chunk_size) : "",
+      imatrix.datasets.empty() ? "" : fmt::format(", from {}", ForMessage(imatrix.datasets[0])),
+      a.used, a.type_unweighted, a.no_entry);
   if (a.unused_entries > 0) {
     fmt::print(stderr, "quantize: {} entries of {} name no tensor that is re-encoded\n",
                a.unused_entries, path);

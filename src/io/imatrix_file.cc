@@ -9,6 +9,7 @@
 
 #include "io/gguf.h"
 #include "io/mapped_file.h"
+#include "io/message_text.h"
 
 namespace shrink {
 namespace {
@@ -63,7 +64,8 @@ std::span<const float> F32Values(const GgufTensorInfo& t) {
 Result<ImatrixTensor> ReadGgufTensor(const GgufTensorInfo& sums, const GgufTensorInfo& counts) {
   for (const GgufTensorInfo* t : {&sums, &counts}) {
     if (t->type_id != static_cast<uint32_t>(TensorType::kF32)) {
-      return Status::Errorf("tensor '{}' has type {}, expected F32", t->name, t->traits->name);
+      return Status::Errorf("tensor '{}' has type {}, expected F32", ForMessage(t->name),
+                            t->traits->name);
     }
   }
   const int64_t n_mat = counts.element_count();
@@ -73,17 +75,18 @@ Result<ImatrixTensor> ReadGgufTensor(const GgufTensorInfo& sums, const GgufTenso
   if (sums.element_count() % n_mat != 0 || sums.element_count() / n_mat != columns) {
     return Status::Errorf(
         "tensor '{}' has {} elements ({} columns), but '{}' has {} counts: expected {} × {}",
-        sums.name, sums.element_count(), columns, counts.name, n_mat, columns, n_mat);
+        ForMessage(sums.name), sums.element_count(), columns, ForMessage(counts.name), n_mat,
+        columns, n_mat);
   }
   ImatrixTensor out;
   out.columns = columns;
   const std::span<const float> s = F32Values(sums);
-  SHRINK_RETURN_IF_ERROR(CheckSums(s, fmt::format("tensor '{}'", sums.name)));
+  SHRINK_RETURN_IF_ERROR(CheckSums(s, fmt::format("tensor '{}'", ForMessage(sums.name))));
   out.sums.assign(s.begin(), s.end());
   for (const float c : F32Values(counts)) {
     if (!std::isfinite(c) || c < 0 || c > kMaxCount) {
       return Status::Errorf("tensor '{}' holds count {}, expected a whole number of rows >= 0",
-                            counts.name, c);
+                            ForMessage(counts.name), c);
     }
     out.counts.push_back(std::llround(c));
   }
@@ -115,8 +118,8 @@ Result<ImatrixData> ReadGguf(const std::string& path) {
     } else if (EndsWith(t.name, kCountsSuffix)) {
       pairs[t.name.substr(0, t.name.size() - kCountsSuffix.size())].second = &t;
     } else {
-      return Status::Errorf("{}: tensor '{}' is neither NAME{} nor NAME{}", path, t.name,
-                            kSumsSuffix, kCountsSuffix);
+      return Status::Errorf("{}: tensor '{}' is neither NAME{} nor NAME{}", path,
+                            ForMessage(t.name), kSumsSuffix, kCountsSuffix);
     }
   }
   if (pairs.empty()) return Status::Errorf("{}: no tensors: the imatrix is empty", path);
@@ -127,8 +130,8 @@ Result<ImatrixData> ReadGguf(const std::string& path) {
     }
     if (pair.first == nullptr || pair.second == nullptr) {
       return Status::Errorf("{}: tensor '{}{}' is missing (its partner '{}{}' is present)", path,
-                            name, pair.first == nullptr ? kSumsSuffix : kCountsSuffix, name,
-                            pair.first == nullptr ? kCountsSuffix : kSumsSuffix);
+                            ForMessage(name), pair.first == nullptr ? kSumsSuffix : kCountsSuffix,
+                            ForMessage(name), pair.first == nullptr ? kCountsSuffix : kSumsSuffix);
     }
     SHRINK_ASSIGN_OR_RETURN(ImatrixTensor t,
                             ReadGgufTensor(*pair.first, *pair.second).WithContext(path));
@@ -175,7 +178,7 @@ Status ReadDatEntry(DatCursor& in, int32_t index, ImatrixData& data) {
   const uint64_t at = in.pos();
   auto where = [&](std::string_view name) {
     return name.empty() ? fmt::format("entry {} at offset {}", index, at)
-                        : fmt::format("entry {} ('{}') at offset {}", index, name, at);
+                        : fmt::format("entry {} ('{}') at offset {}", index, ForMessage(name), at);
   };
   int32_t len = 0;
   SHRINK_RETURN_IF_ERROR(in.ReadI32(&len, where("") + ": name length"));

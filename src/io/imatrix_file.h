@@ -73,8 +73,9 @@ Status WriteImatrixGguf(const std::string& path, const ImatrixData& data);
 // ncall = ceil(max count / chunk_size) and value = (sum / count) · ncall in F32 (a matrix with
 // count 0 stores 1 · ncall), tensors whose counts are all 0 are left out, and the trailer holds
 // chunk_count and the last dataset. A kDat `data` is written back exactly as read.
-// Atomic. Errors: I/O; a kGguf `data` with chunk_size <= 0 (ncall needs it); a value that does
-// not fit the format's i32 fields.
+// Atomic. Errors: I/O; a kGguf `data` with chunk_size <= 0 (ncall needs it) or without a tensor
+// that saw rows (the file would have no entries, which no reader accepts); a value that does
+// not fit the format's i32 fields, or a stored value that overflows F32.
 Status WriteImatrixDat(const std::string& path, const ImatrixData& data);
 
 Status WriteImatrixFile(const std::string& path, const ImatrixData& data, ImatrixFormat format);

@@ -167,6 +167,13 @@ TEST(ImatrixFileTest, WriterErrors) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("ggml allows at most 63"), std::string::npos) << s.message();
   EXPECT_FALSE(std::filesystem::exists(dir / "x.gguf"));
+  // No tensor saw rows: a .dat of no entries, which no reader takes (a fuzzer finding).
+  d.tensors.clear();
+  d.tensors["w"] = {1, {1}, {0}};
+  d.chunk_size = 4;
+  s = WriteImatrixDat(dir / "x.dat", d);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("no tensor saw any rows"), std::string::npos) << s.message();
   EXPECT_FALSE(std::filesystem::exists(dir / "x.dat"));
 }
 
@@ -239,6 +246,8 @@ TEST(ImatrixFileTest, MalformedDat) {
   ExpectError(Dat().I32(1).I32(0).I32(1).I32(1).F32(1).F32(1).b,
               {"entry 0 at offset 4: name length is 0"});
   ExpectError(Dat().I32(1).I32(-3).I32(1).I32(1).F32(1).F32(1).b, {"name length is -3"});
+  // A name with a newline stays on one line (a fuzzer finding).
+  ExpectError(Dat().I32(1).Name("a\nb").I32(-1).I32(1).F32(1).b, {"entry 0 ('a\\x0ab')"});
   ExpectError(Dat().I32(1).Name("w").I32(-1).I32(1).F32(1).b,
               {"entry 0 ('w') at offset 4: ncall is -1, expected >= 0"});
   ExpectError(Dat().I32(1).Name("w").I32(1).I32(0).F32(1).b, {"nval is 0, expected >= 1"});

@@ -1,5 +1,6 @@
 // Writing importance-matrix files in llama-imatrix's two formats (layouts in io/imatrix_file.h).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <span>
@@ -7,6 +8,7 @@
 #include "io/atomic_file.h"
 #include "io/gguf_writer.h"
 #include "io/imatrix_file.h"
+#include "io/message_text.h"
 
 namespace shrink {
 namespace {
@@ -49,8 +51,8 @@ Status LegacyValues(const std::string& name, const ImatrixTensor& t, int64_t chu
   const int64_t max_count = *std::max_element(t.counts.begin(), t.counts.end());
   const int64_t calls = (max_count + chunk_size - 1) / chunk_size;
   if (calls > kMaxI32) {
-    return Status::Errorf("tensor '{}': {} rows in chunks of {} do not fit the i32 ncall", name,
-                          max_count, chunk_size);
+    return Status::Errorf("tensor '{}': {} rows in chunks of {} do not fit the i32 ncall",
+                          ForMessage(name), max_count, chunk_size);
   }
   *ncall = static_cast<int32_t>(calls);
   values->resize(t.sums.size());
@@ -60,6 +62,10 @@ Status LegacyValues(const std::string& name, const ImatrixTensor& t, int64_t chu
     float value = t.sums[i];
     if (count == 0.0f) value = count = 1.0f;
     (*values)[i] = (value / count) * static_cast<float>(*ncall);
+    if (!std::isfinite((*values)[i])) {
+      return Status::Errorf("tensor '{}' value {}: ({} / {}) · {} overflows F32", ForMessage(name),
+                            i, value, count, *ncall);
+    }
   }
   return Status::Ok();
 }
@@ -76,6 +82,11 @@ Status WriteDatBody(const ImatrixData& data, DatBuffer& out) {
     const bool no_data = std::all_of(c.begin(), c.end(), [](int64_t n) { return n == 0; });
     if (data.format == ImatrixFormat::kDat || !no_data) stored.push_back(&entry);
   }
+  if (stored.empty()) {
+    return Status::Error(
+        "no tensor saw any rows: a legacy .dat needs at least one entry (llama.cpp reads none "
+        "as an error)");
+  }
   if (stored.size() > static_cast<size_t>(kMaxI32) || data.chunk_count > kMaxI32 ||
       data.chunk_count < 0) {
     return Status::Errorf("{} tensors or chunk count {} do not fit the legacy format's i32 fields",
@@ -88,7 +99,8 @@ Status WriteDatBody(const ImatrixData& data, DatBuffer& out) {
     const ImatrixTensor& t = entry->second;
     if (name.size() > static_cast<size_t>(kMaxI32) ||
         t.sums.size() > static_cast<size_t>(kMaxI32)) {
-      return Status::Errorf("tensor '{}' is too large for the legacy format's i32 fields", name);
+      return Status::Errorf("tensor '{}' is too large for the legacy format's i32 fields",
+                            ForMessage(name));
     }
     int32_t ncall = 0;
     if (data.format == ImatrixFormat::kDat) {
@@ -135,7 +147,7 @@ Status WriteImatrixGguf(const std::string& path, const ImatrixData& data) {
     const std::string sums_name = name + ".in_sum2";
     if (sums_name.size() > kMaxTensorName) {
       return Status::Errorf("{}: tensor name '{}' is {} bytes, ggml allows at most {}", path,
-                            sums_name, sums_name.size(), kMaxTensorName);
+                            ForMessage(sums_name), sums_name.size(), kMaxTensorName);
     }
     counts.emplace_back(t.counts.begin(), t.counts.end());
     // llama-imatrix makes [C_in, n_mat] and [1, n_mat] tensors; GGUF stores the dimensions up to
