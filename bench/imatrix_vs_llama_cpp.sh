@@ -11,8 +11,12 @@
 #     is expected (docs/numerics.md).
 #  4. Files move both ways: llama-quantize --imatrix takes shrink's GGUF and .dat files, and
 #     shrink quantize --imatrix takes llama-imatrix's (a Q4_0 of the base each time).
+#  5. The same imatrix (llama-imatrix's) in both quantizers: for each of --types, shrink quantize
+#     --imatrix and llama-quantize --imatrix write files of equal size, compared tensor by tensor
+#     (gguf-py, by name: type and bytes).
 #
 # Usage: bench/imatrix_vs_llama_cpp.sh [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N]
+#                                      [--types "Q4_0 Q4_K_M Q2_K Q3_K_M"]
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; the base is
 #        ~540 MB for SmolLM2)
 set -euo pipefail
@@ -21,12 +25,14 @@ cd "$(dirname "$0")/.."
 model_arg=smollm2
 chunks=10
 threads=$(nproc)
+types="Q4_0 Q4_K_M Q2_K Q3_K_M"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --model) model_arg="$2"; shift 2 ;;
     --chunks) chunks="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
-    *) echo "usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N]" >&2; exit 2 ;;
+    --types) types="$2"; shift 2 ;;
+    *) echo "usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N] [--types \"T...\"]" >&2; exit 2 ;;
   esac
 done
 
@@ -98,6 +104,28 @@ done
   >"$work/sq.txt" 2>&1 || { echo "shrink quantize rejects llama.imatrix.gguf (see $work/sq.txt)" >&2; exit 1; }
 moves+=("shrink quantize takes llama.imatrix.gguf: $(grep -o 'imatrix .*entries' "$work/sq.txt" | head -1)")
 
+echo "== the same imatrix in both quantizers: $types" >&2
+same=()
+for type in $types; do
+  "$shrink" quantize "$work/base.gguf" "$work/s_$type.gguf" --type "$type" --threads "$threads" \
+    --imatrix "$work/llama.imatrix.gguf" >"$work/s_$type.txt" 2>&1 ||
+    { same+=("$type: shrink quantize failed: $(tail -1 "$work/s_$type.txt")"); continue; }
+  "$bin/llama-quantize" --imatrix "$work/llama.imatrix.gguf" "$work/base.gguf" "$work/l_$type.gguf" \
+    "$type" "$threads" >"$work/l_$type.txt" 2>&1 || { echo "llama-quantize $type failed" >&2; exit 1; }
+  verdict=$(python3 - "$work/s_$type.gguf" "$work/l_$type.gguf" <<'EOF'
+import sys
+import gguf
+a = {t.name: t for t in gguf.GGUFReader(sys.argv[1]).tensors}
+b = {t.name: t for t in gguf.GGUFReader(sys.argv[2]).tensors}
+assert sorted(a) == sorted(b), "tensor names differ"
+d = [n for n in a if a[n].tensor_type != b[n].tensor_type or a[n].data.tobytes() != b[n].data.tobytes()]
+print(f"{len(a)} tensors, {len(d)} differ in type or bytes" + (f" (first {d[0]})" if d else ""))
+EOF
+  )
+  same+=("$type: $(stat -c %s "$work/s_$type.gguf") / $(stat -c %s "$work/l_$type.gguf") bytes; $verdict")
+  rm -f "$work/s_$type.gguf" "$work/l_$type.gguf"
+done
+
 echo
 echo "shrink imatrix vs llama-imatrix: $(basename "$model") as F32, $chunks chunks of 512 tokens of tinyshakespeare"
 echo "CPU: $(cpu_model); threads $threads; $(date -u +%F)"
@@ -107,3 +135,5 @@ printf '%-16s %10s %12s\n' "llama-imatrix" "$t_l" "$rss_l"
 echo "speed ratio (llama wall / shrink wall): $(echo "scale=2; $t_l / $t_s" | bc)"
 cat "$work/compare.txt"
 printf '%s\n' "${moves[@]}"
+echo "shrink quantize --imatrix vs llama-quantize --imatrix (llama-imatrix's file; shrink's size / llama's):"
+printf '  %s\n' "${same[@]}"

@@ -18,6 +18,11 @@
 #   stories260k.imatrix.dat    --output-format dat  (the legacy binary)
 # and llama-tokenize writes the ids of the 512 tokens the chunks take to stories260k.tokens.txt
 # (one line, "[1, 410, ...]"), so a test can tell a tokenizer difference from a forward-pass difference.
+# Finally llama-quantize --imatrix stories260k.imatrix.gguf quantizes the F32 GGUF to Q4_0 and Q4_K_M
+# (on stories260K's rows of 64 and 172 the latter falls back to block-32 and F16 types), and
+# stories260k.llama_quantize.tsv records per tensor its type and the FNV-1a 64 hash of its bytes
+# ("MIX<TAB>TENSOR<TAB>TYPE<TAB>HASH", hash in hex), read with gguf-py: the files are too large to
+# commit, the hashes say whether ours are byte-identical.
 set -euo pipefail
 shrink=$(realpath "$1")
 bin=$(realpath "$2")
@@ -42,4 +47,22 @@ done
 "$bin/llama-tokenize" -m stories260k-f32.gguf -f tinyshakespeare-40k.txt --ids --log-disable \
   2>/dev/null | tail -n 1 | python3 -c 'import sys; print(sys.stdin.read().strip()[1:-1].split(", ")[:512])' \
   | tr -d "'" >"$out/stories260k.tokens.txt"
+for mix in Q4_0 Q4_K_M; do
+  "$bin/llama-quantize" --imatrix "$out/stories260k.imatrix.gguf" stories260k-f32.gguf "q-$mix.gguf" \
+    $mix >"$work/log.$mix" 2>&1 || { cat "$work/log.$mix"; exit 1; }
+done
+python3 - q-Q4_0.gguf q-Q4_K_M.gguf >"$out/stories260k.llama_quantize.tsv" <<'PY'
+import sys
+import gguf
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+for path, mix in zip(sys.argv[1:], ["Q4_0", "Q4_K_M"]):
+    for t in gguf.GGUFReader(path).tensors:
+        print(f"{mix}\t{t.name}\t{t.tensor_type.name}\t{fnv1a64(t.data.tobytes()):016x}")
+PY
 ls -l "$out"
