@@ -158,11 +158,12 @@ for im in "$fixtures/stories260k.imatrix.gguf" "$fixtures/stories260k.imatrix.da
     { fail "quantize --imatrix $im: $(cat "$work/log")"; continue; }
   grep -q "quantize: imatrix $im (.*35 entries, 4 chunks" "$work/log" ||
     fail "$im: no imatrix summary: $(cat "$work/log")"
-  grep -qE "^blk.0.attn_q.weight .*imatrix (does not apply to Q4_0|: importance-weighted)" "$work/plan" ||
+  grep -q "^blk.0.attn_q.weight .*Q4_0 base type: Q4_0; imatrix: importance-weighted" "$work/plan" ||
     fail "$im: --explain says nothing of the imatrix for blk.0.attn_q: $(grep attn_q "$work/plan" | head -1)"
   grep -q "^token_embd.weight .*imatrix has no entry for it" "$work/plan" ||
     fail "$im: --explain says nothing of token_embd's missing entry"
-  grep -q "the imatrix weighs" "$work/plan" || fail "$im: the summary does not count weighted tensors"
+  grep -q "the imatrix weighs 30 of the 36 re-encoded matrices" "$work/plan" ||
+    fail "$im: the summary does not count 30 weighted tensors (ffn_down falls back to F16): $(tail -1 "$work/plan")"
   if [ $oracle_ok = 1 ]; then
     python3 -c '
 import sys, gguf
