@@ -29,4 +29,20 @@ void ImatrixCollector::Accumulate(std::string name, std::span<const float> x, in
   e.rows += T;
 }
 
+ImatrixData ToImatrixData(const ImatrixCollector& collector, std::vector<std::string> datasets,
+                          int64_t chunk_count, int64_t chunk_size) {
+  ImatrixData data;
+  data.format = ImatrixFormat::kGguf;
+  data.datasets = std::move(datasets);
+  data.chunk_count = chunk_count;
+  data.chunk_size = chunk_size;
+  for (const auto& [name, e] : collector.entries()) {
+    ImatrixTensor& t = data.tensors[name];
+    t.columns = static_cast<int64_t>(e.sum_sq.size());
+    t.sums.assign(e.sum_sq.begin(), e.sum_sq.end());  // F64 -> F32: the one rounding
+    t.counts = {e.rows};
+  }
+  return data;
+}
+
 }  // namespace shrink

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "calib/linear_input.h"
+#include "io/imatrix_file.h"
 
 namespace shrink {
 
@@ -52,5 +53,11 @@ class ImatrixCollector : public LinearInputCollector {
  private:
   std::map<std::string, ImatrixEntry, std::less<>> entries_;
 };
+
+// The collected statistics as an imatrix file holds them (io/imatrix_file.h, GGUF semantics): per
+// tensor the sums rounded to F32 and one count, the rows seen; `datasets`, `chunk_count` and
+// `chunk_size` (tokens per chunk) are recorded as given.
+ImatrixData ToImatrixData(const ImatrixCollector& collector, std::vector<std::string> datasets,
+                          int64_t chunk_count, int64_t chunk_size);
 
 }  // namespace shrink

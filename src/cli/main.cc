@@ -15,5 +15,6 @@ int main(int argc, char** argv) {
   shrink::cli::AddPerplexityCommand(app);
   shrink::cli::AddTokenizeCommand(app);
   shrink::cli::AddQuantizeCommand(app);
+  shrink::cli::AddImatrixCommand(app);
   return shrink::cli::RunCli(app, argc, argv);  // flag errors: one line, exit status 1
 }

@@ -1,6 +1,7 @@
 // `shrink quantize IN OUT --type T`: re-encodes a model's tensors by a mix (quant/mix.h) and writes
 // a GGUF that llama.cpp loads. --explain shows the rule behind every tensor's type, --dry-run the
-// plan and the file size without writing.
+// plan and the file size without writing, --imatrix weighs the rounding error by an importance
+// matrix (quant/importance.h), checked against the model before any work.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -8,15 +9,20 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "base/progress.h"
 #include "cli/command.h"
 #include "cli/flags.h"
+#include "cli/resources.h"
 #include "io/gguf.h"
+#include "io/imatrix_file.h"
+#include "io/message_text.h"
 #include "model/config_metadata.h"
 #include "model/model.h"
+#include "quant/importance.h"
 #include "quant/plan_report.h"
 #include "quant/quantized_gguf.h"
 
@@ -24,24 +30,13 @@ namespace shrink::cli {
 namespace {
 
 struct QuantizeFlags {
-  std::string in_path, out_path, type, tokenizer_path;
+  std::string in_path, out_path, type, tokenizer_path, imatrix_path;
   bool explain = false, dry_run = false, pure = false;
   int threads = std::max(1u, std::thread::hardware_concurrency());
 };
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// The output's folder must exist (checked before any work, as the writer would only find out
-// after loading the model).
-Status CheckOutputFolder(const std::string& out_path) {
-  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
-  std::error_code ec;
-  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
-    return Status::Errorf("{}: the output folder '{}' does not exist", out_path, parent.string());
-  }
-  return Status::Ok();
 }
 
 // A file without the GGUF magic is read as a llama2.c checkpoint, whose header has no magic of its
@@ -82,12 +77,33 @@ Result<std::vector<const TensorView*>> OutputOrder(const std::string& path, cons
   return TensorsInOrder(model.weights, names).WithContext(path);
 }
 
+void PrintImatrixSummary(const std::string& path, const ImatrixData& imatrix,
+                         const AttachedImportance& a) {
+  fmt::print(
+      stderr,
+      "quantize: imatrix {} ({}, {} entries, {} chunks{}{}): weighs {} tensors; {} others "
+      "match but their type has no importance-weighted encoder; {} have no entry\n",
+      path, ImatrixFormatName(imatrix.format), imatrix.tensors.size(), imatrix.chunk_count,
+      imatrix.chunk_size > 0 ? fmt::format(" of {} tokens", imatrix.chunk_size) : "",
+      imatrix.datasets.empty() ? "" : fmt::format(", from {}", ForMessage(imatrix.datasets[0])),
+      a.used, a.type_unweighted, a.no_entry);
+  if (a.unused_entries > 0) {
+    fmt::print(stderr, "quantize: {} entries of {} name no tensor that is re-encoded\n",
+               a.unused_entries, path);
+  }
+}
+
 Status RunQuantize(const QuantizeFlags& flags) {
   SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
   if (!flags.dry_run) {
     if (flags.out_path.empty())
       return Status::Error("quantize needs an output path (or --dry-run)");
     SHRINK_RETURN_IF_ERROR(CheckOutputFolder(flags.out_path));
+  }
+  // The imatrix is read (and validated as a file) before the model is loaded.
+  std::optional<ImatrixData> imatrix;
+  if (!flags.imatrix_path.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(imatrix, ReadImatrixFile(flags.imatrix_path));
   }
   const auto t0 = std::chrono::steady_clock::now();
   LoadOptions options;
@@ -104,9 +120,17 @@ Status RunQuantize(const QuantizeFlags& flags) {
     // tokenizer keys from its tokenizer file.
     SHRINK_ASSIGN_OR_RETURN(source_metadata, Llama2cGgufMetadata(*model));
   }
-  const QuantPlan plan = PlanQuantization(model->config, order, *mix, flags.pure);
+  QuantPlan plan = PlanQuantization(model->config, order, *mix, flags.pure, imatrix.has_value());
+  AttachedImportance importance;
+  if (imatrix) {
+    SHRINK_ASSIGN_OR_RETURN(importance, AttachImatrix(*imatrix, flags.imatrix_path, plan));
+  }
   if (!flags.dry_run) SHRINK_RETURN_IF_ERROR(CheckEncodable(plan));
-  const GgufMetadata metadata = QuantizedMetadata(source_metadata, *mix);
+  GgufMetadata metadata = QuantizedMetadata(source_metadata, *mix);
+  if (imatrix) {
+    for (auto& kv : ImatrixMetadata(*imatrix, flags.imatrix_path))
+      metadata.push_back(std::move(kv));
+  }
   SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes, QuantizedFileSize(metadata, plan));
 
   bool quantized_source = false;
@@ -119,6 +143,7 @@ Status RunQuantize(const QuantizeFlags& flags) {
                "(formats table decode, exact) and re-encoded; tensors that keep their type are "
                "copied\n");
   }
+  if (imatrix) PrintImatrixSummary(flags.imatrix_path, *imatrix, importance);
   if (flags.explain || flags.dry_run) fmt::print("{}", FormatPlanTable(plan, flags.explain));
   fmt::print("{}\n", FormatPlanSummary(plan, file_bytes));
   std::fflush(stdout);
@@ -154,6 +179,9 @@ void AddQuantizeCommand(CLI::App& app) {
   cmd->add_flag("--pure", flags->pure,
                 "no mix rules: every matrix gets the base type (still F32 norms and row-length "
                 "fallbacks), as llama-quantize --pure");
+  cmd->add_option("--imatrix", flags->imatrix_path,
+                  "importance matrix (shrink imatrix or llama-imatrix, GGUF or legacy .dat): "
+                  "weighs each tensor's rounding error by its inputs' mean x²");
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
   cmd->add_option("--threads", flags->threads, "threads for encoding")

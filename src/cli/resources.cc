@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <vector>
 
 namespace shrink::cli {
@@ -43,6 +44,15 @@ Status CheckFitsInMemory(std::string_view what, std::span<const Allocation> allo
   if (physical_bytes <= 0 || total <= physical_bytes) return Status::Ok();
   return Status::Errorf("{} needs about {} ({}), more than the {} of physical memory", what,
                         FormatBytes(total), fmt::join(parts, ", "), FormatBytes(physical_bytes));
+}
+
+Status CheckOutputFolder(const std::string& out_path) {
+  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    return Status::Errorf("{}: the output folder '{}' does not exist", out_path, parent.string());
+  }
+  return Status::Ok();
 }
 
 }  // namespace shrink::cli

@@ -36,4 +36,8 @@ std::string FormatBytes(double bytes);
 Status CheckFitsInMemory(std::string_view what, std::span<const Allocation> allocations,
                          double physical_bytes = PhysicalMemoryBytes());
 
+// The folder of an output file must exist: checked before any work, as a writer would only find
+// out at the end. Error: "out/x.gguf: the output folder 'out' does not exist".
+Status CheckOutputFolder(const std::string& out_path);
+
 }  // namespace shrink::cli

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "io/gguf.h"
+#include "io/message_text.h"
 
 namespace shrink {
 namespace {
@@ -210,23 +211,6 @@ Status ReadValue(Cursor& in, GgufValueType type, int depth, GgufValue* out) {
 
 uint64_t PadTo(uint64_t n, uint64_t alignment) {
   return (n + alignment - 1) / alignment * alignment;
-}
-
-// A key or tensor name as it appears in messages: control bytes escaped, long names cut, so a
-// corrupt file still gives a one-line error.
-std::string ForMessage(std::string_view name) {
-  constexpr size_t kMaxChars = 80;
-  std::string out;
-  for (size_t i = 0; i < name.size() && i < kMaxChars; ++i) {
-    const unsigned char c = static_cast<unsigned char>(name[i]);
-    if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (name.size() > kMaxChars) out += fmt::format("...({} bytes)", name.size());
-  return out;
 }
 
 }  // namespace

@@ -13,10 +13,11 @@
 namespace shrink {
 namespace {
 
-// Rows [begin, end): decode each into `row`, check it when the target quantizes, encode it.
+// Rows [begin, end): decode each into `row`, check it when the target quantizes, encode it
+// (weighted by `importance` when given).
 Status ConvertRange(const TypeTraits& from, const uint8_t* in, int64_t in_row_bytes,
                     const TypeTraits& to, uint8_t* out, int64_t out_row_bytes, int64_t row_length,
-                    int64_t begin, int64_t end, int64_t first_row) {
+                    int64_t begin, int64_t end, int64_t first_row, const float* importance) {
   std::unique_ptr<float[]> row = std::make_unique_for_overwrite<float[]>(row_length);
   const bool needs_finite = to.block_elements > 1;
   for (int64_t r = begin; r < end; ++r) {
@@ -30,7 +31,11 @@ Status ConvertRange(const TypeTraits& from, const uint8_t* in, int64_t in_row_by
         }
       }
     }
-    to.encode(row.get(), out + r * out_row_bytes, row_length);
+    if (importance != nullptr) {
+      to.encode_weighted(row.get(), out + r * out_row_bytes, row_length, importance);
+    } else {
+      to.encode(row.get(), out + r * out_row_bytes, row_length);
+    }
   }
   return Status::Ok();
 }
@@ -38,8 +43,12 @@ Status ConvertRange(const TypeTraits& from, const uint8_t* in, int64_t in_row_by
 }  // namespace
 
 Status ConvertRows(const TypeTraits& from, std::span<const uint8_t> in, const TypeTraits& to,
-                   std::span<uint8_t> out, int64_t row_length, int threads, int64_t first_row) {
+                   std::span<uint8_t> out, int64_t row_length, int threads, int64_t first_row,
+                   std::span<const float> importance) {
   SHRINK_CHECK(to.encode != nullptr && threads >= 1 && row_length > 0);
+  SHRINK_CHECK(importance.empty() || (to.encode_weighted != nullptr &&
+                                      static_cast<int64_t>(importance.size()) == row_length));
+  const float* weights = importance.empty() ? nullptr : importance.data();
   const Result<int64_t> in_row = RowBytes(from.type, row_length);
   const Result<int64_t> out_row = RowBytes(to.type, row_length);
   SHRINK_CHECK(in_row.ok() && out_row.ok());
@@ -50,7 +59,7 @@ Status ConvertRows(const TypeTraits& from, std::span<const uint8_t> in, const Ty
   const int64_t n_threads = std::clamp<int64_t>(threads, 1, rows);
   if (n_threads <= 1) {
     return ConvertRange(from, in.data(), *in_row, to, out.data(), *out_row, row_length, 0, rows,
-                        first_row);
+                        first_row, weights);
   }
   std::vector<Status> status(n_threads, Status::Ok());
   std::vector<std::thread> workers;
@@ -59,7 +68,7 @@ Status ConvertRows(const TypeTraits& from, std::span<const uint8_t> in, const Ty
     const int64_t begin = rows * t / n_threads, end = rows * (t + 1) / n_threads;
     workers.emplace_back([&, t, begin, end] {
       status[t] = ConvertRange(from, in.data(), *in_row, to, out.data(), *out_row, row_length,
-                               begin, end, first_row);
+                               begin, end, first_row, weights);
     });
   }
   for (std::thread& w : workers) w.join();

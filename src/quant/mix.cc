@@ -30,8 +30,13 @@ constexpr QuantRule AttnV(T type, std::string_view why, LayerSelector layers = l
           .type = type,
           .why = why};
 }
-constexpr QuantRule FfnDown(T type, std::string_view why, LayerSelector layers = layers::kAll) {
-  return {.roles = {R::kFfnDown}, .layers = layers, .type = type, .why = why};
+constexpr QuantRule FfnDown(T type, std::string_view why, LayerSelector layers = layers::kAll,
+                            ImatrixNeed imatrix = ImatrixNeed::kEither) {
+  return {.roles = {R::kFfnDown},
+          .layers = layers,
+          .when = {.imatrix = imatrix},
+          .type = type,
+          .why = why};
 }
 constexpr QuantRule AttnOutput(T type, std::string_view why) {
   return {.roles = {R::kAttnOutput}, .type = type, .why = why};
@@ -44,6 +49,17 @@ constexpr LayerSelector kFirstSixteenth = layers::FirstFraction(16, "first n/16 
 
 // Legacy block-32 mixes, Q6_K, Q3_K_S, Q5_K_S: only the output matrix differs from the base.
 constexpr std::array kLogitsOnly = {kLogitsMisfit, kLogitsQ6K};
+// Q4_0 and Q5_0: with an imatrix, llama.cpp guards the first ffn_down layers against "craziness"
+// with the type that has a min (its comment: only with an imatrix, so that a run without one
+// quantizes as it always did).
+constexpr std::array kQ4_0 = {
+    kLogitsMisfit, kLogitsQ6K,
+    FfnDown(T::kQ4_1, "llama.cpp Q4_0 with imatrix: ffn_down of the first n/8 layers", kFirstEighth,
+            ImatrixNeed::kWith)};
+constexpr std::array kQ5_0 = {
+    kLogitsMisfit, kLogitsQ6K,
+    FfnDown(T::kQ5_1, "llama.cpp Q5_0 with imatrix: ffn_down of the first n/8 layers", kFirstEighth,
+            ImatrixNeed::kWith)};
 
 constexpr std::array kQ2_K = {
     kLogitsMisfit,
@@ -82,23 +98,22 @@ constexpr std::array kMoreBitsMix = {
     AttnV(T::kQ6_K, "llama.cpp *_K_M: attn_v on use_more_bits layers", layers::kMoreBits),
     FfnDown(T::kQ6_K, "llama.cpp *_K_M: ffn_down on use_more_bits layers", layers::kMoreBits),
 };
-// IQ4_NL and IQ4_XS without an importance matrix.
 constexpr std::array kIQ4 = {
     kLogitsMisfit,
     kLogitsQ6K,
     AttnV(T::kQ5_K, "llama.cpp IQ4_NL/IQ4_XS: attn_v with GQA >= 4", layers::kAll, /*min_gqa=*/4),
     FfnDown(T::kQ5_K, "llama.cpp IQ4_NL/IQ4_XS without imatrix: ffn_down of the first n/8 layers",
-            kFirstEighth),
+            kFirstEighth, ImatrixNeed::kWithout),
 };
 
 // In llama.h's enum llama_ftype order.
 constexpr std::array<QuantMix, 19> kMixes = {{
     {"F32", 0, T::kF32, {}},
     {"F16", 1, T::kF16, {}},
-    {"Q4_0", 2, T::kQ4_0, kLogitsOnly},
+    {"Q4_0", 2, T::kQ4_0, kQ4_0},
     {"Q4_1", 3, T::kQ4_1, kLogitsOnly},
     {"Q8_0", 7, T::kQ8_0, {}},
-    {"Q5_0", 8, T::kQ5_0, kLogitsOnly},
+    {"Q5_0", 8, T::kQ5_0, kQ5_0},
     {"Q5_1", 9, T::kQ5_1, kLogitsOnly},
     {"Q2_K", 10, T::kQ2_K, kQ2_K},
     {"Q3_K_S", 11, T::kQ3_K, kLogitsOnly},

@@ -10,13 +10,16 @@
 //     block-32 type (quant/fallback.h), and the plan says so per tensor.
 //
 // The mixes follow llama-quantize (llama.cpp src/llama-quant.cpp, llama_tensor_get_type) for the
-// llama and gemma3 architectures, without an importance matrix: the output projection (or
+// llama and gemma3 architectures: the output projection (or
 // token_embd when the output reuses it) gets Q6_K, or Q8_0 when its row is not a multiple of the
 // base type's block; attn_v and ffn_down get more bits in the *_M mixes on llama.cpp's
-// use_more_bits layers; Q2_K and Q3_K_M raise attn_v, ffn_down and attn_output. F32, F16 and BF16
+// use_more_bits layers; Q2_K and Q3_K_M raise attn_v, ffn_down and attn_output. Two rules depend
+// on whether an importance matrix is given (quantize --imatrix), as llama-quantize's do: with one,
+// Q4_0 and Q5_0 give the first n/8 ffn_down Q4_1 / Q5_1; without one, IQ4_NL and IQ4_XS give them
+// Q5_K. F32, F16 and BF16
 // are the base type everywhere (llama.cpp applies no rules to unquantized file types).
-// tests/oracles/fixtures/llama_quantize_plans_*.tsv hold llama-quantize's own choices, and
-// mix_test.cc checks every mix against them.
+// tests/oracles/fixtures/llama_quantize_plans_*.tsv hold llama-quantize's own choices, with and
+// without an imatrix, and mix_test.cc checks every mix against them.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +44,9 @@ struct RoleSet {
   constexpr bool Has(TensorRole role) const { return (bits >> static_cast<uint32_t>(role)) & 1u; }
 };
 
+// Whether a rule needs an importance matrix to be given, or its absence.
+enum class ImatrixNeed : uint8_t { kEither, kWith, kWithout };
+
 // Conditions a rule may add to its role and layer match; the defaults always hold.
 struct RuleCondition {
   // Only the matrix that produces the logits: `output`, or `token_embd` when the model ties them.
@@ -50,6 +56,8 @@ struct RuleCondition {
   int32_t min_gqa = 0;
   // Only when the row length (shape[0]) is not a multiple of the mix base type's block size.
   bool row_misfits_base = false;
+  // Only with (or only without) an importance matrix (quantize --imatrix).
+  ImatrixNeed imatrix = ImatrixNeed::kEither;
 };
 
 struct QuantRule {

@@ -1,6 +1,6 @@
 // The mixes against llama-quantize's own choices (tests/oracles/fixtures/llama_quantize_plans_*.tsv,
 // made by tests/oracles/llama_quantize_plans.py from `llama-quantize --dry-run` on F32 bases of the
-// two models), and the rule table's invariants.
+// two models, without and with --imatrix), and the rule table's invariants.
 #include "quant/mix.h"
 
 #include <gtest/gtest.h>
@@ -45,8 +45,10 @@ PlanFixture ReadFixture(const std::string& path) {
   return out;
 }
 
-// Every mix shrink defines plans `model_file` as llama-quantize did, tensor by tensor.
-void ExpectPlansMatchLlamaQuantize(const std::string& model_file, const std::string& fixture) {
+// Every mix shrink defines plans `model_file` as llama-quantize did, tensor by tensor (for a run
+// with an importance matrix when `with_imatrix`).
+void ExpectPlansMatchLlamaQuantize(const std::string& model_file, const std::string& fixture,
+                                   bool with_imatrix = false) {
   const auto path = testing::CachedModelPath(model_file);
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "skipped: " << path << " is absent";
   auto model = LoadGgufTransformer(path.string());
@@ -58,7 +60,7 @@ void ExpectPlansMatchLlamaQuantize(const std::string& model_file, const std::str
     SCOPED_TRACE(mix.name);
     auto it = expected.find(std::string(mix.name));
     ASSERT_NE(it, expected.end()) << "the fixture has no column for " << mix.name;
-    const QuantPlan plan = PlanQuantization((*model)->config, tensors, mix);
+    const QuantPlan plan = PlanQuantization((*model)->config, tensors, mix, false, with_imatrix);
     ASSERT_EQ(plan.tensors.size(), it->second.size());
     for (const TensorPlan& t : plan.tensors) {
       auto want = it->second.find(t.source->name);
@@ -83,6 +85,18 @@ TEST(MixTest, SmolLM2PlansMatchLlamaQuantize) {
 TEST(MixTest, Gemma3PlansMatchLlamaQuantize) {
   ExpectPlansMatchLlamaQuantize("gemma-3-270m-q4_k_m.gguf",
                                 "tests/oracles/fixtures/llama_quantize_plans_gemma3.tsv");
+}
+
+TEST(MixTest, SmolLM2PlansWithImatrixMatchLlamaQuantize) {
+  ExpectPlansMatchLlamaQuantize("smollm2-135m-instruct-q4_1.gguf",
+                                "tests/oracles/fixtures/llama_quantize_plans_smollm2_imatrix.tsv",
+                                /*with_imatrix=*/true);
+}
+
+TEST(MixTest, Gemma3PlansWithImatrixMatchLlamaQuantize) {
+  ExpectPlansMatchLlamaQuantize("gemma-3-270m-q4_k_m.gguf",
+                                "tests/oracles/fixtures/llama_quantize_plans_gemma3_imatrix.tsv",
+                                /*with_imatrix=*/true);
 }
 
 TEST(MixTest, NamesAreUniqueAndFoundCaseInsensitively) {

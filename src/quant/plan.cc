@@ -41,20 +41,23 @@ uint64_t QuantPlan::tensor_bytes() const {
 }
 
 bool RuleMatches(const QuantRule& rule, const TensorView& tensor, const Config& config,
-                 TensorType base) {
+                 TensorType base, bool with_imatrix) {
   if (!rule.roles.Has(tensor.role)) return false;
   if (!rule.layers.Selects(tensor.layer, config.n_layers)) return false;
   if (rule.when.output_matrix && !IsOutputMatrix(tensor, config)) return false;
   if (rule.when.min_gqa > 0 && GqaRatio(config) < rule.when.min_gqa) return false;
   if (rule.when.row_misfits_base && tensor.cols() % Traits(base).block_elements == 0) return false;
+  if (rule.when.imatrix == ImatrixNeed::kWith && !with_imatrix) return false;
+  if (rule.when.imatrix == ImatrixNeed::kWithout && with_imatrix) return false;
   return true;
 }
 
 QuantPlan PlanQuantization(const Config& config, std::span<const TensorView* const> tensors,
-                           const QuantMix& mix, bool pure) {
+                           const QuantMix& mix, bool pure, bool with_imatrix) {
   QuantPlan plan;
   plan.mix = &mix;
   plan.pure = pure;
+  plan.with_imatrix = with_imatrix;
   plan.n_layers = config.n_layers;
   plan.tensors.reserve(tensors.size());
   for (const TensorView* t : tensors) {
@@ -68,7 +71,7 @@ QuantPlan PlanQuantization(const Config& config, std::span<const TensorView* con
       p.chosen = mix.base;
       if (!pure) {
         for (size_t i = 0; i < mix.rules.size(); ++i) {
-          if (RuleMatches(mix.rules[i], *t, config, mix.base)) {
+          if (RuleMatches(mix.rules[i], *t, config, mix.base, with_imatrix)) {
             p.rule = static_cast<int32_t>(i);
             p.chosen = mix.rules[i].type;
             break;

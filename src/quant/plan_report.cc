@@ -31,6 +31,8 @@ std::string DescribeRule(const QuantRule& rule, int32_t n_layers) {
   if (rule.when.min_gqa > 0) out += fmt::format(", when GQA >= {}", rule.when.min_gqa);
   if (rule.when.row_misfits_base)
     out += ", when the row is not a multiple of the base type's block";
+  if (rule.when.imatrix == ImatrixNeed::kWith) out += ", with an imatrix";
+  if (rule.when.imatrix == ImatrixNeed::kWithout) out += ", without an imatrix";
   return fmt::format("{}: {}", out, Traits(rule.type).name);
 }
 
@@ -53,6 +55,20 @@ std::string ExplainTensor(const QuantPlan& plan, const TensorPlan& t) {
                        t.source->cols(), chosen.name, chosen.block_elements, Traits(t.type).name);
   }
   if (t.copied()) out += " (as stored: copied)";
+  switch (t.importance_use) {
+    case ImportanceUse::kNone:
+      break;
+    case ImportanceUse::kUsed:
+      out += "; imatrix: importance-weighted";
+      break;
+    case ImportanceUse::kTypeUnweighted:
+      out += fmt::format("; imatrix does not apply to {} (no importance-weighted encoder)",
+                         Traits(t.type).name);
+      break;
+    case ImportanceUse::kNoEntry:
+      out += "; imatrix has no entry for it: not weighted";
+      break;
+  }
   return out;
 }
 
@@ -77,11 +93,13 @@ std::string FormatPlanTable(const QuantPlan& plan, bool explain) {
 
 std::string FormatPlanSummary(const QuantPlan& plan, uint64_t file_bytes) {
   std::map<uint32_t, int> per_type;
-  int fell_back = 0;
+  int fell_back = 0, weighted = 0, reencoded = 0;
   int64_t elements = 0;
   for (const TensorPlan& t : plan.tensors) {
     ++per_type[static_cast<uint32_t>(t.type)];
     fell_back += t.fell_back ? 1 : 0;
+    weighted += t.importance_use == ImportanceUse::kUsed ? 1 : 0;
+    reencoded += !t.copied() && t.source->shape.size() >= 2 ? 1 : 0;
     elements += t.source->element_count();
   }
   std::string counts;
@@ -100,6 +118,10 @@ std::string FormatPlanSummary(const QuantPlan& plan, uint64_t file_bytes) {
                    : 0.0);
   if (fell_back > 0) {
     out += fmt::format("; {} tensors fell back to a smaller-block type (row length)", fell_back);
+  }
+  if (plan.with_imatrix) {
+    out +=
+        fmt::format("; the imatrix weighs {} of the {} re-encoded matrices", weighted, reencoded);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // Text for `shrink quantize --explain` and `--dry-run`: one line per tensor with its old and new
-// type and, with explain, the rule that chose the type and any fallback; then a summary (tensors
-// per type, total size, bits per weight).
+// type and, with explain, the rule that chose the type, any fallback and, with an imatrix, whether
+// the imatrix weighs its encoding; then a summary (tensors per type, total size, bits per weight,
+// matrices the imatrix weighs).
 #pragma once
 
 #include <cstdint>

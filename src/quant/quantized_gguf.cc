@@ -20,23 +20,35 @@ void SetU32(GgufMetadata& metadata, std::string_view key, uint32_t value) {
   metadata.emplace_back(std::string(key), GgufValue::U32(value));
 }
 
-// Converts tensor `t` a slab of rows at a time.
+// Converts tensor `t` a slab of rows at a time. With importance weights, each row is encoded with
+// its matrix's row of weights (one per matrix of a stacked tensor), so a slab never crosses from
+// one matrix into the next.
 Status ConvertTensor(const TensorPlan& t, GgufTensorSink& sink, int threads) {
   const TensorView& src = *t.source;
   const TypeTraits& from = Traits(src.type);
   const TypeTraits& to = Traits(t.type);
   const int64_t row_length = src.cols();
   const int64_t rows = src.element_count() / row_length;
+  const int64_t rows_per_matrix = src.rows();
+  const bool weighted = t.importance_use == ImportanceUse::kUsed;
+  SHRINK_CHECK(!weighted ||
+               static_cast<int64_t>(t.importance.size()) == row_length * (rows / rows_per_matrix));
   SHRINK_ASSIGN_OR_RETURN(const int64_t in_row_bytes, RowBytes(from.type, row_length));
   SHRINK_ASSIGN_OR_RETURN(const int64_t out_row_bytes, RowBytes(to.type, row_length));
   SHRINK_CHECK(static_cast<int64_t>(src.data.size()) == rows * in_row_bytes);
   const int64_t slab_rows =
       std::max<int64_t>(1, static_cast<int64_t>(kSlabBytes) / std::max<int64_t>(1, out_row_bytes));
-  for (int64_t r = 0; r < rows; r += slab_rows) {
-    const int64_t n = std::min(slab_rows, rows - r);
+  for (int64_t r = 0; r < rows;) {
+    int64_t n = std::min(slab_rows, rows - r);
+    std::span<const float> importance;
+    if (weighted) {
+      n = std::min(n, rows_per_matrix - r % rows_per_matrix);
+      importance = t.importance.subspan((r / rows_per_matrix) * row_length, row_length);
+    }
     SHRINK_ASSIGN_OR_RETURN(std::span<uint8_t> out, sink.AppendInPlace(n * out_row_bytes));
     SHRINK_RETURN_IF_ERROR(ConvertRows(from, src.data.subspan(r * in_row_bytes, n * in_row_bytes),
-                                       to, out, row_length, threads, r));
+                                       to, out, row_length, threads, r, importance));
+    r += n;
   }
   return Status::Ok();
 }

@@ -7,7 +7,8 @@
 //
 // Tensors are written in plan order through WriteGgufStreaming (io/gguf_writer.h): a tensor that
 // keeps its stored type is copied byte for byte; any other is decoded row by row to F32 and encoded
-// in its new type (quant/convert_rows.h), a slab of rows at a time, so memory stays at one slab
+// in its new type (quant/convert_rows.h; importance-weighted where the plan says so,
+// quant/importance.h), a slab of rows at a time, so memory stays at one slab
 // (kSlabBytes of output) plus one F32 row per thread, whatever the model's size; the source's pages
 // are advised out of memory after each tensor (io/mapped_file.h AdviseNotNeeded), so a mapped
 // source keeps about one tensor resident. The file appears at `path` only when complete (temp file +

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """llama-quantize's per-tensor type choices for every mix shrink defines, as a fixture.
 
-  llama_quantize_plans.py LLAMA_QUANTIZE BASE.gguf OUT.tsv
+  llama_quantize_plans.py [--imatrix IMATRIX] LLAMA_QUANTIZE BASE.gguf OUT.tsv
 
 Runs `LLAMA_QUANTIZE --dry-run BASE.gguf MIX` for each mix and writes a TSV: a header row
 "tensor<TAB>F32<TAB>F16<TAB>..." and one row per tensor of BASE (in llama-quantize's order) with the
@@ -16,6 +16,16 @@ llama-quantize prints its target type. The committed fixtures were made with:
 
 with LQ = llama-quantize of llama-cpp-python 0.3.36's vendored llama.cpp and the F32 bases made by
 `shrink quantize --type F32` from smollm2-135m-instruct-q4_1.gguf and gemma-3-270m-q4_k_m.gguf.
+
+With --imatrix, llama-quantize plans as for a run with that importance matrix (a few of its rules
+depend on whether one is given; the matrix's values do not matter). The *_imatrix.tsv fixtures
+were made with imatrices of the same F32 bases by `shrink imatrix -f TEXT --ctx 512 --chunks 4`
+(TEXT: the first 200000 bytes of tinyshakespeare):
+
+  python3 tests/oracles/llama_quantize_plans.py --imatrix smollm2.imatrix.gguf $LQ \\
+      smollm2-f32.gguf tests/oracles/fixtures/llama_quantize_plans_smollm2_imatrix.tsv
+  python3 tests/oracles/llama_quantize_plans.py --imatrix gemma3.imatrix.gguf $LQ \\
+      gemma3-f32.gguf tests/oracles/fixtures/llama_quantize_plans_gemma3_imatrix.tsv
 """
 import re
 import subprocess
@@ -28,8 +38,9 @@ MIXES = ["F32", "F16", "Q4_0", "Q4_1", "Q8_0", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S",
 LINE = re.compile(r"^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[[^\]]*\], type =\s*(\S+), size =.*?(?:\((\S+)\))?$")
 
 
-def plan(llama_quantize, base, mix):
-    out = subprocess.run([llama_quantize, "--dry-run", base, mix], capture_output=True, text=True)
+def plan(llama_quantize, base, mix, imatrix=None):
+    args = [llama_quantize, "--dry-run"] + (["--imatrix", imatrix] if imatrix else []) + [base, mix]
+    out = subprocess.run(args, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"{llama_quantize} --dry-run {base} {mix} failed:\n{out.stderr[-2000:]}")
     types = []
@@ -44,10 +55,14 @@ def plan(llama_quantize, base, mix):
 
 
 def main():
-    if len(sys.argv) != 4:
+    args = sys.argv[1:]
+    imatrix = None
+    if args[:1] == ["--imatrix"] and len(args) >= 2:
+        imatrix, args = args[1], args[2:]
+    if len(args) != 3:
         sys.exit(__doc__)
-    llama_quantize, base, out_path = sys.argv[1:]
-    columns = [plan(llama_quantize, base, mix) for mix in MIXES]
+    llama_quantize, base, out_path = args
+    columns = [plan(llama_quantize, base, mix, imatrix) for mix in MIXES]
     names = [name for name, _ in columns[0]]
     for mix, col in zip(MIXES, columns):
         if [name for name, _ in col] != names:
