@@ -39,12 +39,12 @@ Status CheckSums(std::span<const float> sums, std::string_view what) {
 
 Result<std::vector<std::string>> ReadDatasets(const GgufFile& file) {
   SHRINK_ASSIGN_OR_RETURN(const GgufArray* array, file.GetArray("imatrix.datasets"));
-  if (array->element_type != GgufValueType::kString) {
+  if (array->element_type() != GgufValueType::kString) {
     return Status::Errorf("{}: key 'imatrix.datasets' is an array of {}, expected strings",
-                          file.path(), GgufValueTypeName(array->element_type));
+                          file.path(), GgufValueTypeName(array->element_type()));
   }
   std::vector<std::string> out;
-  for (const GgufValue& v : array->elements) out.push_back(v.AsString());
+  for (size_t i = 0; i < array->size(); ++i) out.push_back(array->StringAt(i));
   return out;
 }
 

@@ -131,8 +131,8 @@ Status WriteDatBody(const ImatrixData& data, DatBuffer& out) {
 Status WriteImatrixGguf(const std::string& path, const ImatrixData& data) {
   SHRINK_RETURN_IF_ERROR(CheckU32("chunk count", data.chunk_count).WithContext(path));
   SHRINK_RETURN_IF_ERROR(CheckU32("chunk size", data.chunk_size).WithContext(path));
-  GgufArray datasets{GgufValueType::kString, {}};
-  for (const std::string& d : data.datasets) datasets.elements.push_back(GgufValue::String(d));
+  GgufArray datasets{GgufValueType::kString};
+  for (const std::string& d : data.datasets) datasets.Push(GgufValue::String(d));
   const std::vector<std::pair<std::string, GgufValue>> metadata = {
       {"general.type", GgufValue::String("imatrix")},
       {"imatrix.datasets", GgufValue::Array(std::move(datasets))},
