@@ -101,7 +101,7 @@ Result<ImatrixData> ReadGguf(const std::string& path) {
         "{}: general.type is {}, expected 'imatrix' (is this a model rather than an imatrix?)",
         path,
         type == nullptr                        ? "missing"
-        : type->type == GgufValueType::kString ? "'" + type->AsString() + "'"
+        : type->type == GgufValueType::kString ? "'" + ForMessage(type->AsString()) + "'"
                                                : "not a string");
   }
   ImatrixData data;
