@@ -1,0 +1,178 @@
+// The generic loops of the in-place matrix products (block_matmul.h), per SIMD target: one skeleton
+// for every block format, specialised only by the format's traits (weight_units.h) and its
+// unpacker (legacy_units-inl.h, k_units-inl.h).
+//
+// For weight row r and activation row t (quantized to ActBlocks):
+//   y[t][r] = Σ_units ( Σ_h scale[h]·d_t · Σ_{i in half h} q_w[i]·q_x[i]   (vector lanes, F32)
+//                       + d_t · Σ_h min[h] · Σ_{i in half h} q_x[i] )          (scalar, F32)
+// The byte products are exact int32 per unit; scaling and accumulation are F32, the lanes summed
+// once per row. Up to 4 activation rows share each unpacked unit (prompt batches).
+
+#if defined(SHRINK_KERNELS_BLOCK_MATMUL_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SHRINK_KERNELS_BLOCK_MATMUL_INL_H_
+#undef SHRINK_KERNELS_BLOCK_MATMUL_INL_H_
+#else
+#define SHRINK_KERNELS_BLOCK_MATMUL_INL_H_
+#endif
+
+#include <cstdint>
+#include <utility>
+
+#include "hwy/highway.h"
+#include "kernels/activation_blocks.h"
+#include "kernels/float_rows-inl.h"
+#include "kernels/int8_dot-inl.h"
+#include "kernels/k_units-inl.h"
+#include "kernels/legacy_units-inl.h"
+#include "kernels/unit_bytes-inl.h"
+#include "kernels/weight_units.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace shrink {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Activation rows dotted at once with each unpacked weight unit.
+inline constexpr int kTokenTile = 4;
+
+#if SHRINK_HAVE_UNIT_VECTORS
+
+// x: (n) -> n / 32 ActBlocks (activation_blocks.h); bit-identical to the scalar reference.
+HWY_INLINE void QuantizeActivationBlocks(const float* x, int64_t n, ActBlock* out) {
+  const hn::CappedTag<float, 32> df;
+  const hn::RebindToSigned<decltype(df)> di32;
+  const hn::Rebind<int8_t, decltype(df)> di8;
+  constexpr int L = static_cast<int>(hn::MaxLanes(df));
+  constexpr int V = 32 / L;  // vectors per block
+  static_assert(V >= 2, "each 16-element half must be whole vectors");
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* xb = x + 32 * b;
+    hn::Vec<decltype(df)> v[V];
+    auto amax = hn::Zero(df);
+    for (int k = 0; k < V; ++k) {
+      v[k] = hn::LoadU(df, xb + k * L);
+      amax = hn::Max(amax, hn::Abs(v[k]));
+    }
+    const float m = hn::GetLane(hn::MaxOfLanes(df, amax));
+    const auto inv = hn::Set(df, m != 0.0f ? 127.0f / m : 0.0f);
+    ActBlock& o = out[b];
+    hn::Vec<decltype(di32)> sums[2] = {hn::Zero(di32), hn::Zero(di32)};
+    for (int k = 0; k < V; ++k) {
+      const auto q = hn::NearestInt(hn::Mul(v[k], inv));
+      sums[k / (V / 2)] = hn::Add(sums[k / (V / 2)], q);
+      hn::StoreU(hn::DemoteTo(di8, q), di8, o.q + k * L);
+    }
+    o.d = m / 127.0f;
+    for (int h = 0; h < 2; ++h) {
+      o.sum[h] = static_cast<int16_t>(hn::GetLane(hn::SumOfLanes(di32, sums[h])));
+    }
+  }
+}
+
+// acc += Σ_h scale[h]·d · (byte products of half h), for one unit and one activation block.
+template <class U>
+HWY_INLINE hn::Vec<DF32> AccumulateUnit(const UnitBytes& w, const ActBlock& x, const UnitScales& s,
+                                        hn::Vec<DF32> acc) {
+  const DI8 di8;
+  const DI32 di32;
+  const DF32 df;
+  hn::Vec<DI32> p[kUnitVecs];
+  for (int k = 0; k < kUnitVecs; ++k) {
+    const auto xq = hn::LoadU(di8, x.q + k * kUnitLanes);
+    if constexpr (U::kSigned) {
+      p[k] = DotSignedBytesAccumulate(di32, hn::BitCast(di8, w.v[k]), xq, hn::Zero(di32));
+    } else {
+      p[k] = DotBytesAccumulate(di32, w.v[k], xq, hn::Zero(di32));
+    }
+  }
+  if constexpr (!U::kHalfScales) {
+    hn::Vec<DI32> sum = p[0];
+    for (int k = 1; k < kUnitVecs; ++k) sum = hn::Add(sum, p[k]);
+    return hn::MulAdd(hn::ConvertTo(df, sum), hn::Set(df, s.scale[0] * x.d), acc);
+  } else if constexpr (kUnitVecs == 1) {
+    // Lower lanes hold the lower half's products (int8_dot-inl.h).
+    const hn::Half<DF32> dfh;
+    const auto scales =
+        hn::Combine(df, hn::Set(dfh, s.scale[1] * x.d), hn::Set(dfh, s.scale[0] * x.d));
+    return hn::MulAdd(hn::ConvertTo(df, p[0]), scales, acc);
+  } else {
+    acc = hn::MulAdd(hn::ConvertTo(df, p[0]), hn::Set(df, s.scale[0] * x.d), acc);
+    return hn::MulAdd(hn::ConvertTo(df, p[1]), hn::Set(df, s.scale[1] * x.d), acc);
+  }
+}
+
+// The mins' share of one unit: d · Σ_h min[h] · Σ_{half h} q_x.
+template <class U>
+HWY_INLINE float UnitMins(const ActBlock& x, const UnitScales& s) {
+  if constexpr (!U::kMins) {
+    return 0.0f;
+  } else if constexpr (U::kHalfScales) {
+    return x.d *
+           (s.min[0] * static_cast<float>(x.sum[0]) + s.min[1] * static_cast<float>(x.sum[1]));
+  } else {
+    return x.d * (s.min[0] * static_cast<float>(x.sum[0] + x.sum[1]));
+  }
+}
+
+// out[t] = row · x[t] for NT activation rows; `x[t]` points at the row's first ActBlock.
+template <class U, int NT>
+HWY_INLINE void UnitRowTile(const typename U::Block* blocks, int64_t n_blocks,
+                            const ActBlock* const* x, float* out) {
+  const DF32 df;
+  hn::Vec<DF32> acc[NT];
+  float mins[NT];
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = hn::Zero(df);
+    mins[t] = 0.0f;
+  }
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const typename U::Block& block = blocks[b];
+    UnitScales s[U::kUnits];
+    U::Scales(block, s);
+    // Units in order; the unit index is a constant inside (constant shifts in the unpackers).
+    [&]<int... kUnit>(std::integer_sequence<int, kUnit...>) {
+      (
+          [&] {
+            const UnitBytes w = UnpackUnit<kUnit>(U(), block);
+            for (int t = 0; t < NT; ++t) {
+              const ActBlock& xb = x[t][b * U::kUnits + kUnit];
+              acc[t] = AccumulateUnit<U>(w, xb, s[kUnit], acc[t]);
+              mins[t] += UnitMins<U>(xb, s[kUnit]);
+            }
+          }(),
+          ...);
+    }
+    (std::make_integer_sequence<int, U::kUnits>());
+  }
+  for (int t = 0; t < NT; ++t) out[t] = hn::GetLane(hn::SumOfLanes(df, acc[t])) + mins[t];
+}
+
+#endif  // SHRINK_HAVE_UNIT_VECTORS
+
+// Calls tile.template operator()<NT>(t0) for tiles of kTokenTile activation rows, the last one
+// shorter, so each NT is a compile-time constant (accumulators stay in registers).
+template <class Tile>
+HWY_INLINE void ForEachTokenTile(int64_t T, const Tile& tile) {
+  int64_t t0 = 0;
+  for (; t0 + kTokenTile <= T; t0 += kTokenTile) tile.template operator()<kTokenTile>(t0);
+  switch (T - t0) {
+    case 1:
+      tile.template operator()<1>(t0);
+      break;
+    case 2:
+      tile.template operator()<2>(t0);
+      break;
+    case 3:
+      tile.template operator()<3>(t0);
+      break;
+    default:
+      break;
+  }
+  static_assert(kTokenTile == 4, "the switch above lists the shorter tiles");
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace shrink
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard

@@ -1,0 +1,130 @@
+// Compiles the in-place products once per SIMD target (Highway's foreach_target) and exports one
+// dispatched entry per op.
+#include "kernels/block_matmul.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/block_matmul.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/block_matmul-inl.h"
+#include "kernels/reference.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace shrink {
+namespace HWY_NAMESPACE {
+
+void QuantizeActivationsTarget(const float* x, int64_t n, ActBlock* out) {
+#if SHRINK_HAVE_UNIT_VECTORS
+  QuantizeActivationBlocks(x, n, out);
+#else
+  reference::QuantizeActivations(x, n, out);
+#endif
+}
+
+template <class W>
+void FloatRows(const MatrixRef& w, const float* x, int64_t T, int64_t r0, int64_t r1, float* y) {
+  const auto* rows = reinterpret_cast<const typename W::T*>(w.data.data());
+  for (int64_t r = r0; r < r1; ++r) {
+    ForEachTokenTile(T, [&]<int NT>(int64_t t0) {
+      const float* xt[NT];
+      float out[NT];
+      for (int t = 0; t < NT; ++t) xt[t] = x + (t0 + t) * w.cols;
+      FloatRowTile<W, NT>(rows + r * w.cols, w.cols, xt, out);
+      for (int t = 0; t < NT; ++t) y[(t0 + t) * w.rows + r] = out[t];
+    });
+  }
+}
+
+#if SHRINK_HAVE_UNIT_VECTORS
+template <class U>
+void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int64_t r1, float* y) {
+  using Block = typename U::Block;
+  const int64_t n_blocks = w.cols / (kUnitElements * U::kUnits);
+  const int64_t x_blocks = w.cols / kActBlockElements;  // per activation row
+  const auto* rows = reinterpret_cast<const Block*>(w.data.data());
+  for (int64_t r = r0; r < r1; ++r) {
+    ForEachTokenTile(T, [&]<int NT>(int64_t t0) {
+      const ActBlock* xt[NT];
+      float out[NT];
+      for (int t = 0; t < NT; ++t) xt[t] = xq + (t0 + t) * x_blocks;
+      UnitRowTile<U, NT>(rows + r * n_blocks, n_blocks, xt, out);
+      for (int t = 0; t < NT; ++t) y[(t0 + t) * w.rows + r] = out[t];
+    });
+  }
+}
+#endif
+
+void BlockMatMulRowsTarget(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T,
+                           int64_t r0, int64_t r1, float* y) {
+  switch (w.type) {
+    case TensorType::kF32:
+      return FloatRows<F32Weights>(w, x, T, r0, r1, y);
+    case TensorType::kF16:
+      return FloatRows<F16Weights>(w, x, T, r0, r1, y);
+    case TensorType::kBF16:
+      return FloatRows<BF16Weights>(w, x, T, r0, r1, y);
+    default:
+      break;
+  }
+#if SHRINK_HAVE_UNIT_VECTORS
+  VisitUnits(w.type, [&](auto units) { UnitRows<decltype(units)>(w, xq, T, r0, r1, y); });
+#else
+  reference::QuantizedMatMulRows(w, xq, T, r0, r1, y);
+#endif
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace shrink
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "kernels/cpu_target.h"
+
+namespace shrink {
+namespace {
+
+// SHRINK_CPU, applied before the first dispatch; a bad value is reported once and ignored here
+// (the CLI reports it as an error before any work).
+void EnsureCpuTarget() {
+  static const bool applied = [] {
+    const Status status = ApplyCpuTargetFromEnvironment();
+    if (!status.ok()) fmt::print(stderr, "shrink: warning: {} (ignored)\n", status.message());
+    return true;
+  }();
+  (void)applied;
+}
+
+}  // namespace
+
+HWY_EXPORT(QuantizeActivationsTarget);
+HWY_EXPORT(BlockMatMulRowsTarget);
+
+BlockKernel BlockKernelFor(TensorType type) {
+  switch (type) {
+    case TensorType::kF32:
+    case TensorType::kF16:
+    case TensorType::kBF16:
+      return BlockKernel::kFloat;
+    default:
+      break;
+  }
+  return VisitUnits(type, [](auto) {}) ? BlockKernel::kInteger : BlockKernel::kNone;
+}
+
+void QuantizeActivations(const float* x, int64_t n, ActBlock* out) {
+  EnsureCpuTarget();
+  HWY_DYNAMIC_DISPATCH(QuantizeActivationsTarget)(x, n, out);
+}
+
+void BlockMatMulRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
+                     int64_t r1, float* y) {
+  EnsureCpuTarget();
+  HWY_DYNAMIC_DISPATCH(BlockMatMulRowsTarget)(w, x, xq, T, r0, r1, y);
+}
+
+}  // namespace shrink
+#endif  // HWY_ONCE
