@@ -17,5 +17,6 @@ void AddGenerateCommand(CLI::App& app);
 void AddPerplexityCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
 void AddQuantizeCommand(CLI::App& app);
+void AddBenchCommand(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -16,6 +16,7 @@
 #endif
 
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "hwy/highway.h"
@@ -104,7 +105,7 @@ HWY_INLINE hn::Vec<DF32> AccumulateUnit(const UnitBytes& w, const ActBlock& x, c
 // The mins' share of one unit: d · Σ_h min[h] · Σ_{half h} q_x.
 template <class U>
 HWY_INLINE float UnitMins(const ActBlock& x, const UnitScales& s) {
-  if constexpr (!U::kMins) {
+  if constexpr (!U::kOffset) {
     return 0.0f;
   } else if constexpr (U::kHalfScales) {
     return x.d *
@@ -145,6 +146,46 @@ HWY_INLINE void UnitRowTile(const typename U::Block* blocks, int64_t n_blocks,
     (std::make_integer_sequence<int, U::kUnits>());
   }
   for (int t = 0; t < NT; ++t) out[t] = hn::GetLane(hn::SumOfLanes(df, acc[t])) + mins[t];
+}
+
+// out: (32) = the unit's weights by the formats table's float operations (weight_units.h), so
+// decoding is bit-identical to Traits(type).decode.
+template <class U>
+HWY_INLINE void DecodeUnit(const UnitBytes& w, const UnitScales& s, float* out) {
+  using Q = std::conditional_t<U::kSigned, int8_t, uint8_t>;
+  const DF32 df;
+  const hn::RebindToSigned<DF32> di32;
+  const hn::Rebind<Q, DF32> dq;
+  constexpr int L = static_cast<int>(hn::MaxLanes(df));
+  static_assert(16 % L == 0, "a float vector never straddles the unit's halves");
+  alignas(32) Q q[32];
+  for (int k = 0; k < kUnitVecs; ++k) {
+    hn::StoreU(hn::BitCast(hn::Repartition<Q, DU8>(), w.v[k]), hn::Repartition<Q, DU8>(),
+               q + k * kUnitLanes);
+  }
+  for (int i = 0; i < 32; i += L) {
+    const int h = i / 16;
+    auto f = hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(dq, q + i)));
+    if constexpr (U::kZero != 0) f = hn::Sub(f, hn::Set(df, static_cast<float>(U::kZero)));
+    f = hn::Mul(f, hn::Set(df, s.scale[h]));
+    if constexpr (U::kMins) f = hn::Add(f, hn::Set(df, s.min[h]));
+    hn::StoreU(f, df, out + i);
+  }
+}
+
+// out: (cols) = row of blocks decoded.
+template <class U>
+HWY_INLINE void DecodeUnitRow(const typename U::Block* blocks, int64_t n_blocks, float* out) {
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    UnitScales s[U::kUnits];
+    U::Scales(blocks[b], s);
+    [&]<int... kUnit>(std::integer_sequence<int, kUnit...>) {
+      (DecodeUnit<U>(UnpackUnit<kUnit>(U(), blocks[b]), s[kUnit],
+                     out + (b * U::kUnits + kUnit) * kUnitElements),
+       ...);
+    }
+    (std::make_integer_sequence<int, U::kUnits>());
+  }
 }
 
 #endif  // SHRINK_HAVE_UNIT_VECTORS

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstring>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/block_matmul.cc"
@@ -58,6 +59,44 @@ void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int
 }
 #endif
 
+void DecodeRowsTarget(const MatrixRef& w, int64_t r0, int64_t r1, float* out) {
+  const int64_t row_bytes = static_cast<int64_t>(w.data.size()) / w.rows;
+  const uint8_t* first = w.data.data() + r0 * row_bytes;
+  switch (w.type) {
+    case TensorType::kF32:
+      std::memcpy(out, first, sizeof(float) * (r1 - r0) * w.cols);
+      return;
+    case TensorType::kF16:
+      for (int64_t r = r0; r < r1; ++r) {
+        DecodeFloatRow<F16Weights>(
+            reinterpret_cast<const hwy::float16_t*>(first) + (r - r0) * w.cols, w.cols,
+            out + (r - r0) * w.cols);
+      }
+      return;
+    case TensorType::kBF16:
+      for (int64_t r = r0; r < r1; ++r) {
+        DecodeFloatRow<BF16Weights>(
+            reinterpret_cast<const hwy::bfloat16_t*>(first) + (r - r0) * w.cols, w.cols,
+            out + (r - r0) * w.cols);
+      }
+      return;
+    default:
+      break;
+  }
+#if SHRINK_HAVE_UNIT_VECTORS
+  const bool known = VisitUnits(w.type, [&](auto units) {
+    using U = decltype(units);
+    const int64_t n_blocks = w.cols / (kUnitElements * U::kUnits);
+    const auto* rows = reinterpret_cast<const typename U::Block*>(first);
+    for (int64_t r = r0; r < r1; ++r) {
+      DecodeUnitRow<U>(rows + (r - r0) * n_blocks, n_blocks, out + (r - r0) * w.cols);
+    }
+  });
+  if (known) return;
+#endif
+  Traits(w.type).decode(first, out, (r1 - r0) * w.cols);
+}
+
 void BlockMatMulRowsTarget(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T,
                            int64_t r0, int64_t r1, float* y) {
   switch (w.type) {
@@ -102,6 +141,7 @@ void EnsureCpuTarget() {
 
 HWY_EXPORT(QuantizeActivationsTarget);
 HWY_EXPORT(BlockMatMulRowsTarget);
+HWY_EXPORT(DecodeRowsTarget);
 
 BlockKernel BlockKernelFor(TensorType type) {
   switch (type) {
@@ -124,6 +164,11 @@ void BlockMatMulRows(const MatrixRef& w, const float* x, const ActBlock* xq, int
                      int64_t r1, float* y) {
   EnsureCpuTarget();
   HWY_DYNAMIC_DISPATCH(BlockMatMulRowsTarget)(w, x, xq, T, r0, r1, y);
+}
+
+void DecodeRows(const MatrixRef& w, int64_t r0, int64_t r1, float* out) {
+  EnsureCpuTarget();
+  HWY_DYNAMIC_DISPATCH(DecodeRowsTarget)(w, r0, r1, out);
 }
 
 }  // namespace shrink

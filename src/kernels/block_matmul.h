@@ -32,4 +32,9 @@ BlockKernel BlockKernelFor(TensorType type);
 void BlockMatMulRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
                      int64_t r1, float* y);
 
+// out: ((r1 - r0), w.cols) = rows [r0, r1) of W decoded to F32, bit-identical to the formats
+// table's decode (Traits(type).decode), for any type in the table (types without a SIMD decoder
+// use that decode). REQUIRES: 0 <= r0 <= r1 <= w.rows.
+void DecodeRows(const MatrixRef& w, int64_t r0, int64_t r1, float* out);
+
 }  // namespace shrink

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -118,6 +119,27 @@ TEST_P(BlockMatMulTest, FloatKernelsMatchReference) {
           }
         }
       }
+    }
+  }
+}
+
+// Decoding in SIMD uses the formats table's float operations: bit-identical for every type.
+TEST_P(BlockMatMulTest, DecodeRowsIsBitIdenticalToFormatsDecode) {
+  std::mt19937 rng(23);
+  for (const TypeTraits& tt : AllTypes()) {
+    if (tt.type == TensorType::kQ8_K) continue;  // an activation format, never stored weights
+    const int64_t rows = 5, cols = 512;
+    const std::vector<uint8_t> bytes = RandomBlocks(tt.type, rows, cols, rng);
+    const MatrixRef w{tt.type, rows, cols, bytes};
+    std::vector<float> fast((rows - 1) * cols), expected(rows * cols);
+    DecodeRows(w, 1, rows, fast.data());
+    tt.decode(bytes.data(), expected.data(), rows * cols);
+    for (int64_t i = 0; i < (rows - 1) * cols; ++i) {
+      const float e = expected[cols + i];
+      if (std::isnan(e)) continue;  // random bytes of types without scale fix-ups
+      ASSERT_EQ(std::bit_cast<uint32_t>(fast[i]), std::bit_cast<uint32_t>(e))
+          << tt.name << " element " << i << ": " << fast[i] << " vs " << e << " on "
+          << CpuTargetName();
     }
   }
 }

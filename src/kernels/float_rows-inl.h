@@ -73,6 +73,16 @@ HWY_INLINE void FloatRowTile(const typename W::T* row, int64_t cols, const float
   }
 }
 
+// out: (cols) = row as F32.
+template <class W>
+HWY_INLINE void DecodeFloatRow(const typename W::T* row, int64_t cols, float* out) {
+  const hn::ScalableTag<float> df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  int64_t i = 0;
+  for (; i + L <= cols; i += L) hn::StoreU(W::Load(df, row + i), df, out + i);
+  for (; i < cols; ++i) out[i] = W::One(row + i);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace shrink
 HWY_AFTER_NAMESPACE();

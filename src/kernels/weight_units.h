@@ -4,12 +4,16 @@
 // consecutive elements (a legacy block is one unit, a k-quant super-block eight), and element i of
 // a unit is
 //
-//   w[i] = scale[h] · q[i] + min[h],   h = i / 16  (the unit's two 16-element halves),
+//   w[i] = scale[h] · (q[i] − z)   (zero-point formats: Q4_0 z = 8, Q5_0 z = 16, Q6_K z = 32)
+//   w[i] = scale[h] · q[i] + m[h]  (min formats: Q4_1, Q5_1, Q4_K, Q5_K)
+//   w[i] = scale[h] · q[i]         (Q8_0)
+//   h = i / 16, the unit's two 16-element halves,
 //
 // q an integer: in [0, 63] for every format but Q8_0 (kSigned = false), so that it multiplies an
-// int8 activation in an unsigned × signed byte product, and in [-128, 127] for Q8_0. A format's
-// zero point becomes its min (Q4_0: q − 8 → min = −8·d), so decoding by this view equals the
-// formats table's decode up to one rounding (docs/numerics.md, "Integer kernels").
+// int8 activation in an unsigned × signed byte product, and in [-128, 127] for Q8_0. These are the
+// formats table's decode formulas with the same float operations, so decoding by this view is
+// bit-identical to it (DecodeRows in block_matmul.h). The integer kernels use the single form
+// w = scale·q + min, with min = m or −z·scale (UnitScales::min; exact: z is a power of two).
 //
 // One traits struct per format states this view: Scales (per block: every unit's scales and mins)
 // and Quants (the 32 integers of one unit: the scalar twin of the SIMD unpacking in
@@ -17,7 +21,9 @@
 //   kUnits      32-element units per block
 //   kSigned     q is int8 (Q8_0) instead of [0, 63]
 //   kHalfScales the two halves of a unit have their own scale (Q6_K); else scale[1] == scale[0]
-//   kMins       min is not zero
+//   kZero       the zero point z (0: none)
+//   kMins       a min m per unit
+//   kOffset     the integer kernels' min is not zero (kZero != 0 or kMins)
 #pragma once
 
 #include <bit>
@@ -35,7 +41,7 @@ inline constexpr int kUnitElements = 32;
 
 struct UnitScales {
   float scale[2];
-  float min[2];
+  float min[2];  // m, or −z·scale for zero-point formats
 };
 
 namespace units_internal {
@@ -80,7 +86,9 @@ struct Q4_0Units {
   using Block = BlockQ4_0;
   static constexpr TensorType kType = TensorType::kQ4_0;
   static constexpr int kUnits = 1;
-  static constexpr bool kSigned = false, kHalfScales = false, kMins = true;
+  static constexpr bool kSigned = false, kHalfScales = false, kMins = false;
+  static constexpr int kZero = 8;
+  static constexpr bool kOffset = kMins || kZero != 0;
   static void Scales(const Block& b, UnitScales* s) {
     const float d = units_internal::HalfToFloat(b.d);
     units_internal::SetUniform(s[0], d, -8.0f * d);
@@ -93,6 +101,8 @@ struct Q4_1Units {
   static constexpr TensorType kType = TensorType::kQ4_1;
   static constexpr int kUnits = 1;
   static constexpr bool kSigned = false, kHalfScales = false, kMins = true;
+  static constexpr int kZero = 0;
+  static constexpr bool kOffset = kMins || kZero != 0;
   static void Scales(const Block& b, UnitScales* s) {
     units_internal::SetUniform(s[0], units_internal::HalfToFloat(b.d),
                                units_internal::HalfToFloat(b.m));
@@ -104,7 +114,9 @@ struct Q5_0Units {
   using Block = BlockQ5_0;
   static constexpr TensorType kType = TensorType::kQ5_0;
   static constexpr int kUnits = 1;
-  static constexpr bool kSigned = false, kHalfScales = false, kMins = true;
+  static constexpr bool kSigned = false, kHalfScales = false, kMins = false;
+  static constexpr int kZero = 16;
+  static constexpr bool kOffset = kMins || kZero != 0;
   static void Scales(const Block& b, UnitScales* s) {
     const float d = units_internal::HalfToFloat(b.d);
     units_internal::SetUniform(s[0], d, -16.0f * d);
@@ -120,6 +132,8 @@ struct Q5_1Units {
   static constexpr TensorType kType = TensorType::kQ5_1;
   static constexpr int kUnits = 1;
   static constexpr bool kSigned = false, kHalfScales = false, kMins = true;
+  static constexpr int kZero = 0;
+  static constexpr bool kOffset = kMins || kZero != 0;
   static void Scales(const Block& b, UnitScales* s) {
     units_internal::SetUniform(s[0], units_internal::HalfToFloat(b.d),
                                units_internal::HalfToFloat(b.m));
@@ -135,6 +149,8 @@ struct Q8_0Units {
   static constexpr TensorType kType = TensorType::kQ8_0;
   static constexpr int kUnits = 1;
   static constexpr bool kSigned = true, kHalfScales = false, kMins = false;
+  static constexpr int kZero = 0;
+  static constexpr bool kOffset = kMins || kZero != 0;
   static void Scales(const Block& b, UnitScales* s) {
     units_internal::SetUniform(s[0], units_internal::HalfToFloat(b.d), 0.0f);
   }
@@ -156,6 +172,8 @@ struct Q4_KUnits {
   static constexpr TensorType kType = TensorType::kQ4_K;
   static constexpr int kUnits = 8;
   static constexpr bool kSigned = false, kHalfScales = false, kMins = true;
+  static constexpr int kZero = 0;
+  static constexpr bool kOffset = kMins || kZero != 0;
   static void Scales(const Block& b, UnitScales* s) {
     ScaleMinUnitScales(b, units_internal::HalfToFloat(b.d), units_internal::HalfToFloat(b.dmin), s);
   }
@@ -170,6 +188,8 @@ struct Q5_KUnits {
   static constexpr TensorType kType = TensorType::kQ5_K;
   static constexpr int kUnits = 8;
   static constexpr bool kSigned = false, kHalfScales = false, kMins = true;
+  static constexpr int kZero = 0;
+  static constexpr bool kOffset = kMins || kZero != 0;
   static void Scales(const Block& b, UnitScales* s) {
     ScaleMinUnitScales(b, units_internal::HalfToFloat(b.d), units_internal::HalfToFloat(b.dmin), s);
   }
@@ -188,7 +208,9 @@ struct Q6_KUnits {
   using Block = BlockQ6_K;
   static constexpr TensorType kType = TensorType::kQ6_K;
   static constexpr int kUnits = 8;
-  static constexpr bool kSigned = false, kHalfScales = true, kMins = true;
+  static constexpr bool kSigned = false, kHalfScales = true, kMins = false;
+  static constexpr int kZero = 32;
+  static constexpr bool kOffset = kMins || kZero != 0;
   static void Scales(const Block& b, UnitScales* s) {
     const float d = units_internal::HalfToFloat(b.d);
     for (int u = 0; u < 8; ++u) {
