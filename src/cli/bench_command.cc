@@ -3,8 +3,8 @@
 //
 // As llama-bench measures them: ppN evaluates N random tokens (BOS first when the vocabulary adds
 // it) from an empty cache in one batch, logits for the last one only; tgN evaluates N single
-// tokens from an empty cache, each random, logits for every one. Each test runs once to warm up,
-// then -r times; the table shows the mean ± sample standard deviation of the per-run tokens/s.
+// tokens from an empty cache, each random, logits for every one. Each test is warmed up as
+// llama-bench does (the whole prompt; one generated token), then runs -r times; the table shows the mean ± sample standard deviation of the per-run tokens/s.
 // The peak resident memory of the whole run (getrusage) follows the table.
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -153,9 +153,9 @@ Status RunBench(const BenchFlags& f) {
   fmt::print("| {:-<30} | {:->9}: | {:->9}: | {:-<12} | {:->6}: | {:->14}: | {:->19}: |\n", "", "",
              "", "", "", "", "");
   std::fflush(stdout);
-  auto row = [&](int t, const std::string& test, int n, auto&& run) -> Status {
-    SHRINK_ASSIGN_OR_RETURN(double warm_up, run());
-    (void)warm_up;
+  // warm_up: one untimed run first, as llama-bench (the whole prompt; one generated token).
+  auto row = [&](int t, const std::string& test, int n, auto&& warm_up, auto&& run) -> Status {
+    SHRINK_RETURN_IF_ERROR(warm_up().status());
     std::vector<double> rates;
     for (int r = 0; r < f.repetitions; ++r) {
       SHRINK_ASSIGN_OR_RETURN(double s, run());
@@ -172,11 +172,14 @@ Status RunBench(const BenchFlags& f) {
     SetMatMulThreads(t);
     for (int n : f.prompt) {
       if (n <= 0) continue;
-      SHRINK_RETURN_IF_ERROR(row(t, fmt::format("pp{}", n), n, [&] { return bench.Prompt(n); }));
+      auto prompt = [&] { return bench.Prompt(n); };
+      SHRINK_RETURN_IF_ERROR(row(t, fmt::format("pp{}", n), n, prompt, prompt));
     }
     for (int n : f.gen) {
       if (n <= 0) continue;
-      SHRINK_RETURN_IF_ERROR(row(t, fmt::format("tg{}", n), n, [&] { return bench.Generate(n); }));
+      SHRINK_RETURN_IF_ERROR(row(
+          t, fmt::format("tg{}", n), n, [&] { return bench.Generate(1); },
+          [&] { return bench.Generate(n); }));
     }
   }
   rusage usage{};

@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/activation_blocks.h"
 #include "kernels/float_rows-inl.h"
@@ -35,6 +36,8 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // Activation rows dotted at once with each unpacked weight unit.
 inline constexpr int kTokenTile = 4;
+// How far ahead of the current block the weights are prefetched.
+inline constexpr int64_t kPrefetchBytes = 2048;
 
 #if SHRINK_HAVE_UNIT_VECTORS
 
@@ -64,88 +67,111 @@ HWY_INLINE void QuantizeActivationBlocks(const float* x, int64_t n, ActBlock* ou
       hn::StoreU(hn::DemoteTo(di8, q), di8, o.q + k * L);
     }
     o.d = m / 127.0f;
-    for (int h = 0; h < 2; ++h) {
-      o.sum[h] = static_cast<int16_t>(hn::GetLane(hn::SumOfLanes(di32, sums[h])));
+    int32_t half[2];
+    for (int h = 0; h < 2; ++h) half[h] = hn::GetLane(hn::SumOfLanes(di32, sums[h]));
+    o.ds = o.d * static_cast<float>(half[0] + half[1]);
+    for (int h = 0; h < 2; ++h) o.ds_half[h] = o.d * static_cast<float>(half[h]);
+  }
+}
+
+// The byte products of one unit and one activation block, as int32 lanes (lower lanes: the lower
+// half of the unit; int8_dot-inl.h).
+template <class U>
+HWY_INLINE void UnitProducts(const UnitBytes& w, const hn::Vec<DI8> (&xq)[kUnitVecs],
+                             hn::Vec<DI32> (&p)[kUnitVecs]) {
+  const DI8 di8;
+  const DI32 di32;
+  for (int k = 0; k < kUnitVecs; ++k) {
+    if constexpr (U::kSigned) {
+      p[k] = DotSignedBytesAccumulate(di32, hn::BitCast(di8, w.v[k]), xq[k], hn::Zero(di32));
+    } else {
+      p[k] = DotBytesAccumulate(di32, w.v[k], xq[k], hn::Zero(di32));
     }
   }
 }
 
-// acc += Σ_h scale[h]·d · (byte products of half h), for one unit and one activation block.
+// acc += Σ_h scale[h]·d · (products of half h).
 template <class U>
-HWY_INLINE hn::Vec<DF32> AccumulateUnit(const UnitBytes& w, const ActBlock& x, const UnitScales& s,
-                                        hn::Vec<DF32> acc) {
-  const DI8 di8;
-  const DI32 di32;
+HWY_INLINE hn::Vec<DF32> ScaleProducts(const hn::Vec<DI32> (&p)[kUnitVecs], const UnitScales& s,
+                                       float d, hn::Vec<DF32> acc) {
   const DF32 df;
-  hn::Vec<DI32> p[kUnitVecs];
-  for (int k = 0; k < kUnitVecs; ++k) {
-    const auto xq = hn::LoadU(di8, x.q + k * kUnitLanes);
-    if constexpr (U::kSigned) {
-      p[k] = DotSignedBytesAccumulate(di32, hn::BitCast(di8, w.v[k]), xq, hn::Zero(di32));
-    } else {
-      p[k] = DotBytesAccumulate(di32, w.v[k], xq, hn::Zero(di32));
-    }
-  }
   if constexpr (!U::kHalfScales) {
     hn::Vec<DI32> sum = p[0];
     for (int k = 1; k < kUnitVecs; ++k) sum = hn::Add(sum, p[k]);
-    return hn::MulAdd(hn::ConvertTo(df, sum), hn::Set(df, s.scale[0] * x.d), acc);
+    return hn::MulAdd(hn::ConvertTo(df, sum), hn::Set(df, s.scale[0] * d), acc);
   } else if constexpr (kUnitVecs == 1) {
-    // Lower lanes hold the lower half's products (int8_dot-inl.h).
     const hn::Half<DF32> dfh;
-    const auto scales =
-        hn::Combine(df, hn::Set(dfh, s.scale[1] * x.d), hn::Set(dfh, s.scale[0] * x.d));
+    const auto scales = hn::Combine(df, hn::Set(dfh, s.scale[1] * d), hn::Set(dfh, s.scale[0] * d));
     return hn::MulAdd(hn::ConvertTo(df, p[0]), scales, acc);
   } else {
-    acc = hn::MulAdd(hn::ConvertTo(df, p[0]), hn::Set(df, s.scale[0] * x.d), acc);
-    return hn::MulAdd(hn::ConvertTo(df, p[1]), hn::Set(df, s.scale[1] * x.d), acc);
+    acc = hn::MulAdd(hn::ConvertTo(df, p[0]), hn::Set(df, s.scale[0] * d), acc);
+    return hn::MulAdd(hn::ConvertTo(df, p[1]), hn::Set(df, s.scale[1] * d), acc);
   }
 }
 
-// The mins' share of one unit: d · Σ_h min[h] · Σ_{half h} q_x.
+// The offsets' share of one unit: Σ_h min[h] · (d · Σ_{half h} q_x).
 template <class U>
-HWY_INLINE float UnitMins(const ActBlock& x, const UnitScales& s) {
+HWY_INLINE float UnitOffsets(const ActBlock& x, const UnitScales& s) {
   if constexpr (!U::kOffset) {
     return 0.0f;
   } else if constexpr (U::kHalfScales) {
-    return x.d *
-           (s.min[0] * static_cast<float>(x.sum[0]) + s.min[1] * static_cast<float>(x.sum[1]));
+    return s.min[0] * x.ds_half[0] + s.min[1] * x.ds_half[1];
   } else {
-    return x.d * (s.min[0] * static_cast<float>(x.sum[0] + x.sum[1]));
+    return s.min[0] * x.ds;
   }
 }
 
-// out[t] = row · x[t] for NT activation rows; `x[t]` points at the row's first ActBlock.
-template <class U, int NT>
-HWY_INLINE void UnitRowTile(const typename U::Block* blocks, int64_t n_blocks,
-                            const ActBlock* const* x, float* out) {
+// out[r][t] = row r · x[t] for NR weight rows and NT activation rows (`rows[r]` and `x[t]` point at
+// their first block). Each unpacked unit serves NT activation rows and each loaded activation
+// block NR weight rows; the NR·NT accumulators are independent chains.
+template <class U, int NR, int NT>
+HWY_INLINE void UnitTile(const typename U::Block* const* rows, int64_t n_blocks,
+                         const ActBlock* const* x, float (&out)[NR][NT]) {
   const DF32 df;
-  hn::Vec<DF32> acc[NT];
-  float mins[NT];
-  for (int t = 0; t < NT; ++t) {
-    acc[t] = hn::Zero(df);
-    mins[t] = 0.0f;
+  const DI8 di8;
+  hn::Vec<DF32> acc[NR][NT];
+  float offsets[NR][NT];
+  for (int r = 0; r < NR; ++r) {
+    for (int t = 0; t < NT; ++t) {
+      acc[r][t] = hn::Zero(df);
+      offsets[r][t] = 0.0f;
+    }
   }
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const typename U::Block& block = blocks[b];
-    UnitScales s[U::kUnits];
-    U::Scales(block, s);
+    // Weights stream from memory once per product: ask for them ahead of use, more than the
+    // hardware prefetcher keeps in flight (measured: kernels_benchmark, 2-3x out of cache).
+    for (int r = 0; r < NR; ++r) {
+      hwy::Prefetch(reinterpret_cast<const uint8_t*>(rows[r] + b) + kPrefetchBytes);
+    }
+    UnitScales s[NR][U::kUnits];
+    for (int r = 0; r < NR; ++r) U::Scales(rows[r][b], s[r]);
     // Units in order; the unit index is a constant inside (constant shifts in the unpackers).
     [&]<int... kUnit>(std::integer_sequence<int, kUnit...>) {
       (
           [&] {
-            const UnitBytes w = UnpackUnit<kUnit>(U(), block);
+            UnitBytes w[NR];
+            for (int r = 0; r < NR; ++r) w[r] = UnpackUnit<kUnit>(U(), rows[r][b]);
             for (int t = 0; t < NT; ++t) {
               const ActBlock& xb = x[t][b * U::kUnits + kUnit];
-              acc[t] = AccumulateUnit<U>(w, xb, s[kUnit], acc[t]);
-              mins[t] += UnitMins<U>(xb, s[kUnit]);
+              hn::Vec<DI8> xq[kUnitVecs];
+              for (int k = 0; k < kUnitVecs; ++k) xq[k] = hn::LoadU(di8, xb.q + k * kUnitLanes);
+              for (int r = 0; r < NR; ++r) {
+                hn::Vec<DI32> p[kUnitVecs];
+                UnitProducts<U>(w[r], xq, p);
+                acc[r][t] = ScaleProducts<U>(p, s[r][kUnit], xb.d, acc[r][t]);
+                offsets[r][t] += UnitOffsets<U>(xb, s[r][kUnit]);
+              }
             }
           }(),
           ...);
     }
     (std::make_integer_sequence<int, U::kUnits>());
   }
-  for (int t = 0; t < NT; ++t) out[t] = hn::GetLane(hn::SumOfLanes(df, acc[t])) + mins[t];
+  for (int r = 0; r < NR; ++r) {
+    for (int t = 0; t < NT; ++t) {
+      out[r][t] = hn::GetLane(hn::SumOfLanes(df, acc[r][t])) + offsets[r][t];
+    }
+  }
 }
 
 // out: (32) = the unit's weights by the formats table's float operations (weight_units.h), so

@@ -41,21 +41,31 @@ void FloatRows(const MatrixRef& w, const float* x, int64_t T, int64_t r0, int64_
 }
 
 #if SHRINK_HAVE_UNIT_VECTORS
+// Weight rows processed together (UnitTile): each loaded activation block serves both.
+inline constexpr int kRowTile = 2;
+
 template <class U>
 void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int64_t r1, float* y) {
   using Block = typename U::Block;
   const int64_t n_blocks = w.cols / (kUnitElements * U::kUnits);
   const int64_t x_blocks = w.cols / kActBlockElements;  // per activation row
   const auto* rows = reinterpret_cast<const Block*>(w.data.data());
-  for (int64_t r = r0; r < r1; ++r) {
+  auto rows_from = [&]<int NR>(int64_t r) {
+    const Block* rp[NR];
+    for (int i = 0; i < NR; ++i) rp[i] = rows + (r + i) * n_blocks;
     ForEachTokenTile(T, [&]<int NT>(int64_t t0) {
       const ActBlock* xt[NT];
-      float out[NT];
       for (int t = 0; t < NT; ++t) xt[t] = xq + (t0 + t) * x_blocks;
-      UnitRowTile<U, NT>(rows + r * n_blocks, n_blocks, xt, out);
-      for (int t = 0; t < NT; ++t) y[(t0 + t) * w.rows + r] = out[t];
+      float out[NR][NT];
+      UnitTile<U, NR, NT>(rp, n_blocks, xt, out);
+      for (int i = 0; i < NR; ++i) {
+        for (int t = 0; t < NT; ++t) y[(t0 + t) * w.rows + r + i] = out[i][t];
+      }
     });
-  }
+  };
+  int64_t r = r0;
+  for (; r + kRowTile <= r1; r += kRowTile) rows_from.template operator()<kRowTile>(r);
+  for (; r < r1; ++r) rows_from.template operator()<1>(r);
 }
 #endif
 

@@ -50,7 +50,7 @@ double TermMagnitude(const MatrixRef& w, int64_t r, const ActBlock* xq) {
           double abs_dot = 0.0;
           for (int i = 16 * h; i < 16 * h + 16; ++i) abs_dot += std::abs(q[i] * x.q[i]);
           total += std::fabs(double{s[u].scale[h]} * x.d) * abs_dot +
-                   std::fabs(double{s[u].min[h]} * x.d * x.sum[h]);
+                   std::fabs(double{s[u].min[h]} * x.ds_half[h]);
         }
       }
     }

@@ -122,8 +122,9 @@ void QuantizeActivations(const float* x, int64_t n, ActBlock* out) {
       o.q[i] = static_cast<int8_t>(q);
       sums[i / 16] += q;
     }
-    o.sum[0] = static_cast<int16_t>(sums[0]);
-    o.sum[1] = static_cast<int16_t>(sums[1]);
+    o.ds = o.d * static_cast<float>(sums[0] + sums[1]);
+    o.ds_half[0] = o.d * static_cast<float>(sums[0]);
+    o.ds_half[1] = o.d * static_cast<float>(sums[1]);
   }
 }
 
@@ -149,7 +150,7 @@ void QuantizedMatMulRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int6
               int64_t dot = 0;
               for (int i = 16 * h; i < 16 * h + 16; ++i) dot += int64_t{q[i]} * xb.q[i];
               acc += static_cast<double>(s[u].scale[h]) * xb.d * static_cast<double>(dot) +
-                     static_cast<double>(s[u].min[h]) * xb.d * xb.sum[h];
+                     static_cast<double>(s[u].min[h]) * xb.ds_half[h];
             }
           }
         }

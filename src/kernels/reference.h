@@ -32,7 +32,7 @@ void MatMul(const MatrixRef& w, const float* x, int64_t T, float* y);
 // The integer kernels' scalar twins (block_matmul.h, activation_blocks.h):
 // x: (n) -> n / 32 ActBlocks, bit-identical to the SIMD quantizer.
 void QuantizeActivations(const float* x, int64_t n, ActBlock* out);
-// y[t · w.rows + r], r in [r0, r1): Σ over units of scale·d·(Σ q_w·q_x) + min·d·(Σ q_x) per half,
+// y[t · w.rows + r], r in [r0, r1): Σ over units of scale·d·(Σ q_w·q_x) + min·(d·Σ q_x) per half,
 // from the weights' integer view (weight_units.h) and T rows of w.cols / 32 ActBlocks; integer
 // products exact, the sum of the unit terms in F64. REQUIRES: an integer type (VisitUnits).
 void QuantizedMatMulRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int64_t r1,

@@ -65,9 +65,12 @@ HWY_INLINE UnitBytes SplitNibbles16(const uint8_t* qs) {
   const DU8 d;
   UnitBytes u;
   if constexpr (kUnitVecs == 1) {
-    const hn::Half<DU8> dh;
-    const auto v = hn::LoadU(dh, qs);
-    u.v[0] = hn::Combine(d, hn::ShiftRight<4>(v), hn::And(v, hn::Set(dh, 15)));
+    // The 16 bytes in both 128-bit halves; the upper half shifted right by 4 (32-bit lanes: the
+    // bits crossing into a byte's low nibble from its neighbour are masked off below).
+    const hn::Repartition<uint32_t, DU8> du32;
+    alignas(32) static constexpr uint32_t kShift[8] = {0, 0, 0, 0, 4, 4, 4, 4};
+    const auto both = hn::BitCast(du32, hn::LoadDup128(d, qs));
+    u.v[0] = hn::And(hn::BitCast(d, both >> hn::Load(du32, kShift)), hn::Set(d, 15));
   } else {
     const auto v = hn::LoadU(d, qs);
     u.v[0] = hn::And(v, hn::Set(d, 15));

@@ -123,8 +123,9 @@ void TestQuantizeActivationsMatchesReference() {
   for (int64_t b = 0; b < n / 32; ++b) {
     ASSERT_EQ(std::memcmp(simd[b].q, scalar[b].q, 32), 0) << "block " << b;
     ASSERT_EQ(simd[b].d, scalar[b].d) << "block " << b;
-    ASSERT_EQ(simd[b].sum[0], scalar[b].sum[0]) << "block " << b;
-    ASSERT_EQ(simd[b].sum[1], scalar[b].sum[1]) << "block " << b;
+    ASSERT_EQ(simd[b].ds, scalar[b].ds) << "block " << b;
+    ASSERT_EQ(simd[b].ds_half[0], scalar[b].ds_half[0]) << "block " << b;
+    ASSERT_EQ(simd[b].ds_half[1], scalar[b].ds_half[1]) << "block " << b;
   }
 }
 
