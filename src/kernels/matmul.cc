@@ -37,6 +37,11 @@ std::atomic<int64_t>& BlasMinRowsSetting() {
 // F32 elements of one decoded tile (4 MB): past ~1 MB, larger tiles gain little (pp512 on SmolLM2,
 // 1 thread: 64K floats 183 t/s, 256K 201, 1M 208).
 constexpr int64_t kMaxTileFloats = int64_t{1} << 20;
+// Tiles per matrix for prompts: 4 costs ~6 % more CPU than one whole-matrix sgemm (8: ~10 %;
+// pp512 on SmolLM2, task-clock), and gives two tiles per thread at 2 threads.
+constexpr int64_t kPromptTiles = 4;
+
+int64_t RoundUp(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
 // A thread's decoded tile of W (tile_rows, cols): grown once, then reused.
 std::vector<float>& TileScratch() {
@@ -90,12 +95,13 @@ void PreparedMatrix::DecodeRow(int64_t r, float* out) const {
 void PreparedMatrix::TiledBlasMatMul(const float* x, int64_t T, float* y) const {
   ThreadPool& pool = KernelThreads();
   const int K = static_cast<int>(w_.cols), N = static_cast<int>(w_.rows);
-  // Tiles as large as possible (each sgemm call packs the activations again), but at least two
-  // per thread so a thread slowed by another process does not hold the product back, and at most
-  // kMaxTileFloats per thread's scratch.
-  const int64_t per_thread = (w_.rows + 2 * pool.threads() - 1) / (2 * pool.threads());
+  // Tiles as large as possible (each sgemm call packs the activations again), at most
+  // kMaxTileFloats, and kPromptTiles per matrix so threads share the work and one slowed by
+  // another process does not hold the product back. The tiling depends on the matrix only, never
+  // on the thread count: sgemm's results depend on the tile shape.
   const int64_t tile_rows =
-      std::clamp<int64_t>(per_thread, 1, std::max<int64_t>(1, kMaxTileFloats / w_.cols));
+      std::clamp<int64_t>(RoundUp((w_.rows + kPromptTiles - 1) / kPromptTiles, 16), 16,
+                          std::max<int64_t>(16, kMaxTileFloats / w_.cols));
   pool.Run(w_.rows, tile_rows, [&](int64_t r0, int64_t r1, int) {
     const float* tile = reinterpret_cast<const float*>(w_.data.data()) + r0 * w_.cols;
     if (w_.type != TensorType::kF32) {

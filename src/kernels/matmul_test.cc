@@ -133,6 +133,35 @@ TEST(MatMulTest, InPlacePromptBatchesAreF32Products) {
   }
 }
 
+// Rows are split over the kernel thread pool; every output is computed the same way whichever
+// thread runs it, so results are bit-identical for any thread count (both batch regimes).
+TEST(MatMulTest, ResultsDoNotDependOnTheThreadCount) {
+  std::mt19937 rng(10);
+  const int64_t rows = 333, cols = 256;
+  for (TensorType type : {TensorType::kQ4_1, TensorType::kQ8_0, TensorType::kF16}) {
+    const std::vector<uint8_t> bytes = RandomMatrix(type, rows, cols, rng);
+    const PreparedMatrix m = PreparedMatrix::Prepare({type, rows, cols, bytes});
+    for (int64_t T : {int64_t{1}, int64_t{5}, BlasMinRows() + 1}) {
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      std::vector<float> x(T * cols);
+      for (float& v : x) v = dist(rng);
+      std::vector<float> first;
+      for (int threads : {1, 2, 3}) {
+        SetMatMulThreads(threads);
+        std::vector<float> y(T * rows);
+        m.MatMul(x.data(), T, y.data());
+        if (first.empty()) {
+          first = y;
+        } else {
+          EXPECT_EQ(std::memcmp(first.data(), y.data(), sizeof(float) * y.size()), 0)
+              << TypeName(type) << " T " << T << " threads " << threads;
+        }
+      }
+    }
+  }
+  SetMatMulThreads(2);
+}
+
 TEST(MatMulTest, TypesWithoutKernelsFallBackToDecodedCopies) {
   std::mt19937 rng(9);
   const std::vector<uint8_t> q3(4 * RowBytes(TensorType::kQ3_K, 256).value(), 0);
