@@ -72,27 +72,14 @@ void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int
 void DecodeRowsTarget(const MatrixRef& w, int64_t r0, int64_t r1, float* out) {
   const int64_t row_bytes = static_cast<int64_t>(w.data.size()) / w.rows;
   const uint8_t* first = w.data.data() + r0 * row_bytes;
-  switch (w.type) {
-    case TensorType::kF32:
-      std::memcpy(out, first, sizeof(float) * (r1 - r0) * w.cols);
-      return;
-    case TensorType::kF16:
-      for (int64_t r = r0; r < r1; ++r) {
-        DecodeFloatRow<F16Weights>(
-            reinterpret_cast<const hwy::float16_t*>(first) + (r - r0) * w.cols, w.cols,
-            out + (r - r0) * w.cols);
-      }
-      return;
-    case TensorType::kBF16:
-      for (int64_t r = r0; r < r1; ++r) {
-        DecodeFloatRow<BF16Weights>(
-            reinterpret_cast<const hwy::bfloat16_t*>(first) + (r - r0) * w.cols, w.cols,
-            out + (r - r0) * w.cols);
-      }
-      return;
-    default:
-      break;
-  }
+  const bool is_float = VisitFloatWeights(w.type, [&](auto weights) {
+    using W = decltype(weights);
+    const auto* rows = reinterpret_cast<const typename W::T*>(first);
+    for (int64_t r = 0; r < r1 - r0; ++r) {
+      DecodeFloatRow<W>(rows + r * w.cols, w.cols, out + r * w.cols);
+    }
+  });
+  if (is_float) return;
 #if SHRINK_HAVE_UNIT_VECTORS
   const bool known = VisitUnits(w.type, [&](auto units) {
     using U = decltype(units);
@@ -109,16 +96,9 @@ void DecodeRowsTarget(const MatrixRef& w, int64_t r0, int64_t r1, float* out) {
 
 void BlockMatMulRowsTarget(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T,
                            int64_t r0, int64_t r1, float* y) {
-  switch (w.type) {
-    case TensorType::kF32:
-      return FloatRows<F32Weights>(w, x, T, r0, r1, y);
-    case TensorType::kF16:
-      return FloatRows<F16Weights>(w, x, T, r0, r1, y);
-    case TensorType::kBF16:
-      return FloatRows<BF16Weights>(w, x, T, r0, r1, y);
-    default:
-      break;
-  }
+  const bool is_float = VisitFloatWeights(
+      w.type, [&](auto weights) { FloatRows<decltype(weights)>(w, x, T, r0, r1, y); });
+  if (is_float) return;
 #if SHRINK_HAVE_UNIT_VECTORS
   VisitUnits(w.type, [&](auto units) { UnitRows<decltype(units)>(w, xq, T, r0, r1, y); });
 #else
@@ -154,14 +134,8 @@ HWY_EXPORT(BlockMatMulRowsTarget);
 HWY_EXPORT(DecodeRowsTarget);
 
 BlockKernel BlockKernelFor(TensorType type) {
-  switch (type) {
-    case TensorType::kF32:
-    case TensorType::kF16:
-    case TensorType::kBF16:
-      return BlockKernel::kFloat;
-    default:
-      break;
-  }
+  // The F32/F16/BF16 mapping is target-independent: ask the static target's copy.
+  if (HWY_NAMESPACE::VisitFloatWeights(type, [](auto) {})) return BlockKernel::kFloat;
   return VisitUnits(type, [](auto) {}) ? BlockKernel::kInteger : BlockKernel::kNone;
 }
 

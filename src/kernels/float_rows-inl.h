@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "formats/float_types.h"
+#include "formats/types.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -51,6 +52,25 @@ struct BF16Weights {
   }
   static float One(const T* p) { return BF16ToF32(Bits(p)); }
 };
+
+// Calls fn(W{}) with the weight element type of `type`; false (fn not called) for a type that is
+// not F32, F16 or BF16. The one place mapping a table type to these structs.
+template <class Fn>
+bool VisitFloatWeights(TensorType type, Fn&& fn) {
+  switch (type) {
+    case TensorType::kF32:
+      fn(F32Weights{});
+      return true;
+    case TensorType::kF16:
+      fn(F16Weights{});
+      return true;
+    case TensorType::kBF16:
+      fn(BF16Weights{});
+      return true;
+    default:
+      return false;
+  }
+}
 
 // out[t] = Σ_i row[i] · x[t][i] for NT activation rows; F32 accumulation in vector lanes, lanes
 // summed at the end, then the tail of fewer than a vector's elements.
