@@ -11,7 +11,8 @@
 # says so.
 #
 # Usage: bench/runtime_vs_llama_cpp.sh [--models "smollm2 gemma3-270m PATH..."] [-p 512] [-n 128]
-#                                      [-t 1,2] [-r 3] [--rounds 2]
+#                                      [-t 1,2] [-r 3] [--rounds 2] [--summary-only]
+# --summary-only prints the tables again from the logs of an earlier run in WORK (same arguments).
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder, for the logs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ gen=128
 threads="1,2"
 reps=3
 rounds=2
+summary_only=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --models) models="$2"; shift 2 ;;
@@ -30,6 +32,7 @@ while [[ $# -gt 0 ]]; do
     -t) threads="$2"; shift 2 ;;
     -r) reps="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --summary-only) summary_only=1; shift ;;
     *) echo "usage: $0 [--models \"M...\"] [-p P] [-n N] [-t T,T] [-r R] [--rounds K]" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +46,7 @@ echo "CPU: $(cpu_model); $(nproc) cores; $(date -u '+%F %H:%M UTC'); work $work"
 echo "shrink: $("$shrink" --version)" >&2
 
 # rate FILE TEST: the mean t/s of the row whose test column is TEST in a llama-bench-style table.
-rate() { awk -F'|' -v t="$2" '{ gsub(/ /, "", $(NF-2)); if ($(NF-2) == t) { split($(NF-1), a, "±"); gsub(/ /, "", a[1]); print a[1] } }' "$1" | tail -1; }
+rate() { awk -F'|' -v t="$2" '/^\|/ { gsub(/ /, "", $(NF-2)); if ($(NF-2) == t) { split($(NF-1), a, "±"); gsub(/ /, "", a[1]); print a[1] } }' "$1" | tail -1; }
 # peak_mb FILE: the maximum resident set size /usr/bin/time -v reported, in MiB.
 peak_mb() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1" | awk '{ printf "%.1f", $1 / 1024 }'; }
 mean() { awk '{ s += $1; n++ } END { if (n) printf "%.2f", s / n; else print "n/a" }'; }
@@ -56,6 +59,10 @@ for model_arg in $models; do
   require_file "$model" "run scripts/fetch-models [gemma3-270m]"
   name=$(basename "$model")
   llama_flags=()
+  if [[ $summary_only == 1 ]]; then
+    # llama-bench adds an "rpk" column when repacking is not its default.
+    grep -q " rpk " "$work/${name}_llama_t${thread_list[0]}_r1.txt" && llama_flags=(--repack 0)
+  else
   # One short probe with the defaults: does this build's repacking run here?
   if ! "$bin/llama-bench" -m "$model" -p 8 -n 0 -t 1 -r 1 > "$work/probe.txt" 2>&1; then
     llama_flags=(--repack 0)
@@ -77,6 +84,7 @@ for model_arg in $models; do
       done
     done
   done
+  fi
 
   # Per thread count and test: each tool's mean over rounds, the ratio, and the peak RSS.
   {
