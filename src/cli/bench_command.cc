@@ -41,7 +41,7 @@ struct BenchFlags {
   std::string tokenizer_path;
 };
 
-// "llama 135M Q4_1": architecture, parameters, the file type's name (general.file_type as
+// "llama 135M Q4_1": architecture, parameters (K, M or B), the file type's name (general.file_type as
 // llama-quantize names it, else the type holding the most bytes).
 std::string ModelLabel(const Model& model, int64_t params) {
   std::string type;
@@ -59,7 +59,11 @@ std::string ModelLabel(const Model& model, int64_t params) {
     const auto most = std::max_element(bytes.begin(), bytes.end()) - bytes.begin();
     type = Traits(static_cast<TensorType>(most)).name;
   }
-  return fmt::format("{} {}M {}", model.config.architecture, (params + 500'000) / 1'000'000, type);
+  const std::string count = params >= 1'000'000'000 ? fmt::format("{:.1f}B", params / 1e9)
+                            : params >= 1'000'000
+                                ? fmt::format("{}M", (params + 500'000) / 1'000'000)
+                                : fmt::format("{}K", (params + 500) / 1000);
+  return fmt::format("{} {} {}", model.config.architecture, count, type);
 }
 
 struct Stats {
