@@ -6,6 +6,10 @@
 # processes moves both tools, which is why they alternate (llama, shrink, llama, shrink...) and each
 # figure is the mean over rounds of each tool's mean over -r repetitions.
 #
+# Generation is bound by memory bandwidth: every token reads all the weights. A STREAM-style read of 96 MiB
+# (kernels_benchmark's StreamRead, one thread, wall time) runs between the tools in each round, and the
+# 1-thread tg row shows the weights' bytes × tokens/s as a share of that bandwidth.
+#
 # llama-bench runs with its defaults (repacked kernels on). Where that crashes (this llama.cpp build dies in
 # its AMX repack kernels on VMs that do not enable AMX tiles) it is rerun with --repack 0, and the table
 # says so.
@@ -40,6 +44,8 @@ done
 source bench/common.sh
 bin="$(bench/peers/llama_cpp.sh | tail -n 1)"
 shrink=$(shrink_binary)
+stream_bin="$(dirname "$shrink")/../kernels/kernels_benchmark"
+[[ -x "$stream_bin" ]] || cmake --build build/release --target kernels_benchmark >&2
 work="${WORK:-$(mktemp -d)}"
 mkdir -p "$work"
 echo "CPU: $(cpu_model); $(nproc) cores; $(date -u '+%F %H:%M UTC'); work $work" >&2
@@ -49,6 +55,8 @@ echo "shrink: $("$shrink" --version)" >&2
 rate() { awk -F'|' -v t="$2" '/^\|/ { gsub(/ /, "", $(NF-2)); if ($(NF-2) == t) { split($(NF-1), a, "±"); gsub(/ /, "", a[1]); print a[1] } }' "$1" | tail -1; }
 # peak_mb FILE: the maximum resident set size /usr/bin/time -v reported, in MiB.
 peak_mb() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1" | awk '{ printf "%.1f", $1 / 1024 }'; }
+# stream_gbs FILE: StreamRead's GB/s.
+stream_gbs() { sed -n 's/.*GB\/s=\([0-9.]*\)G\/s.*/\1/p' "$1" | tail -1; }
 mean() { awk '{ s += $1; n++ } END { if (n) printf "%.2f", s / n; else print "n/a" }'; }
 
 summary="$work/summary.md"
@@ -58,6 +66,7 @@ for model_arg in $models; do
   model=$(model_path "$model_arg")
   require_file "$model" "run scripts/fetch-models [gemma3-270m]"
   name=$(basename "$model")
+  bytes=$(stat -c %s "$model")
   llama_flags=()
   if [[ $summary_only == 1 ]]; then
     # llama-bench adds an "rpk" column when repacking is not its default.
@@ -82,6 +91,8 @@ for model_arg in $models; do
         fi
         grep '^|' "$out" | tail -n +3 >&2
       done
+      "$stream_bin" --benchmark_filter='^StreamRead' --benchmark_min_time=1 \
+        > "$work/${name}_stream_t${t}_r${round}.txt" 2>&1 || true
     done
   done
   fi
@@ -92,8 +103,8 @@ for model_arg in $models; do
     echo "### $name"
     echo
     [[ ${#llama_flags[@]} -gt 0 ]] && echo "llama-bench ran with --repack 0: its defaults crash on this machine." && echo
-    echo "| threads | test | llama.cpp t/s | shrink t/s | shrink / llama.cpp | llama.cpp peak RSS | shrink peak RSS |"
-    echo "|---:|---|---:|---:|---:|---:|---:|"
+    echo "| threads | test | llama.cpp t/s | shrink t/s | shrink / llama.cpp | llama.cpp peak RSS | shrink peak RSS | shrink tg: share of read bandwidth |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|"
   } >> "$summary"
   declare -A best_llama=() best_shrink=()
   for t in "${thread_list[@]}"; do
@@ -103,13 +114,18 @@ for model_arg in $models; do
       lm=$(for r in $(seq 1 "$rounds"); do peak_mb "$work/${name}_llama_t${t}_r${r}.txt"; echo; done | sort -n | tail -1)
       sm=$(for r in $(seq 1 "$rounds"); do peak_mb "$work/${name}_shrink_t${t}_r${r}.txt"; echo; done | sort -n | tail -1)
       ratio=$(echo "scale=2; $s / $l" | bc)
-      echo "| $t | $test | $l | $s | ${ratio}× | ${lm} MiB | ${sm} MiB |" >> "$summary"
+      share=""
+      if [[ $test == tg* ]]; then
+        bw=$(for r in $(seq 1 "$rounds"); do stream_gbs "$work/${name}_stream_t${t}_r${r}.txt"; done | mean)
+        [[ $bw != n/a ]] && share="$(echo "scale=3; $bytes * $s / ($bw * 1000000000) * 100" | bc | awk '{ printf "%.0f", $1 }') % of ${bw} GB/s"
+      fi
+      echo "| $t | $test | $l | $s | ${ratio}× | ${lm} MiB | ${sm} MiB | $share |" >> "$summary"
       if [[ -z "${best_llama[$test]:-}" ]] || (( $(echo "$l > ${best_llama[$test]}" | bc) )); then best_llama[$test]=$l; fi
       if [[ -z "${best_shrink[$test]:-}" ]] || (( $(echo "$s > ${best_shrink[$test]}" | bc) )); then best_shrink[$test]=$s; fi
     done
   done
   for test in "pp$prompt" "tg$gen"; do
-    echo "| best | $test | ${best_llama[$test]} | ${best_shrink[$test]} | $(echo "scale=2; ${best_shrink[$test]} / ${best_llama[$test]}" | bc)× | | |" >> "$summary"
+    echo "| best | $test | ${best_llama[$test]} | ${best_shrink[$test]} | $(echo "scale=2; ${best_shrink[$test]} / ${best_llama[$test]}" | bc)× | | | |" >> "$summary"
   done
   unset best_llama best_shrink
   echo "file: $(stat -c %s "$model" | awk '{ printf "%.1f MiB", $1 / 1048576 }')" >> "$summary"
