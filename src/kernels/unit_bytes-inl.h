@@ -79,7 +79,8 @@ HWY_INLINE UnitBytes SplitNibbles16(const uint8_t* qs) {
   return u;
 }
 
-// Adds `value` to element i for every set bit i of `bits` (the fifth bit of legacy Q5 blocks).
+// ORs `value` (a bit the nibbles never have) into element i for every set bit i of `bits` (the
+// fifth bit of legacy Q5 blocks).
 HWY_INLINE void AddWhereBitSet(uint32_t bits, uint8_t value, UnitBytes& u) {
   const DU8 d;
   const hn::Repartition<uint32_t, DU8> du32;
@@ -98,7 +99,7 @@ HWY_INLINE void AddWhereBitSet(uint32_t bits, uint8_t value, UnitBytes& u) {
   }
 }
 
-// Adds `value` to element i where bytes[i] & mask is not zero (Q5_K's fifth bits).
+// ORs `value` into element i where bytes[i] & mask is not zero (Q5_K's fifth bits).
 HWY_INLINE void AddWhereMasked(const UnitBytes& bytes, uint8_t mask, uint8_t value, UnitBytes& u) {
   const DU8 d;
   for (int k = 0; k < kUnitVecs; ++k) {
