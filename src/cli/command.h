@@ -18,5 +18,6 @@ void AddPerplexityCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
 void AddQuantizeCommand(CLI::App& app);
 void AddImatrixCommand(CLI::App& app);
+void AddBenchCommand(CLI::App& app);
 
 }  // namespace shrink::cli

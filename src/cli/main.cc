@@ -1,12 +1,20 @@
 // shrink: compress generative models for edge devices. Subcommands are registered from command.h.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "kernels/blas_setup.h"
+#include "kernels/cpu_target.h"
 
 int main(int argc, char** argv) {
   shrink::ReexecForFasterBlas(argv);  // before any work: may restart the process once
+  if (const shrink::Status cpu = shrink::ApplyCpuTargetFromEnvironment(); !cpu.ok()) {
+    fmt::print(stderr, "shrink: error: {}\n", cpu.message());
+    return 1;
+  }
   CLI::App app{"shrink: quantize, prune and distill generative models for edge devices"};
   app.set_version_flag("--version", std::string("shrink ") + SHRINK_VERSION);
   app.require_subcommand(1);
@@ -16,5 +24,6 @@ int main(int argc, char** argv) {
   shrink::cli::AddTokenizeCommand(app);
   shrink::cli::AddQuantizeCommand(app);
   shrink::cli::AddImatrixCommand(app);
+  shrink::cli::AddBenchCommand(app);
   return shrink::cli::RunCli(app, argc, argv);  // flag errors: one line, exit status 1
 }

@@ -19,6 +19,7 @@
 #include "eval/perplexity.h"
 #include "eval/report.h"
 #include "eval/text_file.h"
+#include "kernels/matmul.h"
 #include "model/model.h"
 #include "model/transformer.h"
 
@@ -182,6 +183,7 @@ Status RunPerplexityCommand(const PerplexityFlags& flags) {
                             flags.text_path);
     }
   }
+  SetMatMulThreads(flags.threads);
   LoadOptions options;
   options.tokenizer_path = flags.tokenizer_path;
   SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModel(flags.model_path, options));
@@ -224,7 +226,7 @@ void AddPerplexityCommand(CLI::App& app) {
       ->excludes(save);
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
-  cmd->add_option("--threads", flags->threads, "threads for scoring")
+  cmd->add_option("--threads", flags->threads, "threads for the model and the scoring")
       ->capture_default_str()
       ->check(IntegerIn(1, 1024));
   cmd->add_flag("--allow-long-context", flags->allow_long_context,

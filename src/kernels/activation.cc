@@ -2,7 +2,15 @@
 
 #include <cmath>
 
+#include "kernels/kernel_threads.h"
+
 namespace shrink {
+namespace {
+
+// Elements per pool chunk: large enough that a chunk costs far more than claiming it.
+constexpr int64_t kElementwiseGrain = 16384;
+
+}  // namespace
 
 std::string_view ActivationName(Activation activation) {
   return activation == Activation::kSilu ? "silu" : "gelu_tanh";
@@ -26,11 +34,15 @@ void GeluTanhGlu(const float* gate, const float* up, int64_t n, float* out) {
 
 void GatedActivation(Activation activation, const float* gate, const float* up, int64_t n,
                      float* out) {
-  if (activation == Activation::kSilu) {
-    SwiGlu(gate, up, n, out);
-  } else {
-    GeluTanhGlu(gate, up, n, out);
-  }
+  // Element-wise: split over the kernel pool in chunks (each element is computed the same way on
+  // any thread), a single chunk for one token's row.
+  KernelThreads().Run(n, kElementwiseGrain, [&](int64_t begin, int64_t end, int) {
+    if (activation == Activation::kSilu) {
+      SwiGlu(gate + begin, up + begin, end - begin, out + begin);
+    } else {
+      GeluTanhGlu(gate + begin, up + begin, end - begin, out + begin);
+    }
+  });
 }
 
 }  // namespace shrink

@@ -2,20 +2,74 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "base/check.h"
+#include "kernels/block_matmul.h"
+#include "kernels/kernel_threads.h"
 
 namespace shrink {
+namespace {
+
+// Rows per claimed chunk: about 8 chunks per thread, so a thread slowed by another process claims
+// fewer instead of holding the others back, and never under 16 rows (a chunk costs one atomic
+// claim, a row of a small matrix well under a microsecond).
+int64_t RowGrain(int64_t rows, int threads) {
+  return std::max<int64_t>(16, (rows + 8 * threads - 1) / (8 * threads));
+}
+
+// Activation rows from which a product decodes tiles of W and runs sgemm (matmul.h): the default,
+// SHRINK_BLAS_MIN_ROWS when set (0: never), or what SetBlasMinRows chose.
+std::atomic<int64_t>& BlasMinRowsSetting() {
+  static std::atomic<int64_t> rows = [] {
+    const char* value = std::getenv("SHRINK_BLAS_MIN_ROWS");
+    if (value == nullptr || *value == '\0') return kDefaultBlasMinRows;
+    const long long n = std::atoll(value);
+    return n <= 0 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(n);
+  }();
+  return rows;
+}
+
+// F32 elements of one decoded tile (4 MB): past ~1 MB, larger tiles gain little (pp512 on SmolLM2,
+// 1 thread: 64K floats 183 t/s, 256K 201, 1M 208).
+constexpr int64_t kMaxTileFloats = int64_t{1} << 20;
+// Tiles per matrix for prompts: 4 costs ~6 % more CPU than one whole-matrix sgemm (8: ~10 %;
+// pp512 on SmolLM2, task-clock), and gives two tiles per thread at 2 threads.
+constexpr int64_t kPromptTiles = 4;
+
+int64_t RoundUp(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+// A thread's decoded tile of W (tile_rows, cols): grown once, then reused.
+std::vector<float>& TileScratch() {
+  thread_local std::vector<float> tile;
+  return tile;
+}
+
+// The caller's activation blocks: grown once to the largest product, then reused (no allocation
+// per token).
+std::vector<ActBlock>& ActivationScratch() {
+  thread_local std::vector<ActBlock> blocks;
+  return blocks;
+}
+
+}  // namespace
 
 PreparedMatrix PreparedMatrix::Prepare(const MatrixRef& w, MatrixStrategy strategy) {
   PreparedMatrix m;
   m.w_ = w;
-  m.strategy_ = strategy;
   const Result<int64_t> row_bytes = RowBytes(w.type, w.cols);
   SHRINK_CHECK(row_bytes.ok());
   m.row_bytes_ = *row_bytes;
   SHRINK_CHECK(static_cast<int64_t>(w.data.size()) == w.rows * m.row_bytes_);
+  if (strategy == MatrixStrategy::kInPlace && BlockKernelFor(w.type) == BlockKernel::kNone) {
+    strategy = MatrixStrategy::kDecodeToF32;
+  }
+  m.strategy_ = strategy;
+  if (strategy == MatrixStrategy::kInPlace) return m;
   if (w.type == TensorType::kF32) {
     m.f32_ = reinterpret_cast<const float*>(w.data.data());
   } else if (strategy == MatrixStrategy::kDecodeToF32) {
@@ -29,14 +83,66 @@ PreparedMatrix PreparedMatrix::Prepare(const MatrixRef& w, MatrixStrategy strate
 
 void PreparedMatrix::DecodeRow(int64_t r, float* out) const {
   SHRINK_CHECK(r >= 0 && r < w_.rows);
-  if (f32_ != nullptr) {
+  if (strategy_ == MatrixStrategy::kInPlace) {
+    DecodeRows(w_, r, r + 1, out);
+  } else if (f32_ != nullptr) {
     std::memcpy(out, f32_ + r * w_.cols, sizeof(float) * w_.cols);
   } else {
     Traits(w_.type).decode(w_.data.data() + r * row_bytes_, out, w_.cols);
   }
 }
 
+void PreparedMatrix::TiledBlasMatMul(const float* x, int64_t T, float* y) const {
+  ThreadPool& pool = KernelThreads();
+  const int K = static_cast<int>(w_.cols), N = static_cast<int>(w_.rows);
+  // Tiles as large as possible (each sgemm call packs the activations again), at most
+  // kMaxTileFloats, and kPromptTiles per matrix so threads share the work and one slowed by
+  // another process does not hold the product back. The tiling depends on the matrix only, never
+  // on the thread count: sgemm's results depend on the tile shape.
+  const int64_t tile_rows =
+      std::clamp<int64_t>(RoundUp((w_.rows + kPromptTiles - 1) / kPromptTiles, 16), 16,
+                          std::max<int64_t>(16, kMaxTileFloats / w_.cols));
+  pool.Run(w_.rows, tile_rows, [&](int64_t r0, int64_t r1, int) {
+    const float* tile = reinterpret_cast<const float*>(w_.data.data()) + r0 * w_.cols;
+    if (w_.type != TensorType::kF32) {
+      std::vector<float>& scratch = TileScratch();
+      if (static_cast<int64_t>(scratch.size()) < tile_rows * w_.cols) {
+        scratch.resize(tile_rows * w_.cols);
+      }
+      DecodeRows(w_, r0, r1, scratch.data());
+      tile = scratch.data();
+    }
+    // y[:, r0:r1] (T, r1 - r0) = x (T, K) · tileᵀ; single-threaded inside (kernel_threads.h).
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(T),
+                static_cast<int>(r1 - r0), K, 1.0f, x, K, tile, K, 0.0f, y + r0, N);
+  });
+}
+
+void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
+  if (T >= BlasMinRowsSetting().load(std::memory_order_relaxed)) {
+    TiledBlasMatMul(x, T, y);
+    return;
+  }
+  ThreadPool& pool = KernelThreads();
+  const ActBlock* xq = nullptr;
+  if (BlockKernelFor(w_.type) == BlockKernel::kInteger) {
+    const int64_t row_blocks = w_.cols / kActBlockElements;
+    std::vector<ActBlock>& blocks = ActivationScratch();
+    if (static_cast<int64_t>(blocks.size()) < T * row_blocks) blocks.resize(T * row_blocks);
+    pool.Run(T, 8, [&](int64_t t0, int64_t t1, int) {
+      QuantizeActivations(x + t0 * w_.cols, (t1 - t0) * w_.cols, blocks.data() + t0 * row_blocks);
+    });
+    xq = blocks.data();
+  }
+  pool.Run(w_.rows, RowGrain(w_.rows, pool.threads()),
+           [&](int64_t r0, int64_t r1, int) { BlockMatMulRows(w_, x, xq, T, r0, r1, y); });
+}
+
 void PreparedMatrix::MatMul(const float* x, int64_t T, float* y) const {
+  if (strategy_ == MatrixStrategy::kInPlace) {
+    InPlaceMatMul(x, T, y);
+    return;
+  }
   const int M = static_cast<int>(T), N = static_cast<int>(w_.rows), K = static_cast<int>(w_.cols);
   if (f32_ != nullptr) {
     if (T == 1) {
@@ -60,6 +166,13 @@ void PreparedMatrix::MatMul(const float* x, int64_t T, float* y) const {
   }
 }
 
-void SetMatMulThreads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+void SetMatMulThreads(int n) { SetKernelThreads(n); }
+
+int64_t BlasMinRows() { return BlasMinRowsSetting().load(std::memory_order_relaxed); }
+
+void SetBlasMinRows(int64_t rows) {
+  BlasMinRowsSetting().store(rows <= 0 ? std::numeric_limits<int64_t>::max() : rows,
+                             std::memory_order_relaxed);
+}
 
 }  // namespace shrink

@@ -4,15 +4,23 @@
 //
 // The model never touches a weight's encoding: it prepares each matrix once
 // (PreparedMatrix::Prepare) and calls MatMul. How a prepared matrix computes is this file's
-// business, so per-format SIMD kernels (Highway, runtime dispatch) can replace today's strategies
-// without changing any caller:
-//   - MatrixStrategy::kDecodeToF32 (default): non-F32 weights are decoded once (formats' scalar
-//     decode) into an owned F32 copy; products are OpenBLAS sgemm (T > 1) or sgemv (T == 1). F32
-//     weights are used in place, no copy. Costs 4 bytes per weight of memory (SmolLM2-135M:
-//     ~540 MB).
+// business:
+//   - MatrixStrategy::kInPlace (default): no copy of the weights (a mapped file's pages are their
+//     only copy). Batches of fewer than kDefaultBlasMinRows rows (generation) run the SIMD
+//     kernels of block_matmul.h on the stored blocks: integer formats take the activations
+//     quantized to 8-bit blocks (activation_blocks.h), F16/BF16/F32 the F32 activations. Larger
+//     batches (prompts) decode W tile by tile into a per-thread F32 buffer (bit-identical to the
+//     formats table's decode) and run OpenBLAS sgemm on each tile, faster there than the integer
+//     kernels, with F32 activations. Rows (tiles) are split over the kernel thread pool
+//     (kernel_threads.h). Types without an in-place kernel (BlockKernelFor == kNone: Q2_K, Q3_K,
+//     IQ4_*) fall back to kDecodeToF32. The environment variable SHRINK_BLAS_MIN_ROWS moves the
+//     batch threshold (0: never sgemm), for measurements.
+//   - MatrixStrategy::kDecodeToF32: non-F32 weights are decoded once (formats' scalar decode) into
+//     an owned F32 copy (4 bytes per weight); products are OpenBLAS sgemm (T > 1) or sgemv (T == 1).
 //   - MatrixStrategy::kDecodeRows: no copy; each row is decoded into a scratch buffer and dotted
 //     with the T inputs (F32 accumulation). Slow, small.
-// Both accumulate dot products in F32 (docs/numerics.md, "Model forward").
+// All accumulate in F32; the integer kernels' extra error (8-bit activations) is bounded in
+// docs/numerics.md ("Integer kernels"). Results never depend on the thread count.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +39,10 @@ struct MatrixRef {
   std::span<const uint8_t> data;
 };
 
-enum class MatrixStrategy { kDecodeToF32, kDecodeRows };
+enum class MatrixStrategy { kInPlace, kDecodeToF32, kDecodeRows };
+
+// kInPlace products with at least this many activation rows use decoded tiles and sgemm.
+inline constexpr int64_t kDefaultBlasMinRows = 16;
 
 class PreparedMatrix {
  public:
@@ -42,21 +53,28 @@ class PreparedMatrix {
   PreparedMatrix& operator=(const PreparedMatrix&) = delete;
 
   // REQUIRES: w.data.size() == w.rows * RowBytes(w.type, w.cols) (loaders validate this), and
-  // `w.data` outlives the prepared matrix (F32 weights and kDecodeRows read it in place).
+  // `w.data` outlives the prepared matrix (kInPlace, F32 weights and kDecodeRows read it in place).
   static PreparedMatrix Prepare(const MatrixRef& w,
-                                MatrixStrategy strategy = MatrixStrategy::kDecodeToF32);
+                                MatrixStrategy strategy = MatrixStrategy::kInPlace);
 
   int64_t rows() const { return w_.rows; }
   int64_t cols() const { return w_.cols; }
   // Bytes of the decoded copy this matrix owns (0 when it reads its weights in place).
   int64_t owned_bytes() const { return static_cast<int64_t>(owned_.size() * sizeof(float)); }
 
-  // y: (T, rows) = x: (T, cols) · Wᵀ. `x` and `y` must not overlap.
+  // The strategy in use (kInPlace falls back to kDecodeToF32 for types without a kernel).
+  MatrixStrategy strategy() const { return strategy_; }
+
+  // y: (T, rows) = x: (T, cols) · Wᵀ. `x` and `y` must not overlap. Not re-entrant across threads
+  // (the products share the kernel thread pool); any number of matrices may be used in turn.
   void MatMul(const float* x, int64_t T, float* y) const;
   // Decodes row r of W into out: (cols) (embedding lookup).
   void DecodeRow(int64_t r, float* out) const;
 
  private:
+  void InPlaceMatMul(const float* x, int64_t T, float* y) const;
+  void TiledBlasMatMul(const float* x, int64_t T, float* y) const;
+
   MatrixRef w_;
   MatrixStrategy strategy_ = MatrixStrategy::kDecodeToF32;
   const float* f32_ = nullptr;  // W as F32 (in place or owned_), null for kDecodeRows on non-F32
@@ -64,8 +82,16 @@ class PreparedMatrix {
   int64_t row_bytes_ = 0;
 };
 
-// Threads OpenBLAS uses for the products (n >= 1). Call before running a model; affects the
-// process.
+// Threads the products use (n >= 1): the process-wide kernel thread pool (kernel_threads.h). Call
+// before running a model; affects the process.
 void SetMatMulThreads(int n);
+
+// The batch size (activation rows) from which kInPlace products use decoded tiles and sgemm, F32
+// activations; below it the in-place kernels (8-bit activations for integer formats). Starts at
+// kDefaultBlasMinRows or the environment's SHRINK_BLAS_MIN_ROWS. SetBlasMinRows(1) makes every
+// product exact F32 arithmetic (the model oracle tests); rows <= 0: never sgemm. Affects the
+// process.
+int64_t BlasMinRows();
+void SetBlasMinRows(int64_t rows);
 
 }  // namespace shrink

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -72,6 +73,105 @@ TEST(MatMulTest, QuantizedDecodeRows) {
   }
 }
 
+// The in-place strategy below BlasMinRows rows: 8-bit activation blocks for integer formats. Per
+// docs/numerics.md ("Integer kernels"): |ŷ − y| <= Σ_b (d_b/2 + 381u·d_b)·Σ_{i in b}|w_i|  (the
+// activation rounding) + (3u + γ_m)·Σ_i |w_i|·(|x_i| + d_b)  (F32 scaling and sums of the unit
+// terms) + 2u·Σ_i |w_i·x_i|  (the weights' own decode rounding, which the integer view skips).
+void CheckInteger(TensorType type, int64_t T) {
+  const int64_t rows = 24, cols = 512;
+  std::mt19937 rng(8);
+  const std::vector<uint8_t> bytes = RandomMatrix(type, rows, cols, rng);
+  const MatrixRef w{type, rows, cols, bytes};
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(T * cols);
+  for (float& v : x) v = dist(rng);
+  x[3] = 40.0f;  // a massive activation: its block's step d is 40/127
+  std::vector<float> fast(T * rows), ref(T * rows), row(cols);
+  ASSERT_LT(T, BlasMinRows());
+  const PreparedMatrix m = PreparedMatrix::Prepare(w);
+  ASSERT_EQ(m.strategy(), MatrixStrategy::kInPlace);
+  m.MatMul(x.data(), T, fast.data());
+  reference::MatMul(w, x.data(), T, ref.data());
+  const int64_t row_bytes = RowBytes(type, cols).value();
+  const double m_terms = (cols / 32) * 9.0 + 8;
+  const double gamma = m_terms * kU / (1 - m_terms * kU);
+  for (int64_t r = 0; r < rows; ++r) {
+    Traits(type).decode(bytes.data() + r * row_bytes, row.data(), cols);
+    for (int64_t t = 0; t < T; ++t) {
+      double bound = 0.0;
+      for (int64_t b = 0; b < cols / 32; ++b) {
+        double amax = 0.0;
+        for (int i = 0; i < 32; ++i)
+          amax = std::max(amax, std::fabs(double{x[t * cols + 32 * b + i]}));
+        const double d = amax / 127;
+        for (int i = 0; i < 32; ++i) {
+          const double wi = std::fabs(row[32 * b + i]), xi = std::fabs(x[t * cols + 32 * b + i]);
+          bound +=
+              (d / 2 + 381 * kU * d) * wi + (3 * kU + gamma) * wi * (xi + d) + 2 * kU * wi * xi;
+        }
+      }
+      EXPECT_NEAR(fast[t * rows + r], ref[t * rows + r], bound)
+          << TypeName(type) << " r " << r << " t " << t;
+    }
+  }
+}
+
+TEST(MatMulTest, InPlaceIntegerKernelsWithinTheActivationRoundingBound) {
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0,
+                          TensorType::kQ5_1, TensorType::kQ8_0}) {
+    CheckInteger(type, 1);
+    CheckInteger(type, 6);
+  }
+}
+
+// From BlasMinRows rows on, decoded tiles and sgemm: F32 activations, the F32 bound.
+TEST(MatMulTest, InPlacePromptBatchesAreF32Products) {
+  for (TensorType type :
+       {TensorType::kQ4_1, TensorType::kQ8_0, TensorType::kF16, TensorType::kF32}) {
+    Check(type, MatrixStrategy::kInPlace, BlasMinRows());
+    Check(type, MatrixStrategy::kInPlace, BlasMinRows() + 3);
+  }
+}
+
+// Rows are split over the kernel thread pool; every output is computed the same way whichever
+// thread runs it, so results are bit-identical for any thread count (both batch regimes).
+TEST(MatMulTest, ResultsDoNotDependOnTheThreadCount) {
+  std::mt19937 rng(10);
+  const int64_t rows = 333, cols = 256;
+  for (TensorType type : {TensorType::kQ4_1, TensorType::kQ8_0, TensorType::kF16}) {
+    const std::vector<uint8_t> bytes = RandomMatrix(type, rows, cols, rng);
+    const PreparedMatrix m = PreparedMatrix::Prepare({type, rows, cols, bytes});
+    for (int64_t T : {int64_t{1}, int64_t{5}, BlasMinRows() + 1}) {
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      std::vector<float> x(T * cols);
+      for (float& v : x) v = dist(rng);
+      std::vector<float> first;
+      for (int threads : {1, 2, 3}) {
+        SetMatMulThreads(threads);
+        std::vector<float> y(T * rows);
+        m.MatMul(x.data(), T, y.data());
+        if (first.empty()) {
+          first = y;
+        } else {
+          EXPECT_EQ(std::memcmp(first.data(), y.data(), sizeof(float) * y.size()), 0)
+              << TypeName(type) << " T " << T << " threads " << threads;
+        }
+      }
+    }
+  }
+  SetMatMulThreads(2);
+}
+
+TEST(MatMulTest, TypesWithoutKernelsFallBackToDecodedCopies) {
+  std::mt19937 rng(9);
+  const std::vector<uint8_t> q3(4 * RowBytes(TensorType::kQ3_K, 256).value(), 0);
+  const PreparedMatrix m = PreparedMatrix::Prepare({TensorType::kQ3_K, 4, 256, q3});
+  EXPECT_EQ(m.strategy(), MatrixStrategy::kDecodeToF32);
+  EXPECT_EQ(m.owned_bytes(), 4 * 256 * 4);
+  const std::vector<uint8_t> q4 = RandomMatrix(TensorType::kQ4_1, 1, 256, rng);
+  EXPECT_EQ(PreparedMatrix::Prepare({TensorType::kQ4_1, 1, 256, q4}).owned_bytes(), 0);
+}
+
 TEST(MatMulTest, DecodeRowMatchesFormatsDecode) {
   std::mt19937 rng(7);
   const std::vector<uint8_t> bytes = RandomMatrix(TensorType::kQ8_0, 4, 64, rng);
@@ -81,8 +181,11 @@ TEST(MatMulTest, DecodeRowMatchesFormatsDecode) {
       .decode(bytes.data() + 2 * RowBytes(TensorType::kQ8_0, 64).value(), expected.data(), 64);
   PreparedMatrix::Prepare(w, MatrixStrategy::kDecodeToF32).DecodeRow(2, a.data());
   PreparedMatrix::Prepare(w, MatrixStrategy::kDecodeRows).DecodeRow(2, b.data());
+  std::vector<float> c(64);
+  PreparedMatrix::Prepare(w, MatrixStrategy::kInPlace).DecodeRow(2, c.data());
   EXPECT_EQ(a, expected);
   EXPECT_EQ(b, expected);
+  EXPECT_EQ(c, expected);
 }
 
 }  // namespace

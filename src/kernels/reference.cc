@@ -1,7 +1,13 @@
 #include "kernels/reference.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <vector>
+
+#include "base/check.h"
+#include "formats/float_types.h"
+#include "kernels/weight_units.h"
 
 namespace shrink::reference {
 
@@ -99,6 +105,60 @@ void MatMul(const MatrixRef& w, const float* x, int64_t T, float* y) {
       y[t * w.rows + r] = static_cast<float>(acc);
     }
   }
+}
+
+void QuantizeActivations(const float* x, int64_t n, ActBlock* out) {
+  for (int64_t b = 0; b < n / kActBlockElements; ++b) {
+    const float* xb = x + b * kActBlockElements;
+    float m = 0.0f;
+    for (int i = 0; i < kActBlockElements; ++i) m = std::max(m, std::fabs(xb[i]));
+    // 127 / m, not 1 / d: the same two roundings as the SIMD quantizer, so both agree bit for bit.
+    const float inv = m != 0.0f ? 127.0f / m : 0.0f;
+    ActBlock& o = out[b];
+    o.d = m / 127.0f;
+    int sums[2] = {0, 0};
+    for (int i = 0; i < kActBlockElements; ++i) {
+      const int q = static_cast<int>(std::nearbyint(xb[i] * inv));  // ties to even
+      o.q[i] = static_cast<int8_t>(q);
+      sums[i / 16] += q;
+    }
+    o.ds = o.d * static_cast<float>(sums[0] + sums[1]);
+    o.ds_half[0] = o.d * static_cast<float>(sums[0]);
+    o.ds_half[1] = o.d * static_cast<float>(sums[1]);
+  }
+}
+
+void QuantizedMatMulRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int64_t r1,
+                         float* y) {
+  const bool known = VisitUnits(w.type, [&](auto units) {
+    using U = decltype(units);
+    const int64_t n_blocks = w.cols / (kUnitElements * U::kUnits);
+    const auto* rows = reinterpret_cast<const typename U::Block*>(w.data.data());
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t t = 0; t < T; ++t) {
+        const ActBlock* x = xq + t * (w.cols / kActBlockElements);
+        double acc = 0.0;
+        for (int64_t b = 0; b < n_blocks; ++b) {
+          const typename U::Block& block = rows[r * n_blocks + b];
+          UnitScales s[U::kUnits];
+          U::Scales(block, s);
+          for (int u = 0; u < U::kUnits; ++u) {
+            int8_t q[kUnitElements];
+            U::Quants(block, u, q);
+            const ActBlock& xb = x[b * U::kUnits + u];
+            for (int h = 0; h < 2; ++h) {
+              int64_t dot = 0;
+              for (int i = 16 * h; i < 16 * h + 16; ++i) dot += int64_t{q[i]} * xb.q[i];
+              acc += static_cast<double>(s[u].scale[h]) * xb.d * static_cast<double>(dot) +
+                     static_cast<double>(s[u].min[h]) * xb.ds_half[h];
+            }
+          }
+        }
+        y[t * w.rows + r] = static_cast<float>(acc);
+      }
+    }
+  });
+  SHRINK_CHECK(known);
 }
 
 }  // namespace shrink::reference

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "kernels/activation_blocks.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/rope.h"
@@ -27,5 +28,14 @@ void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
 void GeluTanhGlu(const float* gate, const float* up, int64_t n, float* out);
 // y: (T, w.rows) = x: (T, w.cols) · Wᵀ, decoding each row with the formats table's scalar decode.
 void MatMul(const MatrixRef& w, const float* x, int64_t T, float* y);
+
+// The integer kernels' scalar twins (block_matmul.h, activation_blocks.h):
+// x: (n) -> n / 32 ActBlocks, bit-identical to the SIMD quantizer.
+void QuantizeActivations(const float* x, int64_t n, ActBlock* out);
+// y[t · w.rows + r], r in [r0, r1): Σ over units of scale·d·(Σ q_w·q_x) + min·(d·Σ q_x) per half,
+// from the weights' integer view (weight_units.h) and T rows of w.cols / 32 ActBlocks; integer
+// products exact, the sum of the unit terms in F64. REQUIRES: an integer type (VisitUnits).
+void QuantizedMatMulRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int64_t r1,
+                         float* y);
 
 }  // namespace shrink::reference

@@ -68,6 +68,15 @@ TEST(Gemma3Test, ForwardMatchesF64Oracle) {
                                       2e-3);
 }
 
+TEST(Gemma3Test, IntegerKernelsStayWithinTheActivationRoundingBound) {
+  // As SmolLm2Test's twin: the default 8-bit activation products against the F64 oracle.
+  const auto path = Gemma3Path();
+  SHRINK_SKIP_IF_MODEL_MISSING(path);
+  testing::ExpectForwardMatchesOracle(path.string(), "tests/oracles/fixtures/gemma3_forward.txt",
+                                      testing::kIntegerLogitTolerance,
+                                      testing::OracleProducts::kDefault);
+}
+
 TEST(Gemma3Test, SlidingWindowMasksOldKeysOnLocalLayersOnly) {
   // With the window narrowed to 4 on local layers, a long prompt's last logits must change (local
   // layers lose keys) while the first 4 positions cannot (every key is inside any window of 4).

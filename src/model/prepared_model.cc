@@ -12,11 +12,8 @@ MatrixRef AsMatrix(const TensorView& v) { return {v.type, v.rows(), v.cols(), v.
 PreparedModel::PreparedModel(const Model& model) : model_(&model) {
   const Config& c = model.config;
   const Weights& w = model.weights;
-  // Tied: token_embd is also the output matrix, worth an F32 copy; untied it only serves row
-  // lookups, decoded row by row.
-  embedding_ = PreparedMatrix::Prepare(AsMatrix(w.token_embd), c.tied_embeddings
-                                                                   ? MatrixStrategy::kDecodeToF32
-                                                                   : MatrixStrategy::kDecodeRows);
+  // In place: rows are decoded for lookups, and a tied token_embd is also the output matrix.
+  embedding_ = PreparedMatrix::Prepare(AsMatrix(w.token_embd));
   output_norm_ = w.output_norm.f32().data();
   if (w.output.listed()) output_ = PreparedMatrix::Prepare(AsMatrix(w.output));
   layers_.resize(c.n_layers);

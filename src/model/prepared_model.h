@@ -1,8 +1,8 @@
 // PreparedModel: a Model's weights made ready for products, once per model.
 //
 // Every linear weight (the tensor table's `linear` rows) becomes a PreparedMatrix (kernels/
-// matmul.h decides how: today a decoded F32 copy for quantized types, in place for F32); norm
-// vectors are F32 pointers into the weights. A PreparedModel is read-only after construction and
+// matmul.h decides how: the stored blocks in place for every type with a SIMD kernel, a decoded
+// F32 copy for the others); norm vectors are F32 pointers into the weights. A PreparedModel is read-only after construction and
 // safe to share between threads: any number of InferenceSessions (model/transformer.h) run on one
 // PreparedModel, each holding only its KV cache and activations.
 #pragma once

@@ -43,6 +43,17 @@ TEST(SmolLm2Test, ForwardMatchesF64Oracle) {
                                       2e-3);
 }
 
+TEST(SmolLm2Test, IntegerKernelsStayWithinTheActivationRoundingBound) {
+  // The default products of a short prompt: 8-bit activation blocks (docs/numerics.md, "Integer
+  // kernels": relative error up to ~1.1 % per product where a block holds a massive activation;
+  // the last layers' products reach the logits nearly unattenuated), against the same F64 oracle.
+  const auto path = SmolLm2Path();
+  SHRINK_SKIP_IF_MODEL_MISSING(path);
+  testing::ExpectForwardMatchesOracle(path.string(), "tests/oracles/fixtures/smollm2_forward.txt",
+                                      testing::kIntegerLogitTolerance,
+                                      testing::OracleProducts::kDefault);
+}
+
 TEST(SmolLm2Test, GreedyAgreesWithLlamaCppUntilItsNearTie) {
   // Free-running greedy generation. llama.cpp computes Q4_1/Q8_0 products on activations quantized
   // to Q8_1/Q8_0 blocks, which moves logits by ~0.1-0.3; at generated token 5 ("The" -> next) the
@@ -54,6 +65,9 @@ TEST(SmolLm2Test, GreedyAgreesWithLlamaCppUntilItsNearTie) {
   auto model = LoadGgufTransformer(path.string());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const int V = (*model)->config.vocab_size;
+  // Exact F32 products: this test is about the arithmetic, not the 8-bit activations.
+  const int64_t saved_blas_min_rows = BlasMinRows();
+  SetBlasMinRows(1);
   const PreparedModel prepared(**model);
   InferenceSession session(prepared, 64);
   std::vector<float> logits(V);
@@ -67,6 +81,7 @@ TEST(SmolLm2Test, GreedyAgreesWithLlamaCppUntilItsNearTie) {
   const std::vector<TokenId> expected_prefix(kLlamaCppGreedy.begin(), kLlamaCppGreedy.begin() + 5);
   EXPECT_EQ(std::vector<TokenId>(ours.begin(), ours.begin() + 5), expected_prefix);
   EXPECT_EQ(ours[5], 2988);  // the F64 oracle's choice
+  SetBlasMinRows(saved_blas_min_rows);
 }
 
 }  // namespace

@@ -63,6 +63,15 @@ expect_error 'shrink: error: --model: required (shrink generate --help)' generat
 expect_error 'shrink: error: --save-logits: cannot be used with --kl-divergence' \
   "${p[@]}" --save-logits a --kl-divergence b
 expect_error 'shrink: error: --chat: cannot read the value "maybe"' "${g[@]}" --chat=maybe
+b=(bench -m "$m")
+expect_error 'shrink: error: --n-prompt: expected an integer from 0 to 1048576, got "abc"' "${b[@]}" -p abc
+expect_error 'shrink: error: --n-prompt: expected an integer from 0 to 1048576, got "x"' "${b[@]}" -p 512,x
+expect_error 'shrink: error: --threads: expected an integer from 1 to 1024, got "0"' "${b[@]}" -t 1,0
+expect_error 'shrink: error: --repetitions: expected an integer from 1 to 1000, got "0"' "${b[@]}" -r 0
+# A bad SHRINK_CPU (kernels/cpu_target.h) is a flag-like error before any work; the choices depend
+# on the CPU and always end with the scalar path.
+SHRINK_CPU=avx9 expect_error_prefix 'shrink: error: SHRINK_CPU=avx9: unknown target (choices: ' "${b[@]}"
+grep -q 'scalar)$' "$work/err" || fail "SHRINK_CPU=avx9: the choices do not end with scalar: $(cat "$work/err")"
 expect_error_prefix 'shrink: error: expected a command: inspect, generate, perplexity'
 expect_error_prefix 'shrink: error: "frobnicate": unknown command, expected one of inspect, generate, perplexity' \
   frobnicate

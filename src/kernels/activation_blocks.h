@@ -1,0 +1,33 @@
+// Activations quantized on the fly to 8-bit blocks, for the integer matrix kernels.
+//
+// A row x: (n) of F32 activations becomes n / 32 ActBlocks, block b holding elements
+// [32b, 32b + 32):
+//
+//   d = max_i |x_i| / 127,   q_i = round_half_even(x_i · (127 / max_i |x_i|))  (0 when the block is
+//   all zero),   x_i ≈ d · q_i,   |x_i − d·q_i| <= d / 2 (+ one rounding of the product),
+//
+// with q in [-127, 127] (never -128: the byte products need b >= -127, int8_dot-inl.h), and
+// d·Σq over the block and over each 16-element half (one F32 rounding each), for the weight
+// formats with offsets (Σ w·x gains min · d·Σq).
+// The error this adds to a product is bounded in docs/numerics.md ("Integer kernels").
+#pragma once
+
+#include <cstdint>
+
+namespace shrink {
+
+inline constexpr int kActBlockElements = 32;
+
+struct ActBlock {
+  int8_t q[kActBlockElements];
+  float d;
+  float ds;          // d · Σ q
+  float ds_half[2];  // d · Σ q over elements [0, 16) and [16, 32)
+};
+static_assert(sizeof(ActBlock) == 48);
+
+// x: (n) -> out: (n / 32) blocks. REQUIRES: n % 32 == 0, x finite. Runs the best SIMD target
+// (block_matmul.cc); reference::QuantizeActivations is its scalar twin, bit-identical.
+void QuantizeActivations(const float* x, int64_t n, ActBlock* out);
+
+}  // namespace shrink

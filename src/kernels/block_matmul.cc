@@ -1,0 +1,159 @@
+// Compiles the in-place products once per SIMD target (Highway's foreach_target) and exports one
+// dispatched entry per op.
+#include "kernels/block_matmul.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/block_matmul.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/block_matmul-inl.h"
+#include "kernels/reference.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace shrink {
+namespace HWY_NAMESPACE {
+
+void QuantizeActivationsTarget(const float* x, int64_t n, ActBlock* out) {
+#if SHRINK_HAVE_UNIT_VECTORS
+  QuantizeActivationBlocks(x, n, out);
+#else
+  reference::QuantizeActivations(x, n, out);
+#endif
+}
+
+template <class W>
+void FloatRows(const MatrixRef& w, const float* x, int64_t T, int64_t r0, int64_t r1, float* y) {
+  const auto* rows = reinterpret_cast<const typename W::T*>(w.data.data());
+  for (int64_t r = r0; r < r1; ++r) {
+    ForEachTokenTile(T, [&]<int NT>(int64_t t0) {
+      const float* xt[NT];
+      float out[NT];
+      for (int t = 0; t < NT; ++t) xt[t] = x + (t0 + t) * w.cols;
+      FloatRowTile<W, NT>(rows + r * w.cols, w.cols, xt, out);
+      for (int t = 0; t < NT; ++t) y[(t0 + t) * w.rows + r] = out[t];
+    });
+  }
+}
+
+#if SHRINK_HAVE_UNIT_VECTORS
+// Weight rows processed together (UnitTile): each loaded activation block serves both.
+inline constexpr int kRowTile = 2;
+
+template <class U>
+void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int64_t r1, float* y) {
+  using Block = typename U::Block;
+  const int64_t n_blocks = w.cols / (kUnitElements * U::kUnits);
+  const int64_t x_blocks = w.cols / kActBlockElements;  // per activation row
+  const auto* rows = reinterpret_cast<const Block*>(w.data.data());
+  auto rows_from = [&]<int NR>(int64_t r) {
+    const Block* rp[NR];
+    for (int i = 0; i < NR; ++i) rp[i] = rows + (r + i) * n_blocks;
+    ForEachTokenTile(T, [&]<int NT>(int64_t t0) {
+      const ActBlock* xt[NT];
+      for (int t = 0; t < NT; ++t) xt[t] = xq + (t0 + t) * x_blocks;
+      float out[NR][NT];
+      UnitTile<U, NR, NT>(rp, n_blocks, xt, out);
+      for (int i = 0; i < NR; ++i) {
+        for (int t = 0; t < NT; ++t) y[(t0 + t) * w.rows + r + i] = out[i][t];
+      }
+    });
+  };
+  int64_t r = r0;
+  for (; r + kRowTile <= r1; r += kRowTile) rows_from.template operator()<kRowTile>(r);
+  for (; r < r1; ++r) rows_from.template operator()<1>(r);
+}
+#endif
+
+void DecodeRowsTarget(const MatrixRef& w, int64_t r0, int64_t r1, float* out) {
+  const int64_t row_bytes = static_cast<int64_t>(w.data.size()) / w.rows;
+  const uint8_t* first = w.data.data() + r0 * row_bytes;
+  const bool is_float = VisitFloatWeights(w.type, [&](auto weights) {
+    using W = decltype(weights);
+    const auto* rows = reinterpret_cast<const typename W::T*>(first);
+    for (int64_t r = 0; r < r1 - r0; ++r) {
+      DecodeFloatRow<W>(rows + r * w.cols, w.cols, out + r * w.cols);
+    }
+  });
+  if (is_float) return;
+#if SHRINK_HAVE_UNIT_VECTORS
+  const bool known = VisitUnits(w.type, [&](auto units) {
+    using U = decltype(units);
+    const int64_t n_blocks = w.cols / (kUnitElements * U::kUnits);
+    const auto* rows = reinterpret_cast<const typename U::Block*>(first);
+    for (int64_t r = r0; r < r1; ++r) {
+      DecodeUnitRow<U>(rows + (r - r0) * n_blocks, n_blocks, out + (r - r0) * w.cols);
+    }
+  });
+  if (known) return;
+#endif
+  Traits(w.type).decode(first, out, (r1 - r0) * w.cols);
+}
+
+void BlockMatMulRowsTarget(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T,
+                           int64_t r0, int64_t r1, float* y) {
+  const bool is_float = VisitFloatWeights(
+      w.type, [&](auto weights) { FloatRows<decltype(weights)>(w, x, T, r0, r1, y); });
+  if (is_float) return;
+#if SHRINK_HAVE_UNIT_VECTORS
+  VisitUnits(w.type, [&](auto units) { UnitRows<decltype(units)>(w, xq, T, r0, r1, y); });
+#else
+  reference::QuantizedMatMulRows(w, xq, T, r0, r1, y);
+#endif
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace shrink
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "kernels/cpu_target.h"
+
+namespace shrink {
+namespace {
+
+// SHRINK_CPU, applied before the first dispatch; a bad value is reported once and ignored here
+// (the CLI reports it as an error before any work).
+void EnsureCpuTarget() {
+  static const bool applied = [] {
+    const Status status = ApplyCpuTargetFromEnvironment();
+    if (!status.ok()) fmt::print(stderr, "shrink: warning: {} (ignored)\n", status.message());
+    return true;
+  }();
+  (void)applied;
+}
+
+}  // namespace
+
+HWY_EXPORT(QuantizeActivationsTarget);
+HWY_EXPORT(BlockMatMulRowsTarget);
+HWY_EXPORT(DecodeRowsTarget);
+
+BlockKernel BlockKernelFor(TensorType type) {
+  // The F32/F16/BF16 mapping is target-independent: ask the static target's copy.
+  if (HWY_NAMESPACE::VisitFloatWeights(type, [](auto) {})) return BlockKernel::kFloat;
+  return VisitUnits(type, [](auto) {}) ? BlockKernel::kInteger : BlockKernel::kNone;
+}
+
+void QuantizeActivations(const float* x, int64_t n, ActBlock* out) {
+  EnsureCpuTarget();
+  HWY_DYNAMIC_DISPATCH(QuantizeActivationsTarget)(x, n, out);
+}
+
+void BlockMatMulRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
+                     int64_t r1, float* y) {
+  EnsureCpuTarget();
+  HWY_DYNAMIC_DISPATCH(BlockMatMulRowsTarget)(w, x, xq, T, r0, r1, y);
+}
+
+void DecodeRows(const MatrixRef& w, int64_t r0, int64_t r1, float* out) {
+  EnsureCpuTarget();
+  HWY_DYNAMIC_DISPATCH(DecodeRowsTarget)(w, r0, r1, out);
+}
+
+}  // namespace shrink
+#endif  // HWY_ONCE

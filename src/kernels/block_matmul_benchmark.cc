@@ -1,0 +1,109 @@
+// Google Benchmark micro-benchmarks of the in-place products (block_matmul.h), one per format and
+// batch size, with the bytes of weights streamed (GB/s) and the multiply-adds done (GFLOP/s, 2 per
+// weight and activation row), beside a STREAM-style read of the same number of bytes (the machine's
+// bandwidth bound for generation). Weights are 64 MiB-ish per matrix set, larger than any cache, and
+// cycled through so each product reads them from memory as generation does.
+//
+//   build/release/src/kernels/kernels_benchmark [--benchmark_filter=Q4_1]
+// The products' counters divide by CPU time (on a shared machine wall time includes other
+// processes); StreamRead's by wall time, like the generation tokens/s it is the bound for.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/block_matmul.h"
+#include "kernels/cpu_target.h"
+#include "kernels/random_blocks_test_util.h"
+
+namespace shrink {
+namespace {
+
+constexpr int64_t kCols = 1536, kRows = 576;  // SmolLM2's ffn_down
+const int64_t kMatrixBytesTarget =
+    std::getenv("BENCH_BYTES") ? std::atoll(std::getenv("BENCH_BYTES")) : (96 << 20);
+
+struct Matrices {
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<MatrixRef> refs;
+};
+
+Matrices Make(TensorType type) {
+  Matrices m;
+  std::mt19937 rng(1);
+  const int64_t one = RowBytes(type, kCols).value() * kRows;
+  const int64_t count = std::max<int64_t>(1, kMatrixBytesTarget / one);
+  for (int64_t i = 0; i < count; ++i) m.bytes.push_back(RandomBlocks(type, kRows, kCols, rng));
+  for (const auto& b : m.bytes) m.refs.push_back({type, kRows, kCols, b});
+  return m;
+}
+
+void Product(benchmark::State& state, TensorType type) {
+  const int64_t T = state.range(0);
+  const Matrices m = Make(type);
+  std::vector<float> x(T * kCols), y(T * kRows);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  std::vector<ActBlock> xq(T * kCols / kActBlockElements);
+  size_t i = 0;
+  for (auto _ : state) {
+    const MatrixRef& w = m.refs[i++ % m.refs.size()];
+    if (BlockKernelFor(type) == BlockKernel::kInteger)
+      QuantizeActivations(x.data(), T * kCols, xq.data());
+    BlockMatMulRows(w, x.data(), xq.data(), T, 0, kRows, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double bytes = static_cast<double>(m.refs[0].data.size());
+  state.counters["GB/s"] = benchmark::Counter(
+      bytes * state.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kRows * kCols * T * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+  state.SetLabel(CpuTargetName());
+}
+
+// The bandwidth bound: sum 64-bit words over the same total bytes, cycled the same way.
+void StreamRead(benchmark::State& state) {
+  const Matrices m = Make(TensorType::kQ4_1);
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::vector<uint8_t>& b = m.bytes[i++ % m.bytes.size()];
+    uint64_t sum = 0;
+    for (size_t k = 0; k + 8 <= b.size(); k += 8) {
+      uint64_t v;
+      std::memcpy(&v, b.data() + k, 8);
+      sum += v;
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(m.bytes[0].size()) * state.iterations(),
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
+void RegisterAll() {
+  // Wall time, as the tokens/s it bounds (bench/runtime_vs_llama_cpp.sh reads it).
+  benchmark::RegisterBenchmark("StreamRead", StreamRead)->UseRealTime();
+  for (TensorType type :
+       {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
+        TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K,
+        TensorType::kF16, TensorType::kBF16, TensorType::kF32}) {
+    const std::string name = std::string("Product/") + std::string(Traits(type).name);
+    benchmark::RegisterBenchmark(name.c_str(), Product, type)->Arg(1)->Arg(4)->Arg(15);
+  }
+}
+
+}  // namespace
+}  // namespace shrink
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  shrink::RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
