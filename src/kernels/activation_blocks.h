@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 namespace shrink {
 
@@ -26,7 +27,15 @@ struct ActBlock {
 };
 static_assert(sizeof(ActBlock) == 48);
 
-// x: (n) -> out: (n / 32) blocks. REQUIRES: n % 32 == 0, x finite. Runs the best SIMD target
+// A block with an infinite or NaN element: q = 0 and d, ds, ds_half NaN, so every product with it
+// is NaN (the model's NaN/Inf logits check then reports the position) instead of undefined
+// float-to-int conversions.
+inline void SetNonFiniteActBlock(ActBlock& o) {
+  for (int8_t& q : o.q) q = 0;
+  o.d = o.ds = o.ds_half[0] = o.ds_half[1] = std::numeric_limits<float>::quiet_NaN();
+}
+
+// x: (n) -> out: (n / 32) blocks. REQUIRES: n % 32 == 0. Runs the best SIMD target
 // (block_matmul.cc); reference::QuantizeActivations is its scalar twin, bit-identical.
 void QuantizeActivations(const float* x, int64_t n, ActBlock* out);
 

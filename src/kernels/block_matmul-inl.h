@@ -53,13 +53,19 @@ HWY_INLINE void QuantizeActivationBlocks(const float* x, int64_t n, ActBlock* ou
     const float* xb = x + 32 * b;
     hn::Vec<decltype(df)> v[V];
     auto amax = hn::Zero(df);
+    auto nonfinite = hn::Zero(df);  // x * 0 is NaN exactly for an infinite or NaN x
     for (int k = 0; k < V; ++k) {
       v[k] = hn::LoadU(df, xb + k * L);
       amax = hn::Max(amax, hn::Abs(v[k]));
+      nonfinite = hn::Add(nonfinite, hn::Mul(v[k], hn::Zero(df)));
+    }
+    ActBlock& o = out[b];
+    if (hn::GetLane(hn::SumOfLanes(df, nonfinite)) != 0.0f) {
+      SetNonFiniteActBlock(o);
+      continue;
     }
     const float m = hn::GetLane(hn::MaxOfLanes(df, amax));
     const auto inv = hn::Set(df, m != 0.0f ? 127.0f / m : 0.0f);
-    ActBlock& o = out[b];
     hn::Vec<decltype(di32)> sums[2] = {hn::Zero(di32), hn::Zero(di32)};
     for (int k = 0; k < V; ++k) {
       const auto q = hn::NearestInt(hn::Mul(v[k], inv));

@@ -111,7 +111,15 @@ void QuantizeActivations(const float* x, int64_t n, ActBlock* out) {
   for (int64_t b = 0; b < n / kActBlockElements; ++b) {
     const float* xb = x + b * kActBlockElements;
     float m = 0.0f;
-    for (int i = 0; i < kActBlockElements; ++i) m = std::max(m, std::fabs(xb[i]));
+    bool finite = true;
+    for (int i = 0; i < kActBlockElements; ++i) {
+      m = std::max(m, std::fabs(xb[i]));
+      finite = finite && std::isfinite(xb[i]);
+    }
+    if (!finite) {
+      SetNonFiniteActBlock(out[b]);
+      continue;
+    }
     // 127 / m, not 1 / d: the same two roundings as the SIMD quantizer, so both agree bit for bit.
     const float inv = m != 0.0f ? 127.0f / m : 0.0f;
     ActBlock& o = out[b];
