@@ -11,6 +11,7 @@ namespace shrink {
 const char* BlasCoreName() { return openblas_get_corename(); }
 
 void ReexecForFasterBlas(char** argv) {
+#if defined(__x86_64__) || defined(__i386__)  // Prescott and the cores below are x86 names
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // chosen already (by us or the user)
   if (std::strcmp(BlasCoreName(), "Prescott") != 0) return;
   const char* core = nullptr;
@@ -24,6 +25,9 @@ void ReexecForFasterBlas(char** argv) {
   if (setenv("OPENBLAS_CORETYPE", core, /*overwrite=*/1) != 0) return;
   execv("/proc/self/exe", argv);
   // execv failed: continue with the slow kernels (OPENBLAS_CORETYPE stays set, so no loop).
+#else
+  (void)argv;
+#endif
 }
 
 }  // namespace shrink

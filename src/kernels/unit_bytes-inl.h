@@ -38,6 +38,10 @@ inline constexpr int kUnitVecs = static_cast<int>(32 / kUnitLanes);
 static_assert(kUnitLanes == 16 || kUnitLanes == 32, "unit kernels need 16- or 32-byte vectors");
 
 struct UnitBytes {
+  // Declared (not implicit) so it carries the target's attributes: GCC does not apply the
+  // namespace's target pragma to an implicit constructor, which then cannot inline Arm's vector
+  // constructor ("target specific option mismatch").
+  HWY_ATTR UnitBytes() {}
   VU8 v[kUnitVecs];
 };
 

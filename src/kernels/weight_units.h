@@ -49,7 +49,10 @@ namespace units_internal {
 // F16 bits -> F32, exact. Inlined into the SIMD kernels, where the compiler emits the target's
 // conversion instruction (F16C vcvtph2ps); elsewhere a library call or the formats' bit decoder.
 [[gnu::always_inline]] inline float HalfToFloat(uint16_t bits) {
-#if defined(__FLT16_MAX__)
+#if defined(__ARM_FP16_FORMAT_IEEE)
+  // Arm's storage-only half type (GCC 12's C++ has no _Float16 on Arm); converts with fcvt.
+  return static_cast<float>(std::bit_cast<__fp16>(bits));
+#elif defined(__FLT16_MAX__)
   return static_cast<float>(std::bit_cast<_Float16>(bits));
 #else
   return F16ToF32(bits);
