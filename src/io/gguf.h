@@ -189,6 +189,10 @@ class GgufFile {
   // Metadata in file order.
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }
   const GgufValue* Find(std::string_view key) const;  // nullptr when absent
+  // Moves the metadata out (for a Model that keeps it, so it is not held twice: a 262,144-token
+  // vocabulary's arrays are tens of MB). Afterwards the file has no metadata and Find finds nothing;
+  // tensors are unaffected.
+  std::vector<std::pair<std::string, GgufValue>> ReleaseMetadata();
 
   // Typed lookups for required keys; errors name the file and key ("missing required key ...",
   // "key ... has type string, expected an integer").

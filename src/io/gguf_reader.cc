@@ -431,6 +431,11 @@ const GgufValue* GgufFile::Find(std::string_view key) const {
   return it == metadata_index_.end() ? nullptr : &metadata_[it->second].second;
 }
 
+std::vector<std::pair<std::string, GgufValue>> GgufFile::ReleaseMetadata() {
+  metadata_index_.clear();
+  return std::exchange(metadata_, {});
+}
+
 const GgufTensorInfo* GgufFile::FindTensor(std::string_view name) const {
   auto it = tensor_index_.find(name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];

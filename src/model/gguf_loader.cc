@@ -240,23 +240,23 @@ Result<Weights> ReadGgufWeights(std::shared_ptr<const GgufFile> file, Config& co
   return w;
 }
 
-Result<std::unique_ptr<Model>> ReadGgufModel(std::shared_ptr<const GgufFile> file) {
+Result<std::unique_ptr<Model>> ReadGgufModel(std::shared_ptr<GgufFile> file) {
   auto model = std::make_unique<Model>();
   SHRINK_ASSIGN_OR_RETURN(model->config, ReadGgufConfig(*file));
   SHRINK_ASSIGN_OR_RETURN(model->weights, ReadGgufWeights(file, model->config));
-  model->metadata = file->metadata();
   if (file->Find("tokenizer.chat_template") != nullptr) {
     SHRINK_ASSIGN_OR_RETURN(model->chat_template, file->GetString("tokenizer.chat_template"));
   } else {
     SHRINK_ASSIGN_OR_RETURN(const Architecture* arch, FindArchitecture(model->config.architecture));
     model->chat_template = std::string(arch->default_chat_template);
   }
+  model->metadata = file->ReleaseMetadata();
   return model;
 }
 
 Result<std::unique_ptr<Model>> LoadGgufTransformer(const std::string& path) {
   SHRINK_ASSIGN_OR_RETURN(GgufFile opened, GgufFile::Open(path));
-  return ReadGgufModel(std::make_shared<const GgufFile>(std::move(opened)));
+  return ReadGgufModel(std::make_shared<GgufFile>(std::move(opened)));
 }
 
 }  // namespace shrink

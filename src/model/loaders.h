@@ -30,8 +30,10 @@ Result<Config> ReadGgufConfig(const GgufFile& file);
 Result<Weights> ReadGgufWeights(std::shared_ptr<const GgufFile> file, Config& config);
 
 // Config, weights (views into `file`), metadata (every key/value, in file order) and chat template
-// (tokenizer.chat_template, else the architecture's default) of an opened GGUF; no tokenizer.
-Result<std::unique_ptr<Model>> ReadGgufModel(std::shared_ptr<const GgufFile> file);
+// (tokenizer.chat_template, else the architecture's default) of an opened GGUF; no tokenizer. The
+// metadata is moved from `file` into the model (held once, not twice): read anything else the file's
+// keys give (the tokenizer) before this call.
+Result<std::unique_ptr<Model>> ReadGgufModel(std::shared_ptr<GgufFile> file);
 
 // Whole-file loaders without tokenizer.
 Result<std::unique_ptr<Model>> LoadGgufTransformer(const std::string& path);

@@ -40,9 +40,11 @@ Result<std::unique_ptr<Model>> LoadModel(const std::string& path, const LoadOpti
   SHRINK_ASSIGN_OR_RETURN(const Container container, DetectContainer(path));
   if (container == Container::kGguf) {
     SHRINK_ASSIGN_OR_RETURN(GgufFile opened, GgufFile::Open(path));
-    auto file = std::make_shared<const GgufFile>(std::move(opened));
-    SHRINK_ASSIGN_OR_RETURN(auto model, ReadGgufModel(file));
-    SHRINK_ASSIGN_OR_RETURN(model->tokenizer, LoadGgufTokenizer(*file));
+    // The tokenizer reads the file's keys first: ReadGgufModel moves them into the model.
+    SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadGgufTokenizer(opened));
+    SHRINK_ASSIGN_OR_RETURN(auto model,
+                            ReadGgufModel(std::make_shared<GgufFile>(std::move(opened))));
+    model->tokenizer = std::move(tokenizer);
     if (model->tokenizer->vocab_size() != model->config.vocab_size) {
       return Status::Errorf("{}: tokenizer has {} tokens but token_embd.weight has {} rows", path,
                             model->tokenizer->vocab_size(), model->config.vocab_size);
