@@ -26,6 +26,7 @@
 #include "calib/hessian.h"
 #include "calib/imatrix.h"
 #include "model/loaders.h"
+#include "model/stories_test_util.h"
 #include "model/transformer.h"
 #include "testing/test_paths.h"
 
@@ -109,14 +110,11 @@ class Tee : public ForwardObserver {
 class CalibOracleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
-    SHRINK_SKIP_IF_MISSING(model_path);
+    SHRINK_LOAD_STORIES260K_OR_SKIP(model);
     ASSERT_TRUE(
         ReadFixture(testing::SourcePath("tests/oracles/fixtures/calib_stories260k.txt"), oracle_));
     ASSERT_GT(oracle_.tokens.size(), 40u);
-    auto model = LoadLlama2cTransformer(model_path.string());
-    ASSERT_TRUE(model.ok()) << model.status().ToString();
-    model_ = std::move(model).value();
+    model_ = std::move(model);
     prepared_ = std::make_unique<PreparedModel>(*model_);
   }
 

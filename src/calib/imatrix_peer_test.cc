@@ -15,6 +15,7 @@
 #include "calib/imatrix.h"
 #include "io/imatrix_file.h"
 #include "model/model.h"
+#include "model/stories_test_util.h"
 #include "model/transformer.h"
 #include "testing/test_paths.h"
 
@@ -48,12 +49,7 @@ std::vector<TokenId> ReadTokens(const std::filesystem::path& path) {
 }
 
 TEST(ImatrixPeerTest, AgreesWithLlamaImatrixOnStories260K) {
-  const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
-  const auto tok_path = testing::SharedPath("models/stories260K/tok512.bin");
-  SHRINK_SKIP_IF_MISSING(model_path);
-  SHRINK_SKIP_IF_MISSING(tok_path);
-  Result<std::unique_ptr<Model>> model = LoadModel(model_path, {.tokenizer_path = tok_path});
-  ASSERT_TRUE(model.ok()) << model.status().message();
+  SHRINK_LOAD_STORIES260K_OR_SKIP(model);
   const std::vector<TokenId> tokens =
       ReadTokens(testing::SourcePath(kFixtures + "stories260k.tokens.txt"));
   ASSERT_EQ(tokens.size(), 512u);
@@ -61,15 +57,15 @@ TEST(ImatrixPeerTest, AgreesWithLlamaImatrixOnStories260K) {
       ReadImatrixFile(testing::SourcePath(kFixtures + "stories260k.imatrix.gguf"));
   ASSERT_TRUE(peer.ok()) << peer.status().message();
 
-  const PreparedModel prepared(**model);
+  const PreparedModel prepared(*model);
   InferenceSession session(prepared, 128);
   ImatrixCollector collector;
   session.SetObserver(&collector);
   const Result<CalibrationPlan> plan = PlanCalibration(tokens.size(), 128, 4);
   ASSERT_TRUE(plan.ok());
-  ASSERT_TRUE((*model)->tokenizer->adds_bos());
-  ASSERT_TRUE(RunCalibration(session, (*model)->config.vocab_size, tokens, *plan,
-                             {.bos = (*model)->tokenizer->bos()})
+  ASSERT_TRUE(model->tokenizer->adds_bos());
+  ASSERT_TRUE(RunCalibration(session, model->config.vocab_size, tokens, *plan,
+                             {.bos = model->tokenizer->bos()})
                   .ok());
   const ImatrixData ours = ToImatrixData(collector, {"x"}, 4, 128);
 

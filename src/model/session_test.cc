@@ -10,6 +10,7 @@
 
 #include "model/architecture.h"
 #include "model/loaders.h"
+#include "model/stories_test_util.h"
 #include "model/transformer.h"
 #include "testing/heap_counter.h"
 #include "testing/test_paths.h"
@@ -108,12 +109,9 @@ class RecordingObserver : public ForwardObserver {
 };
 
 TEST(ObserverTest, SeesEveryLinearInputAndResidualWithoutChangingLogits) {
-  const auto path = testing::SharedPath("models/stories260K/stories260K.bin");
-  SHRINK_SKIP_IF_MISSING(path);
-  auto model = LoadLlama2cTransformer(path.string());
-  ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const Config& c = (*model)->config;
-  const PreparedModel prepared(**model);
+  SHRINK_LOAD_STORIES260K_OR_SKIP(model);
+  const Config& c = model->config;
+  const PreparedModel prepared(*model);
   const std::vector<TokenId> tokens = {1, 403, 407, 261, 378, 430, 11};
   const int64_t T = static_cast<int64_t>(tokens.size());
   std::vector<float> plain(T * c.vocab_size), observed(T * c.vocab_size);
@@ -158,12 +156,9 @@ TEST(ObserverTest, SeesEveryLinearInputAndResidualWithoutChangingLogits) {
 // then allocates: exactly its buffers, plus a few hundred bytes of bookkeeping (the vector of
 // n_layers KvCache headers).
 TEST(SessionMemoryTest, EstimateIsWhatTheSessionAllocates) {
-  const auto path = testing::SharedPath("models/stories260K/stories260K.bin");
-  SHRINK_SKIP_IF_MISSING(path);
-  auto model = LoadLlama2cTransformer(path.string());
-  ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const Config& c = (*model)->config;
-  const PreparedModel prepared(**model);
+  SHRINK_LOAD_STORIES260K_OR_SKIP(model);
+  const Config& c = model->config;
+  const PreparedModel prepared(*model);
   constexpr int64_t kBookkeeping = 1024;
   // One batch of 64 rows over 64 positions (a perplexity chunk), and two batches of 16 rows in a
   // cache of 32 (the second sees all 32 positions).

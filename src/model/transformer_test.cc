@@ -16,6 +16,7 @@
 
 #include "model/loaders.h"
 #include "model/model.h"
+#include "model/stories_test_util.h"
 #include "testing/test_paths.h"
 
 namespace shrink {
@@ -60,13 +61,8 @@ std::vector<TokenId> GreedyTokens(const Model& model, TokenId bos, int n) {
 }
 
 TEST(TransformerTest, Stories260KGreedyPrintsGoldenText) {
-  const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
-  const auto tok_path = testing::SharedPath("models/stories260K/tok512.bin");
-  SHRINK_SKIP_IF_MISSING(model_path);
-  SHRINK_SKIP_IF_MISSING(tok_path);
-  auto model = LoadModel(model_path.string(), {.tokenizer_path = tok_path.string()});
-  ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const Model& m = **model;
+  SHRINK_LOAD_STORIES260K_OR_SKIP(model);
+  const Model& m = *model;
   EXPECT_EQ(m.config.n_layers, 5);
   EXPECT_TRUE(m.config.tied_embeddings);
   const GreedyFixture golden = ReadGreedyFixture();
@@ -88,11 +84,8 @@ TEST(TransformerTest, BatchedEvaluationMatchesTokenByToken) {
   // in different orders: differences are rounding, far below the logit spread (tolerance 1e-3 on
   // logits of magnitude ~10 allows ~1e-4 relative, ~1000 ulps, for 5 layers of accumulated
   // reordering).
-  const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
-  SHRINK_SKIP_IF_MISSING(model_path);
-  auto model = LoadLlama2cTransformer(model_path.string());
-  ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const Model& m = **model;
+  SHRINK_LOAD_STORIES260K_OR_SKIP(model);
+  const Model& m = *model;
   const std::vector<TokenId> prompt = {1, 403, 407, 261, 378, 430, 11, 280, 362};
   const int V = m.config.vocab_size;
   std::vector<float> batched(prompt.size() * V), single(prompt.size() * V);
@@ -117,11 +110,8 @@ TEST(TransformerTest, BatchedEvaluationMatchesTokenByToken) {
 }
 
 TEST(TransformerTest, RejectsOverflowAndBadTokens) {
-  const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
-  SHRINK_SKIP_IF_MISSING(model_path);
-  auto model = LoadLlama2cTransformer(model_path.string());
-  ASSERT_TRUE(model.ok());
-  const PreparedModel prepared(**model);
+  SHRINK_LOAD_STORIES260K_OR_SKIP(model);
+  const PreparedModel prepared(*model);
   InferenceSession s(prepared, 2);
   std::vector<float> logits(3 * 512);
   const std::vector<TokenId> three = {1, 2, 3};

@@ -15,6 +15,7 @@
 #include "io/imatrix_file.h"
 #include "model/config_metadata.h"
 #include "model/model.h"
+#include "model/stories_test_util.h"
 #include "quant/importance.h"
 #include "quant/quantized_gguf.h"
 #include "testing/test_paths.h"
@@ -29,12 +30,7 @@ uint64_t Fnv1a64(std::span<const uint8_t> bytes) {
 }
 
 TEST(ImatrixQuantizePeerTest, StoriesMatchesLlamaQuantizeByteForByte) {
-  const auto model_path = testing::SharedPath("models/stories260K/stories260K.bin");
-  const auto tok_path = testing::SharedPath("models/stories260K/tok512.bin");
-  SHRINK_SKIP_IF_MISSING(model_path);
-  SHRINK_SKIP_IF_MISSING(tok_path);
-  Result<std::unique_ptr<Model>> model = LoadModel(model_path, {.tokenizer_path = tok_path});
-  ASSERT_TRUE(model.ok()) << model.status().message();
+  SHRINK_LOAD_STORIES260K_OR_SKIP(model);
   const std::string fixtures = "tests/oracles/fixtures/imatrix/";
   const std::string imatrix_path = testing::SourcePath(fixtures + "stories260k.imatrix.gguf");
   Result<ImatrixData> imatrix = ReadImatrixFile(imatrix_path);
@@ -57,14 +53,14 @@ TEST(ImatrixQuantizePeerTest, StoriesMatchesLlamaQuantizeByteForByte) {
   for (const auto& [mix_name, tensors] : expected) {
     SCOPED_TRACE(mix_name);
     const QuantMix& mix = **FindMix(mix_name);
-    QuantPlan plan = PlanQuantization((*model)->config, TensorsInTableOrder((*model)->weights), mix,
+    QuantPlan plan = PlanQuantization(model->config, TensorsInTableOrder(model->weights), mix,
                                       false, /*with_imatrix=*/true);
     Result<AttachedImportance> weights = AttachImatrix(*imatrix, imatrix_path, plan);
     ASSERT_TRUE(weights.ok()) << weights.status().message();
     EXPECT_GT(weights->used, 0);
     const std::string path = (testing::ScratchDir() / (mix_name + ".gguf")).string();
     const Status written = WriteQuantizedGguf(
-        path, QuantizedMetadata(*ConfigGgufMetadata((*model)->config), mix), plan, {.threads = 2});
+        path, QuantizedMetadata(*ConfigGgufMetadata(model->config), mix), plan, {.threads = 2});
     ASSERT_TRUE(written.ok()) << written.message();
     Result<GgufFile> file = GgufFile::Open(path);
     ASSERT_TRUE(file.ok()) << file.status().message();

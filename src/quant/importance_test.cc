@@ -12,6 +12,7 @@
 #include "model/architecture.h"
 #include "model/config_metadata.h"
 #include "model/model.h"
+#include "model/tiny_model_test_util.h"
 #include "quant/convert_rows.h"
 #include "quant/plan_report.h"
 #include "quant/quantized_gguf.h"
@@ -75,42 +76,6 @@ TEST(ConvertRowsImportanceTest, EveryRowGetsTheColumnWeights) {
 
 // ---- AttachImatrix ------------------------------------------------------------------------------
 
-Config TinyConfig(int32_t layers) {
-  Config c;
-  c.n_layers = layers;
-  c.d_model = 64;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 16;
-  c.ffn_dim = 96;
-  c.vocab_size = 128;
-  c.context_length = 64;
-  c.rope_dims = 16;
-  c.rope_theta = 10000.0f;
-  c.tied_embeddings = true;
-  ApplyArchitecture(**FindArchitecture("llama"), c);
-  c.SetUniformLayers();
-  return c;
-}
-
-// A model of `config` with F32 random weights.
-std::unique_ptr<Model> RandomModel(const Config& config) {
-  auto model = std::make_unique<Model>();
-  model->config = config;
-  model->weights = Weights::Skeleton(config);
-  std::mt19937 rng(1);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  model->weights.ForEachTensor([&](TensorView& t) {
-    auto buffer = std::make_shared<std::vector<float>>(t.element_count());
-    for (float& v : *buffer) v = t.shape.size() == 1 ? 1.0f : normal(rng);
-    t.type = TensorType::kF32;
-    t.data = {reinterpret_cast<const uint8_t*>(buffer->data()), buffer->size() * sizeof(float)};
-    model->weights.storage.push_back(buffer);
-  });
-  model->metadata = *ConfigGgufMetadata(config);
-  return model;
-}
-
 // An imatrix with an entry for every linear inside the blocks, as llama-imatrix writes one: sums
 // 1, 2, 3, ... and 10 rows.
 ImatrixData ImatrixFor(const Weights& weights) {
@@ -135,7 +100,7 @@ struct Planned {
 
 Planned Plan(std::string_view mix, int32_t layers = 2) {
   Planned p;
-  p.model = RandomModel(TinyConfig(layers));
+  p.model = RandomF32Model(TinyTestConfig(layers), /*seed=*/1, /*norm_jitter=*/0.0f);
   p.plan = PlanQuantization(p.model->config, TensorsInTableOrder(p.model->weights), **FindMix(mix),
                             false, /*with_imatrix=*/true);
   return p;
@@ -249,7 +214,7 @@ TEST(AttachImatrixTest, RulesDependOnTheImatrix) {
     }
     return std::string_view("absent");
   };
-  const auto model = RandomModel(TinyConfig(8));
+  const auto model = RandomF32Model(TinyTestConfig(8), /*seed=*/1, /*norm_jitter=*/0.0f);
   const auto order = TensorsInTableOrder(model->weights);
   for (const auto& [mix, without, with] :
        {std::tuple{"Q4_0", "Q4_0", "Q4_1"}, std::tuple{"Q5_0", "Q5_0", "Q5_1"},

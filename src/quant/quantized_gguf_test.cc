@@ -13,6 +13,7 @@
 #include "model/architecture.h"
 #include "model/config_metadata.h"
 #include "model/loaders.h"
+#include "model/tiny_model_test_util.h"
 #include "quant/convert_rows.h"
 #include "quant/plan_report.h"
 #include "testing/test_paths.h"
@@ -23,43 +24,6 @@ namespace {
 std::vector<uint8_t> ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// A tiny llama: 2 layers, width 64, FFN 96 (rows of 96 fit block-32 types but not k-quants).
-Config TinyConfig() {
-  Config c;
-  c.n_layers = 2;
-  c.d_model = 64;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 16;
-  c.ffn_dim = 96;
-  c.vocab_size = 128;
-  c.context_length = 64;
-  c.rope_dims = 16;
-  c.rope_theta = 10000.0f;
-  c.tied_embeddings = true;
-  ApplyArchitecture(**FindArchitecture("llama"), c);
-  c.SetUniformLayers();
-  return c;
-}
-
-// A model of `config` whose tensors are F32 random values (norms near 1).
-std::unique_ptr<Model> RandomModel(const Config& config, uint32_t seed) {
-  auto model = std::make_unique<Model>();
-  model->config = config;
-  model->weights = Weights::Skeleton(config);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  model->weights.ForEachTensor([&](TensorView& t) {
-    auto buffer = std::make_shared<std::vector<float>>(t.element_count());
-    for (float& v : *buffer) v = t.shape.size() == 1 ? 1.0f + normal(rng) : normal(rng);
-    t.type = TensorType::kF32;
-    t.data = {reinterpret_cast<const uint8_t*>(buffer->data()), buffer->size() * sizeof(float)};
-    model->weights.storage.push_back(buffer);
-  });
-  model->metadata = *ConfigGgufMetadata(config);
-  return model;
 }
 
 TEST(QuantizedMetadataTest, ReplacesInPlaceOrAppends) {
@@ -76,11 +40,11 @@ TEST(QuantizedMetadataTest, ReplacesInPlaceOrAppends) {
 }
 
 TEST(ConfigMetadataTest, ReadGgufConfigGivesTheConfigBack) {
-  Config c = TinyConfig();
+  Config c = TinyTestConfig();
   c.layers[1].ffn_dim = 64;  // per-layer widths become an array
   c.layers[1].n_kv_heads = 4;
   c.final_logit_softcap = 30.0f;
-  auto model = RandomModel(c, 1);
+  auto model = RandomF32Model(c, 1);
   const QuantPlan plan = PlanQuantization(c, TensorsInTableOrder(model->weights), **FindMix("F32"));
   const std::string path = (testing::ScratchDir() / "config.gguf").string();
   ASSERT_TRUE(WriteQuantizedGguf(path, model->metadata, plan, {}).ok());
@@ -99,7 +63,7 @@ TEST(ConfigMetadataTest, ReadGgufConfigGivesTheConfigBack) {
 }
 
 TEST(ConfigMetadataTest, RefusesWhatNoKeyExpressesYet) {
-  Config c = TinyConfig();
+  Config c = TinyTestConfig();
   c.layers[0].sliding_window = 16;
   auto m = ConfigGgufMetadata(c);
   ASSERT_FALSE(m.ok());
@@ -124,7 +88,7 @@ std::string Write(const Model& model, std::string_view mix, int threads,
 }
 
 TEST(WriteQuantizedGgufTest, EachTensorIsTheEncoderAppliedToItsRows) {
-  const auto model = RandomModel(TinyConfig(), 2);
+  const auto model = RandomF32Model(TinyTestConfig(), 2);
   const std::string path = Write(*model, "Q4_0", 1, testing::ScratchDir(), "q4_0.gguf");
   auto file = GgufFile::Open(path);
   ASSERT_TRUE(file.ok()) << file.status().message();
@@ -148,7 +112,7 @@ TEST(WriteQuantizedGgufTest, EachTensorIsTheEncoderAppliedToItsRows) {
 }
 
 TEST(WriteQuantizedGgufTest, ThreadCountDoesNotChangeTheBytes) {
-  const auto model = RandomModel(TinyConfig(), 3);
+  const auto model = RandomF32Model(TinyTestConfig(), 3);
   const std::filesystem::path dir = testing::ScratchDir();
   for (std::string_view mix : {"Q4_1", "Q5_0", "Q8_0", "BF16"}) {
     const std::string one = Write(*model, mix, 1, dir, "one.gguf");
@@ -158,7 +122,7 @@ TEST(WriteQuantizedGgufTest, ThreadCountDoesNotChangeTheBytes) {
 }
 
 TEST(WriteQuantizedGgufTest, NonFiniteWeightIsNamedAndNothingIsWritten) {
-  auto model = RandomModel(TinyConfig(), 4);
+  auto model = RandomF32Model(TinyTestConfig(), 4);
   const TensorView& up = model->weights.layers[1].ffn_up;
   const_cast<float*>(reinterpret_cast<const float*>(up.data.data()))[2 * 64 + 5] = NAN;
   const QuantMix& mix = **FindMix("Q8_0");
@@ -175,7 +139,7 @@ TEST(WriteQuantizedGgufTest, NonFiniteWeightIsNamedAndNothingIsWritten) {
 }
 
 TEST(PlanTest, KQuantPlansAreEncodableAndTypesWithoutEncodersAreRefusedByName) {
-  const auto model = RandomModel(TinyConfig(), 5);
+  const auto model = RandomF32Model(TinyTestConfig(), 5);
   Config c = model->config;
   const QuantPlan plan =
       PlanQuantization(c, TensorsInTableOrder(model->weights), **FindMix("Q4_K_M"));
@@ -209,7 +173,7 @@ TEST(PlanTest, KQuantPlansAreEncodableAndTypesWithoutEncodersAreRefusedByName) {
 }
 
 TEST(PlanTest, ExplainNamesTheRuleAndTheFallback) {
-  const auto model = RandomModel(TinyConfig(), 6);
+  const auto model = RandomF32Model(TinyTestConfig(), 6);
   const QuantPlan plan =
       PlanQuantization(model->config, TensorsInTableOrder(model->weights), **FindMix("Q4_K_M"));
   // use_more_bits of 2 layers selects layer 1 only (1 >= 7·2/8). Table order: token_embd, then 9

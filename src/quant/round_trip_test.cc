@@ -94,6 +94,19 @@ std::vector<float> RandomRows(int64_t n, uint32_t seed) {
   return x;
 }
 
+// x encoded with the type's reference encoder and decoded again.
+struct RoundTrip {
+  std::vector<uint8_t> bytes;
+  std::vector<float> y;
+};
+RoundTrip EncodeDecode(const TypeTraits& t, const std::vector<float>& x) {
+  const auto n = static_cast<int64_t>(x.size());
+  RoundTrip r{std::vector<uint8_t>(*RowBytes(t.type, n)), std::vector<float>(x.size())};
+  t.encode(x.data(), r.bytes.data(), n);
+  t.decode(r.bytes.data(), r.y.data(), n);
+  return r;
+}
+
 // ---- K-quants: bounds per 256-element super-block (docs/numerics.md, "K-quants") -------------
 //
 // Element i of sub-block j decodes on the grid y = dl_j * q - ml_j (affine types) or
@@ -290,10 +303,7 @@ TEST_P(KQuantRoundTripTest, ErrorWithinTheStepBound) {
   ASSERT_NE(t.encode, nullptr);
   constexpr int64_t n = kQK_K * 1024;
   const std::vector<float> x = RandomSuperBlocks(n, 11 + static_cast<uint32_t>(t.type));
-  std::vector<uint8_t> bytes(*RowBytes(t.type, n));
-  std::vector<float> y(n);
-  t.encode(x.data(), bytes.data(), n);
-  t.decode(bytes.data(), y.data(), n);
+  const auto [bytes, y] = EncodeDecode(t, x);
   double worst_ratio = 0;
   double worst_outside = 0;  // max of error / bound over elements outside their grid
   std::vector<Bound> bounds(kQK_K);
@@ -331,10 +341,7 @@ TEST_P(RoundTripTest, ErrorWithinTheStepBound) {
   ASSERT_NE(t.encode, nullptr);
   constexpr int64_t n = 32 * 4096;
   const std::vector<float> x = RandomRows(n, 7 + static_cast<uint32_t>(t.type));
-  std::vector<uint8_t> bytes(*RowBytes(t.type, n));
-  std::vector<float> y(n);
-  t.encode(x.data(), bytes.data(), n);
-  t.decode(bytes.data(), y.data(), n);
+  const auto [bytes, y] = EncodeDecode(t, x);
   double worst_ratio = 0;  // max over elements of error / half_step
   for (int64_t i = 0; i < n; ++i) {
     const Bound b = BlockBound(t.type, &x[i / 32 * 32], x[i]);
@@ -414,10 +421,7 @@ TEST_P(Iq4RoundTripTest, EveryElementOnItsNearestStoredLevel) {
   ASSERT_NE(t.encode, nullptr);
   constexpr int64_t n = 32 * 4096;
   const std::vector<float> x = RandomRows(n, 7 + static_cast<uint32_t>(t.type));
-  std::vector<uint8_t> bytes(*RowBytes(t.type, n));
-  std::vector<float> y(n);
-  t.encode(x.data(), bytes.data(), n);
-  t.decode(bytes.data(), y.data(), n);
+  const auto [bytes, y] = EncodeDecode(t, x);
   constexpr double kMaxLevel = 127;  // the largest |level|
   double worst_ratio = 0;            // max over in-range elements of error / half the local gap
   for (int64_t i = 0; i < n; ++i) {
