@@ -1,0 +1,87 @@
+#include "formats/exact_scale.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace shrink {
+namespace {
+
+struct Crossing {
+  float t;  // 1/s at which element `index` moves to the next level outward
+  int index;
+  int8_t direction;  // +1: to the next higher level, -1: to the next lower
+};
+
+// Best gain A^2 / B over the sweep of t = 1/s > 0 with ascending `levels`; writes its step A / B.
+double SweepPositiveSteps(const float* x, const float* w, int n, std::span<const float> levels,
+                          std::vector<Crossing>& crossings, float* best_step) {
+  const int count = static_cast<int>(levels.size());
+  int zero = 0;  // the level nearest 0: every code as t -> 0+
+  for (int k = 1; k < count; ++k) {
+    if (std::abs(levels[k]) < std::abs(levels[zero])) zero = k;
+  }
+  crossings.clear();
+  double a = 0, b = 0;  // A = sum w x L[c], B = sum w L[c]^2
+  for (int i = 0; i < n; ++i) {
+    a += double(w[i]) * x[i] * levels[zero];
+    b += double(w[i]) * levels[zero] * levels[zero];
+    if (x[i] > 0) {
+      for (int k = zero; k + 1 < count; ++k) {
+        crossings.push_back({0.5f * (levels[k] + levels[k + 1]) / x[i], i, +1});
+      }
+    } else if (x[i] < 0) {
+      for (int k = zero - 1; k >= 0; --k) {
+        crossings.push_back({0.5f * (levels[k] + levels[k + 1]) / x[i], i, -1});
+      }
+    }
+  }
+  // Per element the crossings come out in increasing t; a stable sort keeps that order on ties.
+  std::stable_sort(crossings.begin(), crossings.end(),
+                   [](const Crossing& p, const Crossing& q) { return p.t < q.t; });
+  std::vector<int> code(n, zero);
+  double best_gain = 0;
+  *best_step = 0;
+  const auto consider = [&] {
+    if (b > 0 && a > 0 && a * a / b > best_gain) {
+      best_gain = a * a / b;
+      *best_step = static_cast<float>(a / b);
+    }
+  };
+  consider();
+  for (size_t e = 0; e < crossings.size(); ++e) {
+    const Crossing& c = crossings[e];
+    const int i = c.index;
+    const double from = levels[code[i]];
+    code[i] += c.direction;
+    const double to = levels[code[i]];
+    a += double(w[i]) * x[i] * (to - from);
+    b += double(w[i]) * (to * to - from * from);
+    // Evaluate once all crossings at this t are applied: between two t's the codes are fixed.
+    if (e + 1 == crossings.size() || crossings[e + 1].t != c.t) consider();
+  }
+  return best_gain;
+}
+
+}  // namespace
+
+int NearestLevel(float v, std::span<const float> levels) {
+  const auto it = std::lower_bound(levels.begin(), levels.end(), v);
+  if (it == levels.begin()) return 0;
+  if (it == levels.end()) return static_cast<int>(levels.size()) - 1;
+  const int hi = static_cast<int>(it - levels.begin());
+  return (v - levels[hi - 1] <= levels[hi] - v) ? hi - 1 : hi;
+}
+
+float FitScaleExactly(const float* x, const float* w, int n, std::span<const float> levels) {
+  std::vector<Crossing> crossings;
+  float positive_step = 0, negative_step = 0;
+  const double positive_gain = SweepPositiveSteps(x, w, n, levels, crossings, &positive_step);
+  // s < 0 is s' = -s > 0 over the mirrored levels -L (reversed to stay ascending).
+  std::vector<float> mirrored(levels.rbegin(), levels.rend());
+  for (float& l : mirrored) l = -l;
+  const double negative_gain = SweepPositiveSteps(x, w, n, mirrored, crossings, &negative_step);
+  return negative_gain > positive_gain ? -negative_step : positive_step;
+}
+
+}  // namespace shrink
