@@ -97,8 +97,9 @@ TEST(MeasureSensitivity, Q8_0LossMatchesTheFormatsDefinition) {
   EXPECT_FALSE(u->weighted);
   const std::vector<float> ones(64, 1.0f);
   for (const CandidateLoss& c : u->candidates) {
-    if (c.type == TensorType::kQ8_0)
+    if (c.type == TensorType::kQ8_0) {
       EXPECT_NEAR(c.loss, 3.0 * Q8_0Loss(t.values, ones, 64), 1e-12 * c.loss);
+    }
   }
 }
 
@@ -107,8 +108,9 @@ TEST(MeasureSensitivity, FewerBitsLoseMore) {
   const Result<TensorSensitivity> s = MeasureSensitivity(t.view, {}, 1.0, 1000);
   ASSERT_TRUE(s.ok());
   auto loss = [&](TensorType type) {
-    for (const CandidateLoss& c : s->candidates)
+    for (const CandidateLoss& c : s->candidates) {
       if (c.type == type) return c.loss;
+    }
     ADD_FAILURE() << Traits(type).name;
     return 0.0;
   };
