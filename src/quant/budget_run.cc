@@ -76,7 +76,8 @@ Result<BudgetOutcome> PlanForBudget(const Config& config,
     }
     out.weighted += w.empty() ? 0 : 1;
     importance.push_back(std::move(w));
-    inputs.push_back({t, importance.back(), uniform});
+    // quantize --imatrix encodes with an entry of the tensor's own name only (AttachImatrix).
+    inputs.push_back({t, importance.back(), uniform, EntryName(*t, config) == t->name});
   }
   SHRINK_ASSIGN_OR_RETURN(out.sensitivities, MeasureAll(inputs, request.sensitivity));
 

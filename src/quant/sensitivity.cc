@@ -42,7 +42,8 @@ std::vector<TensorType> CandidateTypes(int64_t row_length) {
 
 Result<TensorSensitivity> MeasureSensitivity(const TensorView& tensor,
                                              std::span<const float> importance,
-                                             double uniform_weight, int64_t max_rows) {
+                                             double uniform_weight, int64_t max_rows,
+                                             bool weighted_encoding) {
   SHRINK_CHECK(tensor.shape.size() >= 2 && tensor.present() && uniform_weight > 0);
   const int64_t cols = tensor.cols();
   const int64_t rows = tensor.element_count() / cols;  // all stacked matrices' rows
@@ -79,7 +80,7 @@ Result<TensorSensitivity> MeasureSensitivity(const TensorView& tensor,
     for (CandidateLoss& c : out.candidates) {
       const TypeTraits& t = Traits(c.type);
       blocks.resize(static_cast<size_t>(cols / t.block_elements * t.block_bytes));
-      if (!importance.empty() && t.encode_weighted != nullptr) {
+      if (weighted_encoding && !importance.empty() && t.encode_weighted != nullptr) {
         t.encode_weighted(w.data(), blocks.data(), cols, imp);
       } else {
         t.encode(w.data(), blocks.data(), cols);
@@ -108,8 +109,8 @@ Result<std::vector<TensorSensitivity>> MeasureAll(std::span<const SensitivityInp
   auto work = [&] {
     for (size_t i = next++; i < inputs.size(); i = next++) {
       const SensitivityInput& in = inputs[i];
-      results[i] =
-          MeasureSensitivity(*in.tensor, in.importance, in.uniform_weight, options.max_rows);
+      results[i] = MeasureSensitivity(*in.tensor, in.importance, in.uniform_weight,
+                                      options.max_rows, in.weighted_encoding);
       std::lock_guard<std::mutex> lock(done_mutex);
       ++done;
       if (options.on_tensor_done) options.on_tensor_done(done, inputs.size());

@@ -13,8 +13,10 @@
 // scale of an average linear input. bench/budget_sensitivity_rank.sh measures how well this ranks
 // like the model's real KLD (BENCHMARKS.md).
 //
-// Encoding uses the type's importance-weighted encoder when importance is given and the type has
-// one (what quantize will then write), else its plain encoder. Rows are sampled with a fixed stride
+// Encoding uses the type's importance-weighted encoder when importance is given, the tensor will
+// be written with it (`weighted_encoding`: false for a tied token_embd weighed by output.weight's
+// entry, which quantize --imatrix does not encode with, as llama-quantize does not) and the type
+// has one; else its plain encoder: the proxy measures the bytes quantize will write. Rows are sampled with a fixed stride
 // (at most `max_rows` of them) and the sum is scaled by rows / sampled rows: rows are encoded
 // independently, so this is an unbiased estimate, and the result is the same for any thread count.
 #pragma once
@@ -63,13 +65,15 @@ struct SensitivityOptions {
 // Error: a decoded value that is NaN or infinite (naming the tensor, row and column).
 Result<TensorSensitivity> MeasureSensitivity(const TensorView& tensor,
                                              std::span<const float> importance,
-                                             double uniform_weight, int64_t max_rows);
+                                             double uniform_weight, int64_t max_rows,
+                                             bool weighted_encoding = true);
 
 // The input of MeasureAll: one matrix with its importance (see MeasureSensitivity).
 struct SensitivityInput {
   const TensorView* tensor = nullptr;
   std::span<const float> importance;
   double uniform_weight = 1.0;
+  bool weighted_encoding = true;
 };
 
 // Every input, results in input order, on options.threads threads (the results do not depend on
