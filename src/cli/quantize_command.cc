@@ -36,7 +36,7 @@ namespace {
 struct QuantizeFlags {
   std::string in_path, out_path, type, tokenizer_path, imatrix_path;
   bool explain = false, dry_run = false, pure = false;
-  std::string target_size, sensitivity_tsv;  // size budget (quant/budget_run.h)
+  std::string target_size, sensitivity_tsv, budget_types;  // size budget (quant/budget_run.h)
   double target_bpw = 0.0;
   int64_t budget_rows = 512;
   std::vector<std::string> tensor_types;  // NAME=TYPE overrides
@@ -134,6 +134,26 @@ Status ApplyTensorTypes(const std::vector<std::string>& specs, QuantPlan& plan) 
   return Status::Ok();
 }
 
+// "Q4_0,IQ4_NL,Q2_K" (commas or spaces) -> the types; empty text -> empty (every type).
+Result<std::vector<TensorType>> ParseTypeList(const std::string& text) {
+  std::vector<TensorType> out;
+  std::string name;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] != ',' && text[i] != ' ') {
+      name += text[i];
+      continue;
+    }
+    if (name.empty()) continue;
+    const TypeTraits* t = FindTypeByName(name);
+    if (t == nullptr || t->encode == nullptr) {
+      return Status::Errorf("--budget-types: '{}' is not a type shrink encodes", name);
+    }
+    out.push_back(t->type);
+    name.clear();
+  }
+  return out;
+}
+
 Status WriteText(const std::string& path, const std::string& text) {
   SHRINK_ASSIGN_OR_RETURN(AtomicFileWriter w, AtomicFileWriter::Create(path));
   SHRINK_RETURN_IF_ERROR(
@@ -199,6 +219,7 @@ Status RunQuantize(const QuantizeFlags& flags) {
     request.imatrix_path = flags.imatrix_path;
     request.sensitivity.max_rows = flags.budget_rows;
     request.sensitivity.threads = flags.threads;
+    SHRINK_ASSIGN_OR_RETURN(request.sensitivity.allowed, ParseTypeList(flags.budget_types));
     std::optional<ProgressReporter> sense;
     request.sensitivity.on_tensor_done = [&](size_t done, size_t total) {
       if (!sense) sense.emplace("sensitivity", "matrices", static_cast<int64_t>(total));
@@ -279,6 +300,9 @@ void AddQuantizeCommand(CLI::App& app) {
                   "rows per matrix sampled for the budget's sensitivity proxy")
       ->capture_default_str()
       ->check(IntegerIn(1, 1 << 30));
+  cmd->add_option("--budget-types", flags->budget_types,
+                  "with a budget: only these candidate types (comma-separated, e.g. to leave out "
+                  "a type the source's weights sit on exactly)");
   cmd->add_option("--sensitivity-tsv", flags->sensitivity_tsv,
                   "with a budget: write every matrix's proxy loss per candidate type (TSV)");
   cmd->add_option("--tensor-type", flags->tensor_types,

@@ -79,7 +79,23 @@ Result<BudgetOutcome> PlanForBudget(const Config& config,
     // quantize --imatrix encodes with an entry of the tensor's own name only (AttachImatrix).
     inputs.push_back({t, importance.back(), uniform, EntryName(*t, config) == t->name});
   }
-  SHRINK_ASSIGN_OR_RETURN(out.sensitivities, MeasureAll(inputs, request.sensitivity));
+  // Byte sizes do not depend on the losses: check the minimum before measuring anything.
+  for (const SensitivityInput& in : inputs) {
+    TensorSensitivity bytes_only;
+    bytes_only.tensor = in.tensor;
+    const std::vector<TensorType> types =
+        CandidateTypes(in.tensor->cols(), request.sensitivity.allowed);
+    if (types.empty()) {
+      return Status::Errorf("{}: none of the --budget-types fits its rows of {}", in.tensor->name,
+                            in.tensor->cols());
+    }
+    for (TensorType type : types) {
+      const uint64_t row = static_cast<uint64_t>(*RowBytes(type, in.tensor->cols()));
+      bytes_only.candidates.push_back(
+          {type, row * static_cast<uint64_t>(in.tensor->element_count() / in.tensor->cols()), 0.0});
+    }
+    out.sensitivities.push_back(std::move(bytes_only));
+  }
 
   const auto bpw_of = [&](uint64_t bytes) {
     return 8.0 * static_cast<double>(bytes) / static_cast<double>(elements);
@@ -115,6 +131,8 @@ Result<BudgetOutcome> PlanForBudget(const Config& config,
           request.target_bpw, bpw_of(least), least, misfit_256, inputs.size());
     }
   }
+
+  SHRINK_ASSIGN_OR_RETURN(out.sensitivities, MeasureAll(inputs, request.sensitivity));
 
   // With a file target, padding depends on the types: shrink the matrix budget by any excess and
   // solve again (alignment moves a file by at most a few bytes per tensor, so this settles fast).

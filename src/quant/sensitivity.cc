@@ -29,9 +29,11 @@ uint64_t TensorBytes(TensorType type, const TensorView& t) {
 
 }  // namespace
 
-std::vector<TensorType> CandidateTypes(int64_t row_length) {
+std::vector<TensorType> CandidateTypes(int64_t row_length, std::span<const TensorType> allowed) {
   std::vector<TensorType> out;
   for (const TypeTraits& t : AllTypes()) {
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), t.type) == allowed.end())
+      continue;
     if (Offered(t) && row_length > 0 && row_length % t.block_elements == 0) out.push_back(t.type);
   }
   std::stable_sort(out.begin(), out.end(), [](TensorType a, TensorType b) {
@@ -43,7 +45,8 @@ std::vector<TensorType> CandidateTypes(int64_t row_length) {
 Result<TensorSensitivity> MeasureSensitivity(const TensorView& tensor,
                                              std::span<const float> importance,
                                              double uniform_weight, int64_t max_rows,
-                                             bool weighted_encoding) {
+                                             bool weighted_encoding,
+                                             std::span<const TensorType> allowed) {
   SHRINK_CHECK(tensor.shape.size() >= 2 && tensor.present() && uniform_weight > 0);
   const int64_t cols = tensor.cols();
   const int64_t rows = tensor.element_count() / cols;  // all stacked matrices' rows
@@ -56,7 +59,10 @@ Result<TensorSensitivity> MeasureSensitivity(const TensorView& tensor,
   TensorSensitivity out;
   out.tensor = &tensor;
   out.weighted = !importance.empty();
-  const std::vector<TensorType> types = CandidateTypes(cols);
+  const std::vector<TensorType> types = CandidateTypes(cols, allowed);
+  if (types.empty()) {
+    return Status::Errorf("{}: none of the allowed types fits its rows of {}", tensor.name, cols);
+  }
   for (TensorType type : types) out.candidates.push_back({type, TensorBytes(type, tensor), 0.0});
 
   // A fixed stride over all rows: the same rows whatever the thread count.
@@ -110,7 +116,7 @@ Result<std::vector<TensorSensitivity>> MeasureAll(std::span<const SensitivityInp
     for (size_t i = next++; i < inputs.size(); i = next++) {
       const SensitivityInput& in = inputs[i];
       results[i] = MeasureSensitivity(*in.tensor, in.importance, in.uniform_weight,
-                                      options.max_rows, in.weighted_encoding);
+                                      options.max_rows, in.weighted_encoding, options.allowed);
       std::lock_guard<std::mutex> lock(done_mutex);
       ++done;
       if (options.on_tensor_done) options.on_tensor_done(done, inputs.size());

@@ -38,7 +38,9 @@ namespace shrink {
 // block-32 types Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL need % 32), and F16 as the near-lossless
 // top; not F32, BF16 (F16 is as good for a budget and half of F32) nor Q8_K (no ggml matmul).
 // All of them are types stock llama.cpp runs for every tensor role. Ordered by bits per weight.
-std::vector<TensorType> CandidateTypes(int64_t row_length);
+// A non-empty `allowed` keeps only those types (quantize --budget-types).
+std::vector<TensorType> CandidateTypes(int64_t row_length,
+                                       std::span<const TensorType> allowed = {});
 
 struct CandidateLoss {
   TensorType type = TensorType::kF16;
@@ -53,8 +55,9 @@ struct TensorSensitivity {
 };
 
 struct SensitivityOptions {
-  int64_t max_rows = 512;  // rows sampled per tensor (all when the tensor has fewer)
-  int threads = 1;         // tensors measured in parallel
+  int64_t max_rows = 512;           // rows sampled per tensor (all when the tensor has fewer)
+  int threads = 1;                  // tensors measured in parallel
+  std::vector<TensorType> allowed;  // candidate types (empty: every type CandidateTypes offers)
   // Called after each tensor (from any thread, serialised): done, total.
   std::function<void(size_t, size_t)> on_tensor_done;
 };
@@ -66,7 +69,8 @@ struct SensitivityOptions {
 Result<TensorSensitivity> MeasureSensitivity(const TensorView& tensor,
                                              std::span<const float> importance,
                                              double uniform_weight, int64_t max_rows,
-                                             bool weighted_encoding = true);
+                                             bool weighted_encoding = true,
+                                             std::span<const TensorType> allowed = {});
 
 // The input of MeasureAll: one matrix with its importance (see MeasureSensitivity).
 struct SensitivityInput {
