@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -40,6 +41,7 @@ struct QuantizeFlags {
   double target_bpw = 0.0;
   int64_t budget_rows = 512;
   std::vector<std::string> tensor_types;  // NAME=TYPE overrides
+  std::vector<std::string> role_scales;   // ROLE=FACTOR for the budget's proxy
   int threads = std::max(1u, std::thread::hardware_concurrency());
 };
 
@@ -220,6 +222,17 @@ Status RunQuantize(const QuantizeFlags& flags) {
     request.sensitivity.max_rows = flags.budget_rows;
     request.sensitivity.threads = flags.threads;
     SHRINK_ASSIGN_OR_RETURN(request.sensitivity.allowed, ParseTypeList(flags.budget_types));
+    for (const std::string& spec : flags.role_scales) {
+      const size_t eq = spec.find('=');
+      char* end = nullptr;
+      const double factor =
+          eq == std::string::npos ? 0.0 : std::strtod(spec.c_str() + eq + 1, &end);
+      if (eq == std::string::npos || end == spec.c_str() + eq + 1 || *end != '\0') {
+        return Status::Errorf("--budget-role-scale '{}': expected ROLE=FACTOR, e.g. attn_k=0.1",
+                              spec);
+      }
+      request.role_scales.emplace_back(spec.substr(0, eq), factor);
+    }
     std::optional<ProgressReporter> sense;
     request.sensitivity.on_tensor_done = [&](size_t done, size_t total) {
       if (!sense) sense.emplace("sensitivity", "matrices", static_cast<int64_t>(total));
@@ -303,6 +316,9 @@ void AddQuantizeCommand(CLI::App& app) {
   cmd->add_option("--budget-types", flags->budget_types,
                   "with a budget: only these candidate types (comma-separated, e.g. to leave out "
                   "a type the source's weights sit on exactly)");
+  cmd->add_option("--budget-role-scale", flags->role_scales,
+                  "ROLE=FACTOR: multiply the budget's proxy of every tensor of ROLE (attn_k=0.1); "
+                  "repeatable");
   cmd->add_option("--sensitivity-tsv", flags->sensitivity_tsv,
                   "with a budget: write every matrix's proxy loss per candidate type (TSV)");
   cmd->add_option("--tensor-type", flags->tensor_types,

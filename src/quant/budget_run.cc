@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "calib/linear_input.h"
+#include "model/tensor_table.h"
 #include "quant/importance.h"
 
 namespace shrink {
@@ -50,6 +51,16 @@ Result<BudgetOutcome> PlanForBudget(const Config& config,
                                     std::span<const TensorView* const> tensors,
                                     const BudgetRequest& request) {
   const bool by_size = request.target_file_bytes > 0;
+  for (const auto& [role, factor] : request.role_scales) {
+    bool known = false;
+    for (const TensorSpec& spec : TensorTable()) known |= spec.name == role;
+    if (!known || !(factor > 0.0 && std::isfinite(factor))) {
+      return Status::Errorf(
+          "--budget-role-scale {}={}: expected a linear tensor role (attn_q, attn_k, attn_v, "
+          "attn_output, ffn_gate, ffn_up, ffn_down, token_embd, output) and a factor > 0",
+          role, factor);
+    }
+  }
   BudgetOutcome out;
   std::vector<std::vector<float>> importance;
   std::vector<SensitivityInput> inputs;
@@ -77,7 +88,11 @@ Result<BudgetOutcome> PlanForBudget(const Config& config,
     out.weighted += w.empty() ? 0 : 1;
     importance.push_back(std::move(w));
     // quantize --imatrix encodes with an entry of the tensor's own name only (AttachImatrix).
-    inputs.push_back({t, importance.back(), uniform, EntryName(*t, config) == t->name});
+    double role_scale = 1.0;
+    for (const auto& [role, factor] : request.role_scales) {
+      if (role == TensorRoleName(t->role)) role_scale = factor;
+    }
+    inputs.push_back({t, importance.back(), uniform, EntryName(*t, config) == t->name, role_scale});
   }
   // Byte sizes do not depend on the losses: check the minimum before measuring anything.
   for (const SensitivityInput& in : inputs) {

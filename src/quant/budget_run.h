@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -30,6 +31,10 @@ struct BudgetRequest {
   const ImatrixData* imatrix = nullptr;  // --imatrix, or null: uniform weights
   std::string imatrix_path;              // for messages
   SensitivityOptions sensitivity;
+  // Per tensor role (tensor_table.h name: "attn_k"), a factor on the proxy: the proxy measures
+  // each linear's own output error, and roles differ in how much of it reaches the logits
+  // (bench/budget_sensitivity_rank.sh measures it). Roles not listed: 1.
+  std::vector<std::pair<std::string, double>> role_scales;
   // The file size of a plan (the writer's QuantizedFileSize with the output's metadata); used with
   // target_file_bytes.
   std::function<Result<uint64_t>(const QuantPlan&)> file_size;

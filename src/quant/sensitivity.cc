@@ -117,6 +117,9 @@ Result<std::vector<TensorSensitivity>> MeasureAll(std::span<const SensitivityInp
       const SensitivityInput& in = inputs[i];
       results[i] = MeasureSensitivity(*in.tensor, in.importance, in.uniform_weight,
                                       options.max_rows, in.weighted_encoding, options.allowed);
+      if (results[i].ok() && in.role_scale != 1.0) {
+        for (CandidateLoss& c : results[i]->candidates) c.loss *= in.role_scale;
+      }
       std::lock_guard<std::mutex> lock(done_mutex);
       ++done;
       if (options.on_tensor_done) options.on_tensor_done(done, inputs.size());

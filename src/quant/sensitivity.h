@@ -78,6 +78,7 @@ struct SensitivityInput {
   std::span<const float> importance;
   double uniform_weight = 1.0;
   bool weighted_encoding = true;
+  double role_scale = 1.0;  // multiplies every candidate's loss (quantize --budget-role-scale)
 };
 
 // Every input, results in input order, on options.threads threads (the results do not depend on
