@@ -7,8 +7,8 @@
 #     imatrix --process-output for shrink, llama-imatrix (its defaults) for llama-quantize.
 #  3. llama-quantize --imatrix: each of --types (uniform llama.cpp file types, their own mixes).
 #  4. shrink quantize --imatrix with a budget: each of --bpws (--target-bpw; a budget below the model's
-#     smallest possible file is reported with that minimum), and --target-size equal to each llama
-#     file's size (the same-size comparison).
+#     smallest possible file is reported with that minimum), and --target-size equal to the size of each
+#     llama file of --same-size (the same-size comparison).
 #  5. Every file scored by ONE evaluator: shrink perplexity --kl-divergence against the base's log-probs
 #     (mean KLD, top-1 agreement, PPL(Q)); llama-perplexity -nr runs every shrink file (--llama-chunks):
 #     llama.cpp loads and runs it.
@@ -16,7 +16,7 @@
 #
 # Usage: bench/quantize_budget_vs_llama_cpp.sh [--model smollm2|gemma3-270m|PATH] [--chunks N]
 #          [--imatrix-chunks N] [--llama-chunks M] [--threads N] [--bpws "3.0 3.5 4.5"] [--types "T..."]
-#          [--no-same-size] [--budget-types "T,T,..."] (default: every candidate but Q4_1)
+#          [--same-size "T..." (default: every --types entry; "" for none)] [--budget-types "T,T,..."] (default: every candidate but Q4_1)
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED, WORK (bench/common.sh; the base is ~540 MB for SmolLM2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ llama_chunks=4
 threads=$(nproc)
 bpws="3.0 3.5 4.5"
 types="Q2_K Q3_K_S Q3_K_M Q4_0 IQ4_NL IQ4_XS Q4_K_S Q4_K_M"
-same_size=1
+same_size="$types"
 # Every candidate but Q4_1: SmolLM2's base sits exactly on a Q4_1 grid, so Q4_1 is lossless there and a
 # budget would buy it for free; no claim here is about Q4_1.
 budget_types="Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ4_XS,Q4_0,IQ4_NL,Q5_0,Q5_1,Q8_0,F16"
@@ -40,9 +40,9 @@ while [[ $# -gt 0 ]]; do
     --llama-chunks) llama_chunks="$2"; shift 2 ;;
     --bpws) bpws="$2"; shift 2 ;;
     --types) types="$2"; shift 2 ;;
-    --no-same-size) same_size=0; shift ;;
+    --same-size) same_size="$2"; shift 2 ;;
     --budget-types) budget_types="$2"; shift 2 ;;
-    *) echo "usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--imatrix-chunks N] [--llama-chunks M] [--threads N] [--bpws \"B...\"] [--types \"T...\"] [--no-same-size]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--imatrix-chunks N] [--llama-chunks M] [--threads N] [--bpws \"B...\"] [--types \"T...\"] [--same-size \"T...\"] [--budget-types \"T,...\"]" >&2; exit 2 ;;
   esac
 done
 bench_setup --text --peer
@@ -69,9 +69,15 @@ bpw_of() { echo "scale=3; 8 * $1 / $params" | bc; }
 for type in $types; do
   echo "== llama-quantize $type" >&2
   f="$work/llama_$type.gguf"
-  read -r t _ <<<"$(measured "$f.time" "$bin/llama-quantize" --imatrix "$work/llama.imatrix.gguf" \
-                    "$work/base.gguf" "$f" "$type" "$threads")"
-  read -r kld top1 ppl <<<"$(kld_of "$f" "$threads")"
+  if [[ -f "$f.kld" ]] && grep -q "Mean    KLD" "$f.kld"; then  # from an earlier run in this WORK
+    t=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$f.time" \
+        | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
+    read -r kld top1 ppl <<<"$(field "$f.kld" "Mean    KLD") $(field "$f.kld" "Same top p") $(field "$f.kld" "Mean PPL(Q) ")"
+  else
+    read -r t _ <<<"$(measured "$f.time" "$bin/llama-quantize" --imatrix "$work/llama.imatrix.gguf" \
+                      "$work/base.gguf" "$f" "$type" "$threads")"
+    read -r kld top1 ppl <<<"$(kld_of "$f" "$threads")"
+  fi
   rows+=("$(stat -c %s "$f")|llama|$type (llama-imatrix)|$kld|$top1|$ppl|-|$t")
 done
 
@@ -94,12 +100,10 @@ shrink_budget() {
   rows+=("$(stat -c %s "$f")|shrink|$label|$kld|$top1|$ppl|$(final "$f.llama_ppl")|$t")
 }
 for b in $bpws; do shrink_budget "--target-bpw $b" --target-bpw "$b"; done
-if [[ $same_size == 1 ]]; then
-  for type in $types; do
-    size=$(stat -c %s "$work/llama_$type.gguf")
-    shrink_budget "--target-size $size (= $type)" --target-size "$size"
-  done
-fi
+for type in $same_size; do
+  size=$(stat -c %s "$work/llama_$type.gguf")
+  shrink_budget "--target-size $size (= $type)" --target-size "$size"
+done
 
 echo
 echo "Size budgets vs llama.cpp uniform types: $(basename "$model") dequantized to F32 by shrink (weights"

@@ -56,7 +56,7 @@ Result<BudgetOutcome> PlanForBudget(const Config& config,
     for (const TensorSpec& spec : TensorTable()) known |= spec.name == role;
     if (!known || !(factor > 0.0 && std::isfinite(factor))) {
       return Status::Errorf(
-          "--budget-role-scale {}={}: expected a linear tensor role (attn_q, attn_k, attn_v, "
+          "--budget-role-scale {}={}: expected a tensor role (attn_q, attn_k, attn_v, "
           "attn_output, ffn_gate, ffn_up, ffn_down, token_embd, output) and a factor > 0",
           role, factor);
     }
