@@ -172,7 +172,8 @@ Result<BudgetOutcome> PlanForBudget(const Config& config,
   out.report = fmt::format(
       "budget: {} -> {} bytes for the {} matrices ({} bytes of F32 norms fixed); chose {} bytes "
       "of tensor data ({:.4f} bits per weight), total proxy loss {:.6g} (price λ = {:.4g}); the "
-      "smallest possible is {:.4f} bits per weight, and above {:.4f} more bytes buy nothing\n"
+      "smallest possible is {:.4f} bits per weight, and past {:.4f} bits per weight more bytes buy "
+      "nothing\n"
       "budget: proxy = Σ imp·(w−ŵ)² over each matrix, {}; rows sampled: at most {} per matrix\n",
       by_size ? fmt::format("--target-size {} bytes", request.target_file_bytes)
               : fmt::format("--target-bpw {}", request.target_bpw),
