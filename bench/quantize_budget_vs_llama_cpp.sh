@@ -88,7 +88,7 @@ shrink_budget() {
   echo "== shrink quantize $*" >&2
   if ! /usr/bin/time -v "$shrink" quantize "$work/base.gguf" "$f" "$@" --imatrix \
       "$work/shrink.imatrix.gguf" --budget-types "$budget_types" --threads "$threads" >"$f.time" 2>&1; then
-    notes+=("shrink quantize $*: $(grep -m1 '^error' "$f.time" || tail -1 "$f.time")")
+    notes+=("shrink quantize $*: $(grep -a -m1 'shrink: error' "$f.time" || tail -1 "$f.time")")
     return
   fi
   local t kld top1 ppl
@@ -114,7 +114,7 @@ echo "$ppl_base). llama PPL: llama-perplexity -nr on shrink's file, first $llama
 echo "$budget_types (Q4_1 left out: the base is exact in it)."
 echo "CPU: $(cpu_model); threads $threads; $(date -u +%F); load at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| file | bytes | bpw | mean KLD | top-1 % | PPL(Q) | llama-perplexity | time s | KLD / KLD of every llama file >= its size |"
+echo "| file | bytes | file bpw | mean KLD | top-1 % | PPL(Q) | llama-perplexity | time s | KLD / KLD of every llama file >= its size |"
 echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}" | sort -t'|' -k1,1n | while IFS='|' read -r bytes who label kld top1 ppl lppl t; do
   ratios=""
