@@ -80,3 +80,46 @@ bench_setup() {
   work="${WORK:-$(mktemp -d)}"
   mkdir -p "$work"
 }
+
+# measured OUT cmd...: runs cmd under /usr/bin/time -v (output to OUT); prints "wall_s peak_rss_mb".
+measured() {
+  local out="$1"; shift
+  /usr/bin/time -v "$@" >"$out" 2>&1 || { echo "failed: $* (see $out)" >&2; tail -5 "$out" >&2; exit 1; }
+  local wall rss
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out" \
+         | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
+  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out")
+  echo "$wall $(echo "scale=1; $rss / 1024" | bc)"
+}
+
+# field FILE LABEL: the number after "LABEL...:" on the last line of FILE that has LABEL (shrink
+# perplexity --kl-divergence's "Mean    KLD", "Same top p", "Mean PPL(Q) "); a trailing % dropped.
+field() { grep "$2" "$1" | tail -1 | sed 's/.*: *//' | awk '{print $1}' | tr -d '%'; }
+# final FILE: llama-perplexity's "Final estimate: PPL = X".
+final() { grep -o "Final estimate: PPL = [0-9.]*" "$1" | tail -1 | awk '{print $5}'; }
+
+# make_base THREADS: $work/base.gguf, the model ($model) dequantized to F32 by shrink quantize (the
+# base every comparison starts from); kept when already there.
+make_base() {
+  [[ -f "$work/base.gguf" ]] && return
+  echo "== base: $model -> F32" >&2
+  "$shrink" quantize "$model" "$work/base.gguf" --type F32 --threads "$1" >"$work/base.txt" 2>&1
+}
+
+# base_logits CHUNKS THREADS: $work/base.logits, the base's log-probs on $text (ctx 512); sets ppl_base.
+base_logits() {
+  if [[ ! -f "$work/base.logits" ]]; then
+    echo "== base log-probs ($1 chunks)" >&2
+    "$shrink" perplexity -m "$work/base.gguf" -f "$text" --ctx 512 --chunks "$1" --threads "$2" \
+      --save-logits "$work/base.logits" >"$work/base_ppl.txt" 2>&1
+  fi
+  ppl_base=$(final "$work/base_ppl.txt")
+}
+
+# kld_of FILE THREADS: scores FILE against $work/base.logits with shrink perplexity --kl-divergence
+# (output to FILE.kld); prints "mean_kld top1_percent ppl_q".
+kld_of() {
+  "$shrink" perplexity -m "$1" --kl-divergence "$work/base.logits" --threads "$2" >"$1.kld" 2>&1 \
+    || { echo "shrink perplexity failed on $1 (see $1.kld)" >&2; exit 1; }
+  echo "$(field "$1.kld" "Mean    KLD") $(field "$1.kld" "Same top p") $(field "$1.kld" "Mean PPL(Q) ")"
+}

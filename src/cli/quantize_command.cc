@@ -1,10 +1,13 @@
 // `shrink quantize IN OUT --type T`: re-encodes a model's tensors by a mix (quant/mix.h) and writes
 // a GGUF that llama.cpp loads. --explain shows the rule behind every tensor's type, --dry-run the
 // plan and the file size without writing, --imatrix weighs the rounding error by an importance
-// matrix (quant/importance.h), checked against the model before any work.
+// matrix (quant/importance.h), checked against the model before any work. --target-size /
+// --target-bpw replace --type by a size budget: every matrix gets the stock type that minimises
+// the total sensitivity proxy under the budget (quant/budget_run.h).
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,11 +20,13 @@
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/resources.h"
+#include "io/atomic_file.h"
 #include "io/gguf.h"
 #include "io/imatrix_file.h"
 #include "io/message_text.h"
 #include "model/config_metadata.h"
 #include "model/model.h"
+#include "quant/budget_run.h"
 #include "quant/importance.h"
 #include "quant/plan_report.h"
 #include "quant/quantized_gguf.h"
@@ -32,6 +37,11 @@ namespace {
 struct QuantizeFlags {
   std::string in_path, out_path, type, tokenizer_path, imatrix_path;
   bool explain = false, dry_run = false, pure = false;
+  std::string target_size, sensitivity_tsv, budget_types;  // size budget (quant/budget_run.h)
+  double target_bpw = 0.0;
+  int64_t budget_rows = 512;
+  std::vector<std::string> tensor_types;  // NAME=TYPE overrides
+  std::vector<std::string> role_scales;   // ROLE=FACTOR for the budget's proxy
   int threads = std::max(1u, std::thread::hardware_concurrency());
 };
 
@@ -93,8 +103,80 @@ void PrintImatrixSummary(const std::string& path, const ImatrixData& imatrix,
   }
 }
 
+bool WantsBudget(const QuantizeFlags& flags) {
+  return !flags.target_size.empty() || flags.target_bpw > 0.0;
+}
+
+// Exactly one of --type, --target-size, --target-bpw; --pure only with --type.
+Status CheckTypeFlags(const QuantizeFlags& flags) {
+  const int given = (flags.type.empty() ? 0 : 1) + (flags.target_size.empty() ? 0 : 1) +
+                    (flags.target_bpw > 0.0 ? 1 : 0);
+  if (given != 1) {
+    return Status::Error(
+        "quantize needs exactly one of --type T, --target-size SIZE or --target-bpw B (a budget "
+        "chooses every matrix's type itself, among all stock types that fit its rows)");
+  }
+  if (flags.pure && WantsBudget(flags)) return Status::Error("--pure goes with --type only");
+  return Status::Ok();
+}
+
+Status ApplyTensorTypes(const std::vector<std::string>& specs, QuantPlan& plan) {
+  for (const std::string& spec : specs) {
+    const size_t eq = spec.rfind('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::Errorf("--tensor-type '{}': expected NAME=TYPE", spec);
+    }
+    const TypeTraits* type = FindTypeByName(std::string_view(spec).substr(eq + 1));
+    if (type == nullptr || type->encode == nullptr) {
+      return Status::Errorf("--tensor-type '{}': '{}' is not a type shrink encodes", spec,
+                            spec.substr(eq + 1));
+    }
+    SHRINK_RETURN_IF_ERROR(OverrideTensorType(plan, spec.substr(0, eq), type->type));
+  }
+  return Status::Ok();
+}
+
+// "Q4_0,IQ4_NL,Q2_K" (commas or spaces) -> the types; empty text -> empty (every type).
+Result<std::vector<TensorType>> ParseTypeList(const std::string& text) {
+  std::vector<TensorType> out;
+  std::string name;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] != ',' && text[i] != ' ') {
+      name += text[i];
+      continue;
+    }
+    if (name.empty()) continue;
+    const TypeTraits* t = FindTypeByName(name);
+    if (t == nullptr || t->encode == nullptr) {
+      return Status::Errorf("--budget-types: '{}' is not a type shrink encodes", name);
+    }
+    out.push_back(t->type);
+    name.clear();
+  }
+  return out;
+}
+
+Status WriteText(const std::string& path, const std::string& text) {
+  SHRINK_ASSIGN_OR_RETURN(AtomicFileWriter w, AtomicFileWriter::Create(path));
+  SHRINK_RETURN_IF_ERROR(
+      w.Write(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
+  return w.Commit();
+}
+
 Status RunQuantize(const QuantizeFlags& flags) {
-  SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
+  SHRINK_RETURN_IF_ERROR(CheckTypeFlags(flags));
+  const QuantMix* mix = nullptr;
+  uint64_t target_file_bytes = 0;
+  if (WantsBudget(flags)) {
+    if (!flags.target_size.empty()) {
+      SHRINK_ASSIGN_OR_RETURN(target_file_bytes, ParseByteSize(flags.target_size));
+    }
+  } else {
+    SHRINK_ASSIGN_OR_RETURN(mix, FindMix(flags.type));
+  }
+  if (!flags.sensitivity_tsv.empty()) {
+    SHRINK_RETURN_IF_ERROR(CheckOutputFolder(flags.sensitivity_tsv));
+  }
   if (!flags.dry_run) {
     if (flags.out_path.empty())
       return Status::Error("quantize needs an output path (or --dry-run)");
@@ -120,17 +202,62 @@ Status RunQuantize(const QuantizeFlags& flags) {
     // tokenizer keys from its tokenizer file.
     SHRINK_ASSIGN_OR_RETURN(source_metadata, Llama2cGgufMetadata(*model));
   }
-  QuantPlan plan = PlanQuantization(model->config, order, *mix, flags.pure, imatrix.has_value());
+  QuantPlan plan;
+  std::optional<BudgetOutcome> budget;
+  const auto metadata_for = [&](const QuantPlan& p) {
+    GgufMetadata m = QuantizedMetadata(source_metadata, *p.mix);
+    if (imatrix) {
+      for (auto& kv : ImatrixMetadata(*imatrix, flags.imatrix_path)) m.push_back(std::move(kv));
+    }
+    return m;
+  };
+  if (mix != nullptr) {
+    plan = PlanQuantization(model->config, order, *mix, flags.pure, imatrix.has_value());
+  } else {
+    BudgetRequest request;
+    request.target_file_bytes = target_file_bytes;
+    request.target_bpw = flags.target_bpw;
+    request.imatrix = imatrix ? &*imatrix : nullptr;
+    request.imatrix_path = flags.imatrix_path;
+    request.sensitivity.max_rows = flags.budget_rows;
+    request.sensitivity.threads = flags.threads;
+    SHRINK_ASSIGN_OR_RETURN(request.sensitivity.allowed, ParseTypeList(flags.budget_types));
+    for (const std::string& spec : flags.role_scales) {
+      const size_t eq = spec.find('=');
+      char* end = nullptr;
+      const double factor =
+          eq == std::string::npos ? 0.0 : std::strtod(spec.c_str() + eq + 1, &end);
+      if (eq == std::string::npos || end == spec.c_str() + eq + 1 || *end != '\0') {
+        return Status::Errorf("--budget-role-scale '{}': expected ROLE=FACTOR, e.g. attn_k=0.1",
+                              spec);
+      }
+      request.role_scales.emplace_back(spec.substr(0, eq), factor);
+    }
+    std::optional<ProgressReporter> sense;
+    request.sensitivity.on_tensor_done = [&](size_t done, size_t total) {
+      if (!sense) sense.emplace("sensitivity", "matrices", static_cast<int64_t>(total));
+      sense->Update(static_cast<int64_t>(done));
+    };
+    request.file_size = [&](const QuantPlan& p) { return QuantizedFileSize(metadata_for(p), p); };
+    const auto ts = std::chrono::steady_clock::now();
+    SHRINK_ASSIGN_OR_RETURN(budget, PlanForBudget(model->config, order, request));
+    if (sense) sense->Finish();
+    fmt::print(stderr, "quantize: sensitivity of {} matrices in {:.2f} s\n",
+               budget->sensitivities.size(), SecondsSince(ts));
+    if (!flags.sensitivity_tsv.empty()) {
+      SHRINK_RETURN_IF_ERROR(
+          WriteText(flags.sensitivity_tsv, SensitivityTsv(budget->sensitivities)));
+    }
+    plan = std::move(budget->plan);
+    mix = plan.mix;
+  }
+  SHRINK_RETURN_IF_ERROR(ApplyTensorTypes(flags.tensor_types, plan));
   AttachedImportance importance;
   if (imatrix) {
     SHRINK_ASSIGN_OR_RETURN(importance, AttachImatrix(*imatrix, flags.imatrix_path, plan));
   }
   if (!flags.dry_run) SHRINK_RETURN_IF_ERROR(CheckEncodable(plan));
-  GgufMetadata metadata = QuantizedMetadata(source_metadata, *mix);
-  if (imatrix) {
-    for (auto& kv : ImatrixMetadata(*imatrix, flags.imatrix_path))
-      metadata.push_back(std::move(kv));
-  }
+  GgufMetadata metadata = metadata_for(plan);
   SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes, QuantizedFileSize(metadata, plan));
 
   bool quantized_source = false;
@@ -146,6 +273,7 @@ Status RunQuantize(const QuantizeFlags& flags) {
   if (imatrix) PrintImatrixSummary(flags.imatrix_path, *imatrix, importance);
   if (flags.explain || flags.dry_run) fmt::print("{}", FormatPlanTable(plan, flags.explain));
   fmt::print("{}\n", FormatPlanSummary(plan, file_bytes));
+  if (budget) fmt::print("{}", budget->report);
   std::fflush(stdout);
   if (flags.dry_run) return Status::Ok();
 
@@ -172,7 +300,29 @@ void AddQuantizeCommand(CLI::App& app) {
   cmd->add_option("input", flags->in_path, "model file (GGUF, or llama2.c .bin with --tokenizer)")
       ->required();
   cmd->add_option("output", flags->out_path, "GGUF file to write (not needed with --dry-run)");
-  cmd->add_option("--type", flags->type, "type or mix: " + MixNames())->required();
+  cmd->add_option("--type", flags->type, "type or mix: " + MixNames());
+  cmd->add_option("--target-size", flags->target_size,
+                  "size budget instead of --type: the whole file at most SIZE (60MB, 58MiB, "
+                  "bytes); each matrix gets the stock type (k-quants where rows are a multiple "
+                  "of 256, block-32 types, IQ4_NL/XS, F16) that minimises the total "
+                  "importance-weighted rounding error (--imatrix; uniform without)");
+  cmd->add_option("--target-bpw", flags->target_bpw,
+                  "size budget instead of --type: tensor data of at most B bits per weight")
+      ->check(CLI::Range(0.01, 64.0));
+  cmd->add_option("--budget-rows", flags->budget_rows,
+                  "rows per matrix sampled for the budget's sensitivity proxy")
+      ->capture_default_str()
+      ->check(IntegerIn(1, 1 << 30));
+  cmd->add_option("--budget-types", flags->budget_types,
+                  "with a budget: only these candidate types (comma-separated, e.g. to leave out "
+                  "a type the source's weights sit on exactly)");
+  cmd->add_option("--budget-role-scale", flags->role_scales,
+                  "ROLE=FACTOR: multiply the budget's proxy of every tensor of ROLE (attn_k=0.1); "
+                  "repeatable");
+  cmd->add_option("--sensitivity-tsv", flags->sensitivity_tsv,
+                  "with a budget: write every matrix's proxy loss per candidate type (TSV)");
+  cmd->add_option("--tensor-type", flags->tensor_types,
+                  "NAME=TYPE: give one tensor (exact name) TYPE after the plan; repeatable");
   cmd->add_flag("--explain", flags->explain,
                 "print every tensor's new type and the rule (and any fallback) that chose it");
   cmd->add_flag("--dry-run", flags->dry_run, "print the plan and the file size; write nothing");

@@ -29,7 +29,35 @@ bool ImatrixCollects(const TensorView& t) {
   return spec.linear && BlockLinears(t.layer, t.role);
 }
 
+// The entry `e` (named `name` in the imatrix at `path`) against the tensor it weighs: as many
+// columns as its rows are long and as many matrices (1 for a 2-D tensor).
+Status CheckEntry(const ImatrixTensor& e, std::string_view name, std::string_view path,
+                  const TensorView& src) {
+  if (e.columns != src.cols()) {
+    return Status::Errorf(
+        "{}: entry '{}' has {} columns, but the model's tensor has rows of {} (shape {}): is the "
+        "imatrix from another model?",
+        path, name, e.columns, src.cols(), fmt::join(src.shape, " x "));
+  }
+  if (e.matrices() != StackedMatrices(src.shape)) {
+    return Status::Errorf(
+        "{}: entry '{}' has {} matrices of {} columns, but the model's tensor has {} (shape {}): "
+        "is the imatrix from another model?",
+        path, name, e.matrices(), e.columns, StackedMatrices(src.shape),
+        fmt::join(src.shape, " x "));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Result<std::vector<float>> ImportanceFor(const ImatrixData& imatrix, std::string_view path,
+                                         const TensorView& tensor, std::string_view name) {
+  const auto it = imatrix.tensors.find(std::string(name));
+  if (it == imatrix.tensors.end()) return std::vector<float>{};
+  SHRINK_RETURN_IF_ERROR(CheckEntry(it->second, name, path, tensor));
+  return MeanSquares(imatrix.format, it->second);
+}
 
 Result<AttachedImportance> AttachImatrix(const ImatrixData& imatrix, std::string_view path,
                                          QuantPlan& plan) {
@@ -55,19 +83,7 @@ Result<AttachedImportance> AttachImatrix(const ImatrixData& imatrix, std::string
       continue;
     }
     const ImatrixTensor& e = it->second;
-    if (e.columns != src.cols()) {
-      return Status::Errorf(
-          "{}: entry '{}' has {} columns, but the model's tensor has rows of {} (shape {}): is the "
-          "imatrix from another model?",
-          path, src.name, e.columns, src.cols(), fmt::join(src.shape, " x "));
-    }
-    if (e.matrices() != StackedMatrices(src.shape)) {
-      return Status::Errorf(
-          "{}: entry '{}' has {} matrices of {} columns, but the model's tensor has {} (shape {}): "
-          "is the imatrix from another model?",
-          path, src.name, e.matrices(), e.columns, StackedMatrices(src.shape),
-          fmt::join(src.shape, " x "));
-    }
+    SHRINK_RETURN_IF_ERROR(CheckEntry(e, src.name, path, src));
     matched.insert(it->first);
     if (Traits(t.type).encode_weighted == nullptr) {
       t.importance_use = ImportanceUse::kTypeUnweighted;

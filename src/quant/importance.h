@@ -46,6 +46,13 @@ struct AttachedImportance {
 Result<AttachedImportance> AttachImatrix(const ImatrixData& imatrix, std::string_view path,
                                          QuantPlan& plan);
 
+// The per-column weights of `tensor` from the imatrix entry called `name` (the tensor's own name,
+// or "output.weight" for a token_embd that doubles as the output projection): (matrices × cols)
+// means of x², as AttachImatrix gives them; an empty vector when the imatrix has no such entry.
+// Errors as AttachImatrix's for an entry whose columns or matrices do not match the tensor.
+Result<std::vector<float>> ImportanceFor(const ImatrixData& imatrix, std::string_view path,
+                                         const TensorView& tensor, std::string_view name);
+
 // The keys llama-quantize adds to a file quantized with an imatrix, for the output's metadata:
 // quantize.imatrix.file (the path as given), quantize.imatrix.dataset (the first dataset, if
 // any), quantize.imatrix.entries_count (entries in the file) and quantize.imatrix.chunks_count

@@ -118,6 +118,29 @@ std::vector<const TensorView*> TensorsInTableOrder(const Weights& weights) {
   return out;
 }
 
+Status OverrideTensorType(QuantPlan& plan, std::string_view name, TensorType type) {
+  for (TensorPlan& t : plan.tensors) {
+    if (t.source->name != name) continue;
+    if (t.source->shape.size() < 2) {
+      return Status::Errorf("--tensor-type {}={}: '{}' is a 1-D tensor (norms stay F32)", name,
+                            Traits(type).name, name);
+    }
+    if (t.source->cols() % Traits(type).block_elements != 0) {
+      return Status::Errorf(
+          "--tensor-type {}={}: rows of {} are not a multiple of {}'s {}-element block", name,
+          Traits(type).name, t.source->cols(), Traits(type).name, Traits(type).block_elements);
+    }
+    t.rule = TensorPlan::kOverride;
+    t.chosen = t.type = type;
+    t.fell_back = false;
+    t.proxy_loss = -1.0;
+    t.bytes = TensorBytes(type, t.source->shape);
+    return Status::Ok();
+  }
+  return Status::Errorf("--tensor-type {}={}: the model has no tensor '{}'", name,
+                        Traits(type).name, name);
+}
+
 Status CheckEncodable(const QuantPlan& plan) {
   const TensorPlan* first = nullptr;
   int more = 0;

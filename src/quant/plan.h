@@ -36,6 +36,8 @@ enum class ImportanceUse : uint8_t {
 struct TensorPlan {
   static constexpr int32_t kBaseType = -1;  // `rule` when no rule matched: the mix's base type
   static constexpr int32_t kVector = -2;    // `rule` for a 1-D tensor: F32
+  static constexpr int32_t kBudget = -3;    // `rule` when a size budget chose (quant/budget.h)
+  static constexpr int32_t kOverride = -4;  // `rule` when --tensor-type NAME=TYPE chose
 
   const TensorView* source = nullptr;    // name, role, layer, shape, stored type and bytes
   int32_t rule = kBaseType;              // index into mix->rules, or kBaseType / kVector
@@ -43,6 +45,7 @@ struct TensorPlan {
   TensorType type = TensorType::kF32;    // what the tensor gets (after the fallback)
   bool fell_back = false;                // type != chosen because of the row length
   uint64_t bytes = 0;                    // the tensor's size in `type`
+  double proxy_loss = -1.0;              // with kBudget: `type`'s sensitivity proxy (>= 0)
   ImportanceUse importance_use = ImportanceUse::kNone;
   // With kUsed: (n_mat, cols) per-column weights (the imatrix's mean of x², one row per matrix of
   // a stacked tensor), owned by the caller of AttachImatrix; otherwise empty.
@@ -80,6 +83,11 @@ Result<std::vector<const TensorView*>> TensorsInOrder(const Weights& weights,
                                                       std::span<const std::string> names);
 // The views of `weights` in tensor-table order (Weights::ForEachTensor).
 std::vector<const TensorView*> TensorsInTableOrder(const Weights& weights);
+
+// Gives the tensor called `name` the type `type` (TensorPlan::kOverride), as quantize
+// --tensor-type NAME=TYPE. Errors: no tensor of that name, a 1-D tensor, or a type whose block
+// does not divide the tensor's rows (naming the row length and the block).
+Status OverrideTensorType(QuantPlan& plan, std::string_view name, TensorType type);
 
 // Every tensor whose new type must be encoded must have an encoder in the formats table. Error:
 // "blk.0.ffn_down.weight: no encoder for Q6_K yet (...)", naming the first such tensor and how

@@ -41,6 +41,11 @@ std::string ExplainTensor(const QuantPlan& plan, const TensorPlan& t) {
   std::string out;
   if (t.rule == TensorPlan::kVector) {
     out = "1-D tensor (norm): F32";
+  } else if (t.rule == TensorPlan::kOverride) {
+    out = fmt::format("--tensor-type {}={}", t.source->name, Traits(t.type).name);
+  } else if (t.rule == TensorPlan::kBudget) {
+    out = fmt::format("size budget: least total proxy loss under the budget: {}, proxy loss {:.4g}",
+                      Traits(t.type).name, t.proxy_loss);
   } else if (t.rule == TensorPlan::kBaseType) {
     out = fmt::format("{} base type{}: {}", mix.name, plan.pure ? " (--pure)" : "",
                       Traits(mix.base).name);

@@ -56,6 +56,32 @@ expect_error "$work/text.txt has no GGUF magic, so it was read as a llama2.c che
 expect_error "needs an output path" -- "${ckpt[@]}" --type Q8_0
 [ -e "$work/x.gguf" ] && fail "a failed quantize left $work/x.gguf"
 
+# Size budgets (quant/budget_run.h). stories260K's rows of 64 fit no k-quant, so its smallest file
+# has the matrices at Q4_0/IQ4_NL and ffn_down (rows of 172) at F16: 7.0 bits per weight.
+expect_error "exactly one of --type T, --target-size SIZE or --target-bpw B" \
+  -- "${ckpt[@]}" "$work/x.gguf" --type Q8_0 --target-bpw 5
+expect_error "--target-bpw 1 is below the smallest this model can have" "bits per weight" \
+  "not a multiple of 256" -- "${ckpt[@]}" "$work/x.gguf" --target-bpw 1
+expect_error "--target-size 1000 bytes is below the smallest file this model can have" \
+  -- "${ckpt[@]}" "$work/x.gguf" --target-size 1000
+expect_error "size '12XB' is not a positive size" -- "${ckpt[@]}" "$work/x.gguf" --target-size 12XB
+[ -e "$work/x.gguf" ] && fail "a failed budget left $work/x.gguf"
+for budget in "--target-bpw 8" "--target-size 500000"; do
+  # shellcheck disable=SC2086
+  "$shrink" quantize "${ckpt[@]}" "$work/b.gguf" $budget >"$work/b.txt" 2>"$work/err" \
+    || fail "quantize $budget: $(cat "$work/err")"
+  size=$(sed -n 's/.*; file \([0-9]*\) bytes.*/\1/p' "$work/b.txt")
+  bpw=$(sed -n 's/.*bytes ([0-9.]* MiB), \([0-9.]*\) bits per weight.*/\1/p' "$work/b.txt" | head -1)
+  [ "$size" = "$(stat -c %s "$work/b.gguf")" ] || fail "$budget: the plan says $size bytes, the file has $(stat -c %s "$work/b.gguf")"
+  case "$budget" in
+    --target-bpw*) awk -v b="$bpw" 'BEGIN { exit !(b <= 8.0 && b > 7.5) }' \
+                     || fail "$budget: $bpw bits per weight (expected in (7.5, 8]: the budget is nearly used)" ;;
+    --target-size*) [ "$size" -le 500000 ] || fail "$budget: file of $size bytes" ;;
+  esac
+  "$shrink" perplexity -m "$work/b.gguf" -f "$3/data/tinyshakespeare/input.txt" --ctx 64 \
+    --chunks 2 >/dev/null 2>"$work/err" || fail "$budget: shrink perplexity cannot run the file: $(tail -1 "$work/err")"
+done
+
 # stories260K to every type with an encoder.
 "$shrink" quantize "${ckpt[@]}" "$work/base.gguf" --type F32 >/dev/null 2>"$work/err" \
   || fail "stories260K -> F32: $(cat "$work/err")"

@@ -1,0 +1,219 @@
+#include "quant/awq.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "base/check.h"
+
+namespace shrink {
+namespace {
+
+// Replaces `t`'s data by an owned F32 copy (decoded from any stored type) and returns it.
+Result<std::span<float>> OwnedF32(TensorView& t, Weights& weights) {
+  if (!t.listed() || !t.present()) {
+    return Status::Errorf("AWQ fold: tensor '{}' is missing", t.name);
+  }
+  auto buffer = std::make_shared<std::vector<float>>(static_cast<size_t>(t.element_count()));
+  SHRINK_ASSIGN_OR_RETURN(const int64_t row_bytes, RowBytes(t.type, t.cols()));
+  const TypeTraits& from = Traits(t.type);
+  for (int64_t r = 0; r < t.element_count() / t.cols(); ++r) {
+    from.decode(t.data.data() + r * row_bytes, buffer->data() + r * t.cols(), t.cols());
+  }
+  t.type = TensorType::kF32;
+  t.data = {reinterpret_cast<const uint8_t*>(buffer->data()), buffer->size() * sizeof(float)};
+  weights.storage.push_back(buffer);
+  return std::span<float>(*buffer);
+}
+
+Status CheckScales(std::span<const float> s, size_t expected, const char* what) {
+  if (s.size() != expected) {
+    return Status::Errorf("AWQ fold: {} has {} scales, expected {}", what, s.size(), expected);
+  }
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (!(std::isfinite(s[i]) && s[i] > 0.0f)) {
+      return Status::Errorf("AWQ fold: {} scale {} is {}, expected finite and > 0", what, i, s[i]);
+    }
+  }
+  return Status::Ok();
+}
+
+// Columns of a (rows × cols) row-major matrix × s.
+Status ScaleColumns(TensorView& t, std::span<const float> s, Weights& weights) {
+  SHRINK_ASSIGN_OR_RETURN(std::span<float> w, OwnedF32(t, weights));
+  const int64_t cols = t.cols();
+  SHRINK_CHECK(static_cast<int64_t>(s.size()) == cols);
+  for (size_t i = 0; i < w.size(); ++i) w[i] *= s[i % cols];
+  return Status::Ok();
+}
+
+// Rows (or the elements of a vector) × 1/s.
+Status DivideRows(TensorView& t, std::span<const float> s, Weights& weights) {
+  SHRINK_ASSIGN_OR_RETURN(std::span<float> w, OwnedF32(t, weights));
+  const int64_t cols = t.shape.size() < 2 ? 1 : t.cols();
+  SHRINK_CHECK(static_cast<int64_t>(s.size()) * cols == static_cast<int64_t>(w.size()));
+  for (size_t i = 0; i < w.size(); ++i) w[i] /= s[i / cols];
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::vector<double> AwqSearchOptions::DefaultAlphaGrid() {
+  std::vector<double> out;
+  for (int i = 0; i <= 20; ++i) out.push_back(i / 20.0);
+  return out;
+}
+
+double ScaledQuantError(const AwqMatrix& m, std::span<const float> s,
+                        std::span<const int32_t> scale_index, const GramEntry& gram,
+                        TensorType type) {
+  const TypeTraits& t = Traits(type);
+  SHRINK_CHECK(t.encode != nullptr && m.cols % t.block_elements == 0 && gram.cols == m.cols &&
+               gram.rows > 0);
+  const int64_t n = m.cols;
+  std::vector<float> col_scale(n), scaled(n), decoded(n);
+  for (int64_t j = 0; j < n; ++j) col_scale[j] = s[scale_index.empty() ? j : scale_index[j]];
+  std::vector<uint8_t> blocks(static_cast<size_t>(n / t.block_elements * t.block_bytes));
+  std::vector<double> d(n);
+  double total = 0.0;
+  for (int64_t r = 0; r < m.rows; ++r) {
+    const float* w = m.w.data() + r * n;
+    for (int64_t j = 0; j < n; ++j) scaled[j] = w[j] * col_scale[j];
+    t.encode(scaled.data(), blocks.data(), n);
+    t.decode(blocks.data(), decoded.data(), n);
+    for (int64_t j = 0; j < n; ++j) {
+      d[j] = static_cast<double>(decoded[j]) / col_scale[j] - static_cast<double>(w[j]);
+    }
+    // dᵀ G d with G symmetric: the diagonal plus twice the upper triangle.
+    for (int64_t i = 0; i < n; ++i) {
+      if (d[i] == 0.0) continue;
+      const double* g = gram.xtx.data() + i * n;
+      double acc = 0.5 * g[i] * d[i];
+      for (int64_t j = i + 1; j < n; ++j) acc += g[j] * d[j];
+      total += 2.0 * d[i] * acc;
+    }
+  }
+  return total / static_cast<double>(gram.rows);
+}
+
+Result<AwqSearchResult> SearchAwqScales(std::span<const AwqMatrix> group, const GramEntry& gram,
+                                        std::span<const int32_t> scale_index,
+                                        const AwqSearchOptions& options) {
+  if (group.empty()) return Status::Error("AWQ search: empty group");
+  const int64_t cols = group[0].cols;
+  const TypeTraits& type = Traits(options.type);
+  if (type.encode == nullptr || cols % type.block_elements != 0) {
+    return Status::Errorf("AWQ search: {} cannot encode rows of {}", type.name, cols);
+  }
+  if (gram.cols != cols || gram.rows <= 0 || static_cast<int64_t>(gram.xtx.size()) != cols * cols) {
+    return Status::Errorf("AWQ search: the Gram matrix is {} x {} over {} rows, expected {} x {}",
+                          gram.cols, gram.cols, gram.rows, cols, cols);
+  }
+  for (const AwqMatrix& m : group) {
+    if (m.cols != cols || static_cast<int64_t>(m.w.size()) != m.rows * m.cols) {
+      return Status::Errorf("AWQ search: a matrix of {} x {} in a group of {} columns", m.rows,
+                            m.cols, cols);
+    }
+  }
+  if (!scale_index.empty() && static_cast<int64_t>(scale_index.size()) != cols) {
+    return Status::Error("AWQ search: scale_index needs one entry per column");
+  }
+  // Channel magnitudes: RMS of each input column from the Gram diagonal, pooled per channel.
+  int32_t channels = static_cast<int32_t>(cols);
+  if (!scale_index.empty())
+    channels = *std::max_element(scale_index.begin(), scale_index.end()) + 1;
+  std::vector<double> sum(channels, 0.0), count(channels, 0.0);
+  for (int64_t j = 0; j < cols; ++j) {
+    const int32_t k = scale_index.empty() ? static_cast<int32_t>(j) : scale_index[j];
+    sum[k] += gram.xtx[j * cols + j] / static_cast<double>(gram.rows);
+    count[k] += 1.0;
+  }
+  std::vector<double> magnitude(channels);
+  for (int32_t k = 0; k < channels; ++k) {
+    // A channel that never fired (or no column maps to it) keeps scale 1 at every α.
+    magnitude[k] = count[k] > 0 && sum[k] > 0 ? std::sqrt(sum[k] / count[k]) : 0.0;
+  }
+
+  AwqSearchResult out;
+  for (double alpha : options.alphas) {
+    std::vector<float> s(channels, 1.0f);
+    double lo = INFINITY, hi = 0.0;
+    for (int32_t k = 0; k < channels; ++k) {
+      if (magnitude[k] <= 0.0) continue;
+      const double v = std::pow(magnitude[k], alpha);
+      s[k] = static_cast<float>(v);
+      lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+    if (hi > 0.0) {
+      const double norm = std::sqrt(lo * hi);
+      for (int32_t k = 0; k < channels; ++k) {
+        if (magnitude[k] > 0.0) s[k] = static_cast<float>(s[k] / norm);
+      }
+    }
+    double loss = 0.0;
+    for (const AwqMatrix& m : group)
+      loss += ScaledQuantError(m, s, scale_index, gram, options.type);
+    out.loss_by_alpha.push_back(loss);
+    if (alpha == 0.0) out.loss_rtn = loss;
+    if (out.scales.empty() || loss < out.loss) {
+      out.alpha = alpha;
+      out.loss = loss;
+      out.scales = std::move(s);
+    }
+  }
+  return out;
+}
+
+std::vector<int32_t> KvChannelOfQueryColumn(const Config& config, int layer) {
+  const LayerConfig& l = config.layers[layer];
+  const int32_t group = l.n_heads / l.n_kv_heads;
+  std::vector<int32_t> out(static_cast<size_t>(l.n_heads) * config.head_dim);
+  for (int32_t h = 0; h < l.n_heads; ++h) {
+    for (int32_t d = 0; d < config.head_dim; ++d) {
+      out[static_cast<size_t>(h) * config.head_dim + d] = (h / group) * config.head_dim + d;
+    }
+  }
+  return out;
+}
+
+Status FoldAwqScales(const Config& config, int layer, const AwqLayerScales& scales,
+                     Weights& weights) {
+  if (layer < 0 || layer >= static_cast<int>(weights.layers.size())) {
+    return Status::Errorf("AWQ fold: no layer {}", layer);
+  }
+  LayerWeights& w = weights.layers[layer];
+  const size_t c = static_cast<size_t>(config.d_model);
+  if (!scales.attn_in.empty()) {
+    SHRINK_RETURN_IF_ERROR(CheckScales(scales.attn_in, c, "attn_in"));
+    SHRINK_RETURN_IF_ERROR(DivideRows(w.attn_norm, scales.attn_in, weights));
+    for (TensorView* t : {&w.attn_q, &w.attn_k, &w.attn_v}) {
+      SHRINK_RETURN_IF_ERROR(ScaleColumns(*t, scales.attn_in, weights));
+    }
+  }
+  if (!scales.ffn_in.empty()) {
+    SHRINK_RETURN_IF_ERROR(CheckScales(scales.ffn_in, c, "ffn_in"));
+    SHRINK_RETURN_IF_ERROR(DivideRows(w.ffn_norm, scales.ffn_in, weights));
+    for (TensorView* t : {&w.ffn_gate, &w.ffn_up}) {
+      SHRINK_RETURN_IF_ERROR(ScaleColumns(*t, scales.ffn_in, weights));
+    }
+  }
+  if (!scales.v_out.empty()) {
+    SHRINK_RETURN_IF_ERROR(
+        CheckScales(scales.v_out, static_cast<size_t>(config.kv_dim(layer)), "v_out"));
+    SHRINK_RETURN_IF_ERROR(DivideRows(w.attn_v, scales.v_out, weights));
+    std::vector<float> per_column;
+    for (int32_t k : KvChannelOfQueryColumn(config, layer)) per_column.push_back(scales.v_out[k]);
+    SHRINK_RETURN_IF_ERROR(ScaleColumns(w.attn_output, per_column, weights));
+  }
+  if (!scales.up_out.empty()) {
+    SHRINK_RETURN_IF_ERROR(
+        CheckScales(scales.up_out, static_cast<size_t>(config.layers[layer].ffn_dim), "up_out"));
+    SHRINK_RETURN_IF_ERROR(DivideRows(w.ffn_up, scales.up_out, weights));
+    SHRINK_RETURN_IF_ERROR(ScaleColumns(w.ffn_down, scales.up_out, weights));
+  }
+  return Status::Ok();
+}
+
+}  // namespace shrink
