@@ -7,8 +7,9 @@
 #  2. Unstructured: `shrink prune --method magnitude|wanda --sparsity S` for each of --sparsities, and
 #     --pattern 2:4, on every linear inside the blocks (embeddings and output kept), written F32; Wanda
 #     calibrates on tinyshakespeare (--calib-chunks chunks of 512, not the evaluation text).
-#  3. Depth: `shrink prune --drop-layers N` for N in 1..--max-drop (blocks of least influence on the
-#     residual stream over the same calibration text), file size.
+#  3. Depth: the blocks' influence on the residual stream over the same calibration text, measured once
+#     (`shrink prune --dry-run --explain`); for N in 1..--max-drop the N least influential dropped (what
+#     --drop-layers N picks, given as --layers so one calibration pass serves the sweep); file size.
 #  4. Every output scored by one evaluator, `shrink perplexity --kl-divergence` against the base
 #     log-probs (PPL(Q), mean KLD, top-1 agreement); the llama.cpp peer's llama-perplexity runs the
 #     50% Wanda file and the 4-layers-dropped file on the same chunks (it loads them; its PPL beside
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 model_arg=smollm2
 chunks=20
 threads=$(nproc)
-calib_chunks=8
+calib_chunks=4
 sparsities="0.1 0.3 0.5 0.7"
 max_drop=8
 source bench/common.sh
@@ -52,19 +53,19 @@ if [[ ! -f "$work/base.gguf" ]]; then
   echo "== base: $model -> F32" >&2
   "$shrink" quantize "$model" "$work/base.gguf" --type F32 --threads "$threads" >"$work/base.txt" 2>&1
 fi
-if [[ ! -f "$work/base.logits" || "$(cat "$work/base.chunks" 2>/dev/null)" != "$chunks" ]]; then
+if [[ ! -f "$work/base.logits" || "$(cat "$work/base.chunks" 2>/dev/null || echo 0)" -lt "$chunks" ]]; then
   echo "== base log-probs ($chunks chunks)" >&2
   nice "$shrink" perplexity -m "$work/base.gguf" -f "$text" --ctx 512 --chunks "$chunks" \
     --threads "$threads" --save-logits "$work/base.logits" >"$work/base_ppl.txt" 2>&1
   echo "$chunks" >"$work/base.chunks"
 fi
-ppl_base=$(final "$work/base_ppl.txt")
+ppl_base="$(grep -o "\[$chunks\][0-9.]*" "$work/base_ppl.txt" | tr -d '[]' | sed "s/^$chunks//")"
 size_base=$(stat -c %s "$work/base.gguf")
 
 # score NAME: PPL(Q), KLD, top-1 of $work/NAME.gguf against the base; prints "ppl kld top1".
 score() {
   nice "$shrink" perplexity -m "$work/$1.gguf" --kl-divergence "$work/base.logits" \
-    --threads "$threads" >"$work/$1.kld" 2>&1 || { echo "perplexity failed on $1 (see $work/$1.kld)" >&2; exit 1; }
+    --chunks "$chunks" --threads "$threads" >"$work/$1.kld" 2>&1 || { echo "perplexity failed on $1 (see $work/$1.kld)" >&2; exit 1; }
   echo "$(field "$work/$1.kld" "Mean PPL(Q) ") $(field "$work/$1.kld" "Mean    KLD") $(field "$work/$1.kld" "Same top p")"
 }
 prune() {
@@ -89,19 +90,27 @@ for method in magnitude wanda; do
     secs=$(prune "$name" --method "$method" "${what[@]}" "${extra[@]}")
     read -r ppl kld top <<<"$(score "$name")"
     rows+=("| $method | $label | $ppl | $kld | $top | $secs |")
+    echo "${rows[-1]}" | tee -a "$work/rows.md" >&2
     [[ "$name" == wanda_0.5 ]] || [[ "$name" == magnitude_0.5 ]] || rm -f "$work/$name.gguf"
   done
 done
 
+# Depth: the influence of every block, measured once (--dry-run --explain); --drop-layers N drops the N
+# lowest, so each N is the first N of that order and one calibration pass serves the sweep.
+echo "== block influence" >&2
+nice "$shrink" prune "$work/base.gguf" --drop-layers 1 "${calib_flags[@]}" --threads "$threads" \
+  --dry-run --explain >"$work/influence.txt" 2>&1 || { echo "influence failed (see $work/influence.txt)" >&2; exit 1; }
+order=($(grep -E '^  blk\.' "$work/influence.txt" | sort -g -k2 | awk '{print $1}' | sed 's/blk\.//'))
 depth_rows=()
 for n in $(seq 1 "$max_drop"); do
   echo "== drop $n layers" >&2
   name="drop_$n"
-  secs=$(prune "$name" --drop-layers "$n" "${calib_flags[@]}")
-  dropped=$(sed -n 's/^prune: dropping [0-9]* of [0-9]* layers: \([0-9,]*\);.*/\1/p' "$work/$name.txt")
+  list=$(printf '%s\n' "${order[@]:0:$n}" | sort -n | paste -sd,)
+  secs=$(prune "$name" --layers "$list")
   size=$(stat -c %s "$work/$name.gguf")
   read -r ppl kld top <<<"$(score "$name")"
-  depth_rows+=("| $n | $dropped | $size | $(echo "scale=3; $size / $size_base" | bc) | $ppl | $kld | $top | $secs |")
+  depth_rows+=("| $n | $list | $size | $(echo "scale=3; $size / $size_base" | bc) | $ppl | $kld | $top | $secs |")
+  echo "${depth_rows[-1]}" | tee -a "$work/rows.md" >&2
   [[ $n == 4 ]] || rm -f "$work/$name.gguf"
 done
 
