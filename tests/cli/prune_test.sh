@@ -7,7 +7,8 @@
 #     drops two layers it names; --method wanda --pattern 2:4 --type Q8_0 writes a Q8_0 file with the
 #     shrink.prune.* keys and exactly two zeros in every group of four of every block linear (gguf-py,
 #     when installed: an independent reader of the file);
-#   - --sparsity 0 writes the weights it read: perplexity equals the source's to the printed digit.
+#   - --sparsity 0 writes the weights it read: perplexity equals the source's to the printed digit;
+#   - Ctrl-C mid-write (cached SmolLM2) leaves no file at the output path; a rerun clears the temp.
 # Usage: prune_test.sh SHRINK_BINARY SHARED_DIR
 set -u
 shrink=$1
@@ -124,6 +125,33 @@ print("ok")
 PY
 else
   echo "note: python3 with gguf and numpy is absent: the gguf-py check is skipped"
+fi
+
+# Ctrl-C (SIGINT) mid-write leaves nothing at the output path, and a rerun writes it and clears the dead
+# run's temp (io/atomic_file.h). Needs the cached SmolLM2 (a run long enough to interrupt).
+smollm2="${SHRINK_CACHE:-$HOME/.cache/shrink}/models/smollm2-135m-instruct-q4_1.gguf"
+if [[ -f "$smollm2" ]]; then
+  mkdir -p "$work/int"
+  # A background job of a script starts with SIGINT ignored; restore the default, as a terminal's
+  # foreground process has it, before exec'ing shrink.
+  python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+    "$shrink" prune "$smollm2" "$work/int/out.gguf" --sparsity 0.5 >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do
+    compgen -G "$work/int/out.gguf.tmp.*" >/dev/null && break
+    sleep 0.05
+  done
+  kill -INT "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  [ ! -e "$work/int/out.gguf" ] || fail "Ctrl-C: a file was left at the output path"
+  "$shrink" prune "$smollm2" "$work/int/out.gguf" --sparsity 0.5 --type Q8_0 >/dev/null 2>&1 ||
+    fail "Ctrl-C: the rerun failed"
+  [ -f "$work/int/out.gguf" ] || fail "Ctrl-C: the rerun wrote no file"
+  left=$(find "$work/int" -name 'out.gguf.tmp.*' | wc -l)
+  [ "$left" -eq 0 ] || fail "Ctrl-C: $left temp files remain after the rerun"
+else
+  echo "note: $smollm2 is absent: the Ctrl-C check is skipped"
+  skipped=1
 fi
 
 finish prune_test
