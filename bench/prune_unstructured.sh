@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# shrink prune: quality against sparsity (magnitude vs Wanda, unstructured and 2:4) and against layers
+# dropped (depth), on one F32 base (issue 9, first slice).
+#
+#  1. The base: the model dequantized to F32 by `shrink quantize --type F32` (SmolLM2's weights sit on the
+#     grid of its shipped Q4_1 file); its log-probs on WikiText-2 valid (--ctx 512, --chunks) saved once.
+#  2. Unstructured: `shrink prune --method magnitude|wanda --sparsity S` for each of --sparsities, and
+#     --pattern 2:4, on every linear inside the blocks (embeddings and output kept), written F32; Wanda
+#     calibrates on tinyshakespeare (--calib-chunks chunks of 512, not the evaluation text).
+#  3. Depth: the blocks' influence on the residual stream over the same calibration text, measured once
+#     (`shrink prune --dry-run --explain`); for N in 1..--max-drop the N least influential dropped (what
+#     --drop-layers N picks, given as --layers so one calibration pass serves the sweep); file size.
+#  4. Every output scored by one evaluator, `shrink perplexity --kl-divergence` against the base
+#     log-probs (PPL(Q), mean KLD, top-1 agreement); the llama.cpp peer's llama-perplexity runs the
+#     50% Wanda file and the 4-layers-dropped file on the same chunks (it loads them; its PPL beside
+#     ours).
+#
+# Usage: bench/prune_unstructured.sh [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N]
+#                                    [--calib-chunks N] [--sparsities "0.1 0.3 0.5 0.7"] [--max-drop N]
+# Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; the base is
+#        ~540 MB for SmolLM2 and every output about as large)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+model_arg=smollm2
+chunks=20
+threads=$(nproc)
+calib_chunks=4
+sparsities="0.1 0.3 0.5 0.7"
+max_drop=8
+source bench/common.sh
+usage="usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N] [--calib-chunks N] [--sparsities \"S...\"] [--max-drop N]"
+while [[ $# -gt 0 ]]; do
+  common_flag "$@" && { shift "$shift_by"; continue; }
+  case "$1" in
+    --calib-chunks) calib_chunks="$2"; shift 2 ;;
+    --sparsities) sparsities="$2"; shift 2 ;;
+    --max-drop) max_drop="$2"; shift 2 ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+done
+bench_setup --text --peer
+calib="$shared/data/tinyshakespeare/input.txt"
+require_file "$calib" "the shared/ folder beside the repository"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F); load $load_before; work $work" >&2
+
+field() { grep "$2" "$1" | tail -1 | sed 's/.*: *//' | awk '{print $1}' | tr -d '%'; }
+final() { grep -o "Final estimate: PPL = [0-9.]*" "$1" | tail -1 | awk '{print $5}'; }
+
+# The base and its log-probs are kept in $work: a rerun with the same WORK and --chunks reuses them.
+if [[ ! -f "$work/base.gguf" ]]; then
+  echo "== base: $model -> F32" >&2
+  "$shrink" quantize "$model" "$work/base.gguf" --type F32 --threads "$threads" >"$work/base.txt" 2>&1
+fi
+if [[ ! -f "$work/base.logits" || "$(cat "$work/base.chunks" 2>/dev/null || echo 0)" -lt "$chunks" ]]; then
+  echo "== base log-probs ($chunks chunks)" >&2
+  nice "$shrink" perplexity -m "$work/base.gguf" -f "$text" --ctx 512 --chunks "$chunks" \
+    --threads "$threads" --save-logits "$work/base.logits" >"$work/base_ppl.txt" 2>&1
+  echo "$chunks" >"$work/base.chunks"
+fi
+ppl_base="$(grep -o "\[$chunks\][0-9.]*" "$work/base_ppl.txt" | tr -d '[]' | sed "s/^$chunks//")"
+size_base=$(stat -c %s "$work/base.gguf")
+
+# score NAME: PPL(Q), KLD, top-1 of $work/NAME.gguf against the base; prints "ppl kld top1".
+score() {
+  nice "$shrink" perplexity -m "$work/$1.gguf" --kl-divergence "$work/base.logits" \
+    --chunks "$chunks" --threads "$threads" >"$work/$1.kld" 2>&1 || { echo "perplexity failed on $1 (see $work/$1.kld)" >&2; exit 1; }
+  echo "$(field "$work/$1.kld" "Mean PPL(Q) ") $(field "$work/$1.kld" "Mean    KLD") $(field "$work/$1.kld" "Same top p")"
+}
+prune() {
+  local name=$1; shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  nice "$shrink" prune "$work/base.gguf" "$work/$name.gguf" --threads "$threads" "$@" \
+    >"$work/$name.txt" 2>&1 || { echo "prune failed: $* (see $work/$name.txt)" >&2; tail -3 "$work/$name.txt" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  printf '%.1f' "$(echo "$t1 - $t0" | bc)"
+}
+calib_flags=(--calibration "$calib" --chunks "$calib_chunks" --ctx 512)
+
+rows=()
+for method in magnitude wanda; do
+  for s in $sparsities 2:4; do
+    if [[ "$s" == *:* ]]; then what=(--pattern "$s"); label="2:4"; else what=(--sparsity "$s"); label="$(echo "$s * 100" | bc | sed 's/\..*//')%"; fi
+    name="${method}_${s/:/of}"
+    echo "== $method $label" >&2
+    extra=()
+    [[ $method == wanda ]] && extra=("${calib_flags[@]}")
+    secs=$(prune "$name" --method "$method" "${what[@]}" "${extra[@]}")
+    read -r ppl kld top <<<"$(score "$name")"
+    rows+=("| $method | $label | $ppl | $kld | $top | $secs |")
+    echo "${rows[-1]}" | tee -a "$work/rows.md" >&2
+    [[ "$name" == wanda_0.5 ]] || [[ "$name" == magnitude_0.5 ]] || rm -f "$work/$name.gguf"
+  done
+done
+
+# Depth: the influence of every block, measured once (--dry-run --explain); --drop-layers N drops the N
+# lowest, so each N is the first N of that order and one calibration pass serves the sweep.
+echo "== block influence" >&2
+nice "$shrink" prune "$work/base.gguf" --drop-layers 1 "${calib_flags[@]}" --threads "$threads" \
+  --dry-run --explain >"$work/influence.txt" 2>&1 || { echo "influence failed (see $work/influence.txt)" >&2; exit 1; }
+order=($(grep -E '^  blk\.' "$work/influence.txt" | sort -g -k2 | awk '{print $1}' | sed 's/blk\.//'))
+depth_rows=()
+for n in $(seq 1 "$max_drop"); do
+  echo "== drop $n layers" >&2
+  name="drop_$n"
+  list=$(printf '%s\n' "${order[@]:0:$n}" | sort -n | paste -sd,)
+  secs=$(prune "$name" --layers "$list")
+  size=$(stat -c %s "$work/$name.gguf")
+  read -r ppl kld top <<<"$(score "$name")"
+  depth_rows+=("| $n | $list | $size | $(echo "scale=3; $size / $size_base" | bc) | $ppl | $kld | $top | $secs |")
+  echo "${depth_rows[-1]}" | tee -a "$work/rows.md" >&2
+  [[ $n == 4 ]] || rm -f "$work/$name.gguf"
+done
+
+echo "== llama-perplexity on wanda_0.5 and drop_4 ($chunks chunks)" >&2
+peer=()
+for name in wanda_0.5 drop_4; do
+  "$bin/llama-perplexity" -nr -m "$work/$name.gguf" -f "$text" -c 512 -t "$threads" --chunks "$chunks" \
+    >"$work/$name.llama_ppl" 2>&1 || { echo "llama-perplexity failed on $name (see $work/$name.llama_ppl)" >&2; exit 1; }
+  peer+=("$name: llama-perplexity PPL $(final "$work/$name.llama_ppl"), shrink PPL(Q) $(field "$work/$name.kld" "Mean PPL(Q) ")")
+done
+
+echo
+echo "shrink prune on $(basename "$model") as F32 (base PPL $ppl_base, $size_base bytes): WikiText-2 valid, $chunks chunks of 512;"
+echo "calibration (Wanda, depth): tinyshakespeare, $calib_chunks chunks of 512. CPU: $(cpu_model); threads $threads; $(date -u +%F);"
+echo "load before $load_before, after $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| method | sparsity | PPL(Q) | mean KLD | top-1 % | prune s |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+echo
+echo "| layers dropped | which | file bytes | of base | PPL(Q) | mean KLD | top-1 % | prune s |"
+echo "|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${depth_rows[@]}"
+echo
+printf '%s\n' "${peer[@]}"

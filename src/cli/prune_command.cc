@@ -1,0 +1,395 @@
+// `shrink prune IN OUT`: removes weights a model needs least and writes a GGUF that llama.cpp
+// loads.
+//   unstructured: --method magnitude|wanda with --sparsity S (per output row) or --pattern N:M,
+//                 on every linear inside the blocks (not token_embd, not output);
+//   depth:        --drop-layers N (the N blocks of least influence on the residual stream over
+//                 the calibration text) or --layers 3,7 (those blocks);
+// both in one run if asked. Wanda and --drop-layers need --calibration FILE (run through the
+// model in --chunks chunks of --ctx tokens, as shrink imatrix does). Weights are written dense
+// with zeros in F32, or in --type T (any quantize type or mix, through the quantization plan).
+// The pruning is recorded in shrink.prune.* metadata keys (docs/pruning.md).
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "base/progress.h"
+#include "calib/calibration_run.h"
+#include "calib/imatrix.h"
+#include "calib/residual_similarity.h"
+#include "cli/command.h"
+#include "cli/flags.h"
+#include "cli/resources.h"
+#include "eval/text_file.h"
+#include "io/gguf.h"
+#include "io/gguf_writer.h"
+#include "kernels/matmul.h"
+#include "model/config_metadata.h"
+#include "model/model.h"
+#include "model/transformer.h"
+#include "prune/depth.h"
+#include "prune/pruned_gguf.h"
+#include "prune/sparsity.h"
+#include "prune/wanda.h"
+#include "quant/plan.h"
+#include "quant/quantized_gguf.h"
+
+namespace shrink::cli {
+namespace {
+
+struct PruneFlags {
+  std::string in_path, out_path, method, pattern, layers, calibration, tokenizer_path;
+  std::string type = "F32";
+  std::optional<double> sparsity;
+  int32_t drop_layers = -1;
+  int32_t n_ctx = 512;
+  int32_t max_chunks = -1;
+  bool explain = false, dry_run = false, allow_long_context = false;
+  int threads = std::max(1u, std::thread::hardware_concurrency());
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// What the flags ask for, checked before the model is loaded.
+struct PruneRequest {
+  bool unstructured = false;
+  PruneMethod method = PruneMethod::kMagnitude;
+  SparsityTarget target;
+  bool depth = false;
+  bool needs_calibration = false;
+};
+
+Result<PruneRequest> CheckFlags(const PruneFlags& f) {
+  PruneRequest r;
+  const bool has_sparsity = f.sparsity.has_value();
+  if (has_sparsity && !f.pattern.empty()) {
+    return Status::Error("--sparsity and --pattern both given: choose one (N:M sets the sparsity)");
+  }
+  if (has_sparsity) {
+    SHRINK_RETURN_IF_ERROR(CheckSparsity(*f.sparsity));
+    r.target.sparsity = *f.sparsity;
+  }
+  if (!f.pattern.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(r.target, ParsePattern(f.pattern));
+  }
+  r.unstructured = has_sparsity || !f.pattern.empty();
+  if (!f.method.empty()) {
+    if (!r.unstructured) return Status::Error("--method needs --sparsity or --pattern");
+    if (f.method == "wanda") {
+      r.method = PruneMethod::kWanda;
+    } else if (f.method != "magnitude") {
+      return Status::Errorf("--method: expected magnitude or wanda, got \"{}\"", f.method);
+    }
+  }
+  if (f.drop_layers >= 0 && !f.layers.empty()) {
+    return Status::Error("--drop-layers and --layers both given: choose one");
+  }
+  r.depth = f.drop_layers >= 0 || !f.layers.empty();
+  if (!r.unstructured && !r.depth) {
+    return Status::Error(
+        "nothing to prune: give --sparsity S or --pattern N:M (unstructured), or --drop-layers N "
+        "or --layers I,J (depth)");
+  }
+  r.needs_calibration = (r.unstructured && r.method == PruneMethod::kWanda) || f.drop_layers > 0;
+  if (r.needs_calibration && f.calibration.empty()) {
+    return Status::Errorf("{} needs --calibration FILE (text run through the model)",
+                          f.drop_layers > 0 ? "--drop-layers" : "--method wanda");
+  }
+  return r;
+}
+
+// The tensors in the source's order (a GGUF's own, else the tensor table's).
+Result<std::vector<const TensorView*>> SourceOrder(const std::string& path, const Model& model) {
+  if (model.metadata.empty()) return TensorsInTableOrder(model.weights);
+  SHRINK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path));
+  std::vector<std::string> names;
+  for (const GgufTensorInfo& t : file.tensors()) names.push_back(t.name);
+  return TensorsInOrder(model.weights, names).WithContext(path);
+}
+
+// Calibration statistics: per-column Σx² of every block linear (Wanda) and each block's
+// influence on the residual stream (--drop-layers), from one pass over the text.
+struct Calibration {
+  ImatrixCollector imatrix{BlockLinears};
+  ResidualSimilarityCollector residual;
+  int32_t chunks = 0, n_ctx = 0;
+};
+
+Status RunCalibrationPass(const PruneFlags& f, const Model& model, Calibration& calib) {
+  SHRINK_ASSIGN_OR_RETURN(const std::string text, ReadUtf8TextFile(f.calibration));
+  const Config& c = model.config;
+  SHRINK_RETURN_IF_ERROR(CheckTrainedContext(fmt::format("--ctx {}", f.n_ctx), f.n_ctx,
+                                             c.context_length, f.allow_long_context));
+  const Tokenizer& tokenizer = *model.tokenizer;
+  if (tokenizer.adds_bos() && tokenizer.bos() < 0) {
+    return Status::Errorf("{}: the vocabulary adds BOS but defines no BOS token", f.in_path);
+  }
+  const std::vector<TokenId> tokens = tokenizer.Encode(StripOneTrailingNewline(text),
+                                                       /*add_special=*/true,
+                                                       /*parse_special=*/false);
+  SHRINK_ASSIGN_OR_RETURN(
+      const CalibrationPlan plan,
+      PlanCalibration(tokens.size(), f.n_ctx, f.max_chunks).WithContext(f.calibration));
+  fmt::print(stderr, "prune: calibrating on {} chunks of {} tokens of {}\n", plan.n_chunk,
+             plan.n_ctx, f.calibration);
+  SetMatMulThreads(f.threads);
+  const PreparedModel prepared(model);
+  InferenceSession session(prepared, plan.n_ctx);
+  ObserverFanout fanout({&calib.imatrix, &calib.residual});
+  session.SetObserver(&fanout);
+  ProgressReporter progress("prune: calibration", "chunks", plan.n_chunk);
+  CalibrationOptions run;
+  run.bos = tokenizer.adds_bos() ? tokenizer.bos() : -1;
+  run.on_chunk = [&](int32_t done) { progress.Update(done); };
+  SHRINK_RETURN_IF_ERROR(
+      RunCalibration(session, c.vocab_size, tokens, plan, run).WithContext(f.calibration));
+  progress.Finish();
+  calib.chunks = plan.n_chunk;
+  calib.n_ctx = plan.n_ctx;
+  return Status::Ok();
+}
+
+// The shrink.prune.* keys (docs/pruning.md).
+void AddPruneMetadata(GgufMetadata& m, const PruneFlags& f, const PruneRequest& r,
+                      int source_layers, std::span<const int> dropped, int pruned_tensors) {
+  if (r.unstructured) {
+    m.emplace_back("shrink.prune.method",
+                   GgufValue::String(std::string(PruneMethodName(r.method))));
+    m.emplace_back("shrink.prune.sparsity",
+                   GgufValue::F32(static_cast<float>(r.target.removed_fraction())));
+    if (r.target.pattern()) {
+      m.emplace_back("shrink.prune.pattern", GgufValue::String(r.target.Describe()));
+    }
+    m.emplace_back("shrink.prune.tensors", GgufValue::U32(static_cast<uint32_t>(pruned_tensors)));
+  }
+  if (r.depth) {
+    m.emplace_back("shrink.prune.source_block_count",
+                   GgufValue::U32(static_cast<uint32_t>(source_layers)));
+    GgufArray layers(GgufValueType::kInt32);
+    for (int l : dropped) layers.Push(GgufValue::I32(l));
+    m.emplace_back("shrink.prune.dropped_layers", GgufValue::Array(std::move(layers)));
+  }
+  if (!f.calibration.empty() && r.needs_calibration) {
+    const std::string name = std::filesystem::path(f.calibration).filename().string();
+    m.emplace_back("shrink.prune.calibration", GgufValue::String(name.substr(0, 127)));
+  }
+}
+
+Status RunPrune(const PruneFlags& f) {
+  SHRINK_ASSIGN_OR_RETURN(const PruneRequest request, CheckFlags(f));
+  SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(f.type));
+  if (!f.dry_run) {
+    if (f.out_path.empty()) return Status::Error("prune needs an output path (or --dry-run)");
+    SHRINK_RETURN_IF_ERROR(CheckOutputFolder(f.out_path));
+  }
+  if (!f.calibration.empty() && request.needs_calibration) {
+    SHRINK_RETURN_IF_ERROR(ReadUtf8TextFile(f.calibration).status());  // before a large load
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  LoadOptions options;
+  options.tokenizer_path = f.tokenizer_path;
+  SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModel(f.in_path, options));
+  const Config& config = model->config;
+  SHRINK_ASSIGN_OR_RETURN(const std::vector<const TensorView*> order,
+                          SourceOrder(f.in_path, *model));
+  GgufMetadata source_metadata = model->metadata;
+  if (source_metadata.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(source_metadata, Llama2cGgufMetadata(*model));
+  }
+  // Every check on the flags against the model comes before any output, so that bad input gives
+  // exactly one line.
+  std::vector<int> dropped;
+  if (!f.layers.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(dropped, ParseLayerList(f.layers, config.n_layers));
+    SHRINK_RETURN_IF_ERROR(KeptLayers(config.n_layers, dropped).status().WithContext("--layers"));
+  }
+  if (f.drop_layers >= config.n_layers) {
+    return Status::Errorf(
+        "--drop-layers {}: the model has {} layers; dropping all leaves none "
+        "(at most {})",
+        f.drop_layers, config.n_layers, config.n_layers - 1);
+  }
+  if (request.unstructured) {
+    for (const TensorView* v : order) {
+      if (v->layer >= 0 && SpecOf(v->role).linear) {
+        SHRINK_RETURN_IF_ERROR(CheckPatternFits(request.target, v->cols(), v->name));
+      }
+    }
+  }
+  fmt::print(stderr, "prune: {}: {} loaded in {:.2f} s\n", f.in_path, config.Summary(),
+             SecondsSince(t0));
+
+  Calibration calib;
+  if (request.needs_calibration) SHRINK_RETURN_IF_ERROR(RunCalibrationPass(f, *model, calib));
+  if (f.drop_layers >= 0) {
+    std::vector<double> influence(config.n_layers, 0.0);
+    for (int l = 0; l < config.n_layers && l < calib.residual.layers(); ++l) {
+      influence[l] = calib.residual.BlockInfluence(l);
+    }
+    dropped = LeastInfluentialLayers(influence, f.drop_layers);
+    if (f.explain || f.dry_run) {
+      fmt::print("layer influence (1 - mean cosine of the residual stream across the block):\n");
+      for (int l = 0; l < config.n_layers; ++l) {
+        const bool drop = std::find(dropped.begin(), dropped.end(), l) != dropped.end();
+        fmt::print("  blk.{:<3} {:.6f}{}\n", l, influence[l], drop ? "  dropped" : "");
+      }
+    }
+  }
+  SHRINK_ASSIGN_OR_RETURN(const std::vector<int> kept, KeptLayers(config.n_layers, dropped));
+  const Config out_config = DepthPrunedConfig(config, kept);
+  std::vector<std::string> source_names;  // aligned with `views`
+  const std::vector<TensorView> views = DepthPrunedViews(order, kept, &source_names);
+  std::vector<const TensorView*> view_order;
+  std::map<const TensorView*, std::string> source_name;  // output view → source tensor name
+  for (size_t i = 0; i < views.size(); ++i) {
+    view_order.push_back(&views[i]);
+    source_name[&views[i]] = source_names[i];
+  }
+  if (request.depth) {
+    fmt::print(stderr, "prune: dropping {} of {} layers: {}; {} remain\n", dropped.size(),
+               config.n_layers, fmt::join(dropped, ","), kept.size());
+  }
+
+  // Types from the quantization plan of the pruned model; pruning specs per tensor.
+  const QuantPlan plan = PlanQuantization(out_config, view_order, *mix);
+  std::map<std::string, std::vector<float>> scales;  // Wanda scales by source name
+  std::vector<PrunedTensor> tensors;
+  int pruned_tensors = 0;
+  for (const TensorPlan& t : plan.tensors) {
+    PrunedTensor p{t.source, t.type, {}};
+    const TensorView& v = *t.source;
+    p.spec.prune = request.unstructured && v.layer >= 0 && SpecOf(v.role).linear;
+    if (p.spec.prune && request.method == PruneMethod::kWanda) {
+      const std::string& name = source_name[&v];
+      const ImatrixEntry* e = calib.imatrix.Find(name);
+      if (e == nullptr || static_cast<int64_t>(e->sum_sq.size()) != v.cols()) {
+        return Status::Errorf("{}: no calibration statistics for its input", name);
+      }
+      p.spec.column_scale = scales.emplace(name, WandaColumnScale(*e)).first->second;
+    }
+    pruned_tensors += p.spec.prune;
+    tensors.push_back(p);
+  }
+  SHRINK_RETURN_IF_ERROR(CheckPrunable(tensors, request.target));
+
+  GgufMetadata metadata = source_metadata;
+  if (request.depth) {
+    SHRINK_ASSIGN_OR_RETURN(metadata, DepthPrunedMetadata(source_metadata, config, kept));
+  }
+  metadata = QuantizedMetadata(metadata, *mix);
+  AddPruneMetadata(metadata, f, request, config.n_layers, dropped, pruned_tensors);
+  SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes,
+                          GgufFileSize(metadata, PrunedTensorDecls(tensors)));
+  if (request.unstructured) {
+    fmt::print(stderr,
+               "prune: {} {} on the {} linear tensors inside the blocks (token_embd and output "
+               "are kept whole); weights written dense with zeros as {}\n",
+               PruneMethodName(request.method), request.target.Describe(), pruned_tensors,
+               mix->name);
+  }
+
+  auto explain_line = [&](size_t i, const TensorPruneStats& s) {
+    const PrunedTensor& t = tensors[i];
+    if (!t.spec.prune) return;
+    fmt::print("  {:<28} {:>6} kept {:.4f}  threshold mean {:.6g} max {:.6g}\n", t.source->name,
+               Traits(t.type).name, s.kept_fraction(), s.mean_threshold(), s.threshold_max);
+  };
+  if (f.explain && request.unstructured) {
+    fmt::print("per tensor: kept fraction and score threshold ({} score{}), over rows:\n",
+               PruneMethodName(request.method),
+               request.method == PruneMethod::kWanda ? " |W|·‖X‖₂" : " |W|");
+  }
+  if (f.dry_run) {
+    if (f.explain && request.unstructured) {
+      for (size_t i = 0; i < tensors.size(); ++i) {
+        if (!tensors[i].spec.prune) continue;
+        TensorPruneStats s;
+        SHRINK_RETURN_IF_ERROR(ForEachPrunedSlab(
+            *tensors[i].source, tensors[i].spec, request.target, &s,
+            [](int64_t, int64_t, std::span<const float>) { return Status::Ok(); }));
+        explain_line(i, s);
+      }
+    }
+    fmt::print("{} tensors, {} layers, file {} bytes (dry run: nothing written)\n", tensors.size(),
+               out_config.n_layers, file_bytes);
+    return Status::Ok();
+  }
+
+  ProgressReporter progress("prune", "tensors", static_cast<int64_t>(tensors.size()));
+  PruneWriteOptions w;
+  w.target = request.target;
+  int64_t kept_weights = 0, total = 0;
+  w.on_tensor_done = [&](size_t i, const TensorPruneStats& s) {
+    if (tensors[i].spec.prune) {
+      kept_weights += s.kept;
+      total += s.total;
+    }
+    if (f.explain) explain_line(i, s);
+    progress.Update(static_cast<int64_t>(i + 1));
+  };
+  const auto t1 = std::chrono::steady_clock::now();
+  SHRINK_RETURN_IF_ERROR(WritePrunedGguf(f.out_path, metadata, tensors, w));
+  progress.Finish();
+  if (total > 0) {
+    fmt::print(stderr, "prune: kept {} of {} weights of the pruned tensors ({:.2f}%)\n",
+               kept_weights, total, 100.0 * kept_weights / total);
+  }
+  fmt::print(stderr, "prune: wrote {} ({} bytes, {} layers) in {:.2f} s\n", f.out_path, file_bytes,
+             out_config.n_layers, SecondsSince(t1));
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddPruneCommand(CLI::App& app) {
+  auto flags = std::make_shared<PruneFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "prune",
+      "Prune a model: unstructured or N:M sparsity (magnitude, Wanda) on the linears inside the "
+      "blocks, and/or drop whole layers; writes a GGUF llama.cpp loads");
+  cmd->add_option("input", flags->in_path, "model file (GGUF, or llama2.c .bin with --tokenizer)")
+      ->required();
+  cmd->add_option("output", flags->out_path, "GGUF file to write (not needed with --dry-run)");
+  cmd->add_option("--method", flags->method,
+                  "magnitude (|W|) or wanda (|W|·‖X‖₂, needs --calibration); default magnitude");
+  cmd->add_option("--sparsity", flags->sparsity,
+                  "fraction of each output row's weights set to 0, in [0, 1)");
+  cmd->add_option("--pattern", flags->pattern, "N:M: keep N of every M consecutive weights (2:4)");
+  cmd->add_option("--drop-layers", flags->drop_layers,
+                  "drop the N layers of least influence on the residual stream (needs "
+                  "--calibration)")
+      ->check(IntegerIn(0, 1 << 20));
+  cmd->add_option("--layers", flags->layers, "drop these layers (comma-separated indexes)");
+  cmd->add_option("--calibration", flags->calibration, "UTF-8 calibration text");
+  cmd->add_option("--chunks", flags->max_chunks, "use only the first N calibration chunks")
+      ->check(IntegerIn(1, INT32_MAX));
+  cmd->add_option("--ctx", flags->n_ctx, "tokens per calibration chunk")
+      ->capture_default_str()
+      ->check(IntegerIn(16, 1 << 20));
+  cmd->add_option("--type", flags->type, "output type or mix: " + MixNames())
+      ->capture_default_str();
+  cmd->add_flag("--explain", flags->explain,
+                "print per pruned tensor the kept fraction and score threshold, and per layer "
+                "its influence with --drop-layers");
+  cmd->add_flag("--dry-run", flags->dry_run, "print what would be removed and the file size");
+  cmd->add_option("--tokenizer", flags->tokenizer_path,
+                  "tokenizer file for llama2.c checkpoints (tok512.bin)");
+  cmd->add_option("--threads", flags->threads, "threads for the calibration forward pass")
+      ->capture_default_str()
+      ->check(IntegerIn(1, 1024));
+  cmd->add_flag("--allow-long-context", flags->allow_long_context,
+                "allow a calibration context past the model's trained context");
+  cmd->callback([flags] { FinishCommand(RunPrune(*flags)); });
+}
+
+}  // namespace shrink::cli
