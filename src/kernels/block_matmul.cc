@@ -6,11 +6,13 @@
 
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/block_matmul.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/block_gemm-inl.h"
 #include "kernels/block_matmul-inl.h"
 #include "kernels/reference.h"
 
@@ -106,6 +108,32 @@ void BlockMatMulRowsTarget(const MatrixRef& w, const float* x, const ActBlock* x
 #endif
 }
 
+// A thread's scratch for the prompt kernels: one weight row group or chunk, grown once.
+struct GemmScratch {
+  std::vector<uint8_t> quads;
+  std::vector<float> floats;
+};
+GemmScratch& ThreadGemmScratch() {
+  thread_local GemmScratch scratch;
+  return scratch;
+}
+
+void BlockGemmRowsTarget(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T,
+                         int64_t r0, int64_t r1, float* y) {
+  GemmScratch& scratch = ThreadGemmScratch();
+  const bool is_float = VisitFloatWeights(w.type, [&](auto weights) {
+    FloatGemmRows<decltype(weights)>(w, x, T, r0, r1, y, scratch.floats);
+  });
+  if (is_float) return;
+#if SHRINK_HAVE_UNIT_VECTORS
+  VisitUnits(w.type, [&](auto units) {
+    UnitGemmRows<decltype(units)>(w, xq, T, r0, r1, y, scratch.quads, scratch.floats);
+  });
+#else
+  reference::QuantizedMatMulRows(w, xq, T, r0, r1, y);
+#endif
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace shrink
 HWY_AFTER_NAMESPACE();
@@ -132,6 +160,7 @@ void EnsureCpuTarget() {
 HWY_EXPORT(QuantizeActivationsTarget);
 HWY_EXPORT(BlockMatMulRowsTarget);
 HWY_EXPORT(DecodeRowsTarget);
+HWY_EXPORT(BlockGemmRowsTarget);
 
 BlockKernel BlockKernelFor(TensorType type) {
   // The F32/F16/BF16 mapping is target-independent: ask the static target's copy.
@@ -148,6 +177,12 @@ void BlockMatMulRows(const MatrixRef& w, const float* x, const ActBlock* xq, int
                      int64_t r1, float* y) {
   EnsureCpuTarget();
   HWY_DYNAMIC_DISPATCH(BlockMatMulRowsTarget)(w, x, xq, T, r0, r1, y);
+}
+
+void BlockGemmRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
+                   int64_t r1, float* y) {
+  EnsureCpuTarget();
+  HWY_DYNAMIC_DISPATCH(BlockGemmRowsTarget)(w, x, xq, T, r0, r1, y);
 }
 
 void DecodeRows(const MatrixRef& w, int64_t r0, int64_t r1, float* out) {

@@ -32,6 +32,14 @@ BlockKernel BlockKernelFor(TensorType type);
 void BlockMatMulRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
                      int64_t r1, float* y);
 
+// The same product for prompt-sized batches (block_gemm-inl.h): weight rows unpacked once per
+// group and used for every activation row, register tiles of rows × activation rows. Same inputs
+// and contract as BlockMatMulRows; a thread's scratch grows to one row group (a few KB per 256
+// columns). Results do not depend on the row range a call covers; for a given target they may
+// differ from BlockMatMulRows' by F32 rounding (docs/numerics.md).
+void BlockGemmRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
+                   int64_t r1, float* y);
+
 // out: ((r1 - r0), w.cols) = rows [r0, r1) of W decoded to F32, bit-identical to the formats
 // table's decode (Traits(type).decode), for any type in the table (types without a SIMD decoder
 // use that decode). REQUIRES: 0 <= r0 <= r1 <= w.rows.

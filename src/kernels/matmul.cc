@@ -22,12 +22,12 @@ int64_t RowGrain(int64_t rows, int threads) {
   return std::max<int64_t>(16, (rows + 8 * threads - 1) / (8 * threads));
 }
 
-// Activation rows from which a product decodes tiles of W and runs sgemm (matmul.h): the default,
-// SHRINK_BLAS_MIN_ROWS when set (0: never), or what SetBlasMinRows chose.
+// Activation rows from which a product decodes tiles of W and runs sgemm (matmul.h): never by
+// default, SHRINK_BLAS_MIN_ROWS when set (0: never), or what SetBlasMinRows chose.
 std::atomic<int64_t>& BlasMinRowsSetting() {
   static std::atomic<int64_t> rows = [] {
     const char* value = std::getenv("SHRINK_BLAS_MIN_ROWS");
-    if (value == nullptr || *value == '\0') return kDefaultBlasMinRows;
+    if (value == nullptr || *value == '\0') return std::numeric_limits<int64_t>::max();
     const long long n = std::atoll(value);
     return n <= 0 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(n);
   }();
@@ -124,6 +124,7 @@ void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
     return;
   }
   ThreadPool& pool = KernelThreads();
+  const bool prompt = T >= kPromptMinRows;
   const ActBlock* xq = nullptr;
   if (BlockKernelFor(w_.type) == BlockKernel::kInteger) {
     const int64_t row_blocks = w_.cols / kActBlockElements;
@@ -133,6 +134,14 @@ void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
       QuantizeActivations(x + t0 * w_.cols, (t1 - t0) * w_.cols, blocks.data() + t0 * row_blocks);
     });
     xq = blocks.data();
+  }
+  if (prompt) {
+    // Chunks of whole row groups (16 rows: the widest group, block_gemm-inl.h), about 8 per
+    // thread; each chunk runs every activation row.
+    const int64_t grain = RoundUp(RowGrain(w_.rows, pool.threads()), 16);
+    pool.Run(w_.rows, grain,
+             [&](int64_t r0, int64_t r1, int) { BlockGemmRows(w_, x, xq, T, r0, r1, y); });
+    return;
   }
   pool.Run(w_.rows, RowGrain(w_.rows, pool.threads()),
            [&](int64_t r0, int64_t r1, int) { BlockMatMulRows(w_, x, xq, T, r0, r1, y); });
