@@ -19,10 +19,12 @@
 // are the same for any row split (thread count). F32 rounding: per unit at most 3 roundings per
 // term, as the row kernels (docs/numerics.md "Integer kernels").
 //
-// F32/F16/BF16: rows in chunks of kFloatChunkRows are converted once to F32 (exact), then tiles of
-// 4 rows × NT tokens of F32 dot products (vector lanes over the columns, summed at the end).
-// Activations of a whole prompt stay in L2 for the integer path (48 bytes per 32 elements); the
-// float path reads each token tile once per chunk of rows.
+// F32/F16/BF16: the activations are packed once per product into panels of P tokens (P = F32
+// lanes), transposed so that column k of P tokens is one vector; rows in chunks of kFloatChunkRows
+// are converted once to F32 (exact); a register tile of kFloatRows rows × kFloatPanels panels
+// multiplies each broadcast weight into every panel vector (outer products, no lane sums: each
+// output is one lane summing in column order, so the tiling never changes a result).
+// Activations of a whole prompt stay in L2 for the integer path (52 bytes per 32 elements).
 
 #if defined(SHRINK_KERNELS_BLOCK_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef SHRINK_KERNELS_BLOCK_GEMM_INL_H_
@@ -55,14 +57,9 @@ namespace hn = hwy::HWY_NAMESPACE;
 // Targets with 32 vector registers (AVX-512) hold larger register tiles.
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 inline constexpr int kGemmTokens = 8;
-inline constexpr int kFloatTileTokens = 4;
 #else
 inline constexpr int kGemmTokens = 4;
-inline constexpr int kFloatTileTokens = 3;
 #endif
-inline constexpr int kFloatTileRows = 4;
-// Rows converted to F32 at once by the float path: 16 rows of 2048 columns are 128 KiB (L2).
-inline constexpr int64_t kFloatChunkRows = 16;
 
 // Calls fn.template operator()<K>(t0) over [0, T) in tiles of N tokens, the last tile shorter (K is
 // a compile-time constant, so accumulators stay in registers).
@@ -95,6 +92,18 @@ inline constexpr int kQuadsPerUnit = kUnitElements / 4;
 inline constexpr int64_t kGroupUnitBytes = int64_t{kQuadsPerUnit} * kGroupRows * 4;
 inline constexpr int64_t kGroupUnitFloats = int64_t{4} * kGroupRows;
 
+// Signed weights (Q8_0, IQ4_*) where the byte product does not saturate (vpdpbusd, the widening
+// fallback): stored as q + 128 (unsigned), one plain unsigned × signed product per quad, then
+// 128·Σq_x subtracted, exact in int32. pmaddubsw targets would saturate on 255·127 pairs: they
+// apply the weights' signs to the activations instead (DotSignedBytesAccumulate, 4 more ops).
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET != HWY_AVX3_DL
+inline constexpr bool kBiasSignedWeights = false;
+#else
+inline constexpr bool kBiasSignedWeights = true;
+#endif
+template <class U>
+inline constexpr bool kBiased = U::kSigned&& kBiasSignedWeights;
+
 // Unpacks rows[0..kGroupRows) (n_blocks blocks each) into the group layout above: q gets
 // n_units · kGroupUnitBytes bytes, scales n_units · kGroupUnitFloats floats.
 template <class U>
@@ -118,7 +127,9 @@ HWY_INLINE void PackUnitGroup(const typename U::Block* const* rows, int64_t n_bl
               alignas(64) uint8_t bytes[kUnitElements];
               const UnitBytes unit = UnpackUnit<kUnit>(U(), block);
               for (int k = 0; k < kUnitVecs; ++k) {
-                hn::StoreU(unit.v[k], DU8(), bytes + k * kUnitLanes);
+                auto v = unit.v[k];
+                if constexpr (kBiased<U>) v = hn::Xor(v, hn::Set(DU8(), 0x80));  // q + 128
+                hn::StoreU(v, DU8(), bytes + k * kUnitLanes);
               }
               uint8_t* qu = q + ui * kGroupUnitBytes + 4 * j;
               for (int g = 0; g < kQuadsPerUnit; ++g) std::memcpy(qu + g * G * 4, bytes + 4 * g, 4);
@@ -139,7 +150,7 @@ HWY_INLINE hn::Vec<GI8> BroadcastQuad(const ActBlock& x, int g) {
 
 template <class U>
 HWY_INLINE hn::Vec<GI32> QuadProducts(hn::Vec<GU8> w, hn::Vec<GI8> x, hn::Vec<GI32> sum) {
-  if constexpr (U::kSigned) {
+  if constexpr (U::kSigned && !kBiased<U>) {
     return DotSignedBytesAccumulate(GI32(), hn::BitCast(GI8(), w), x, sum);
   } else {
     return DotBytesAccumulate(GI32(), w, x, sum);
@@ -168,6 +179,7 @@ HWY_INLINE void UnitGroupTile(const uint8_t* q, const float* scales, int64_t n_u
       if constexpr (!U::kHalfScales) {
         auto p = hn::Zero(di32);
         for (int g = 0; g < kQuadsPerUnit; ++g) p = QuadProducts<U>(w[g], BroadcastQuad(xb, g), p);
+        if constexpr (kBiased<U>) p = hn::Sub(p, hn::Set(di32, 128 * xb.qsum));
         acc[t] = hn::MulAdd(hn::ConvertTo(df, p), hn::Mul(scale0, d), acc[t]);
         if constexpr (U::kOffset) {
           acc[t] = hn::MulAdd(hn::LoadU(df, su + 2 * G), hn::Set(df, xb.ds), acc[t]);
@@ -227,68 +239,106 @@ void UnitGemmRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0,
 
 #endif  // SHRINK_HAVE_UNIT_VECTORS
 
-// out[r][t] = Σ_i w[r][i] · x[t][i] (F32 rows), F32 lanes summed at the end, then the tail.
-template <int NR, int NT>
-HWY_INLINE void FloatDotTile(const float* const* w, const float* const* x, int64_t cols,
-                             float (&out)[NR][NT]) {
-  const hn::ScalableTag<float> df;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
-  hn::Vec<decltype(df)> acc[NR][NT];
-  for (int r = 0; r < NR; ++r) {
-    for (int t = 0; t < NT; ++t) acc[r][t] = hn::Zero(df);
-  }
-  int64_t i = 0;
-  for (; i + L <= cols; i += L) {
-    hn::Vec<decltype(df)> wv[NR];
-    for (int r = 0; r < NR; ++r) wv[r] = hn::LoadU(df, w[r] + i);
-    for (int t = 0; t < NT; ++t) {
-      const auto xv = hn::LoadU(df, x[t] + i);
-      for (int r = 0; r < NR; ++r) acc[r][t] = hn::MulAdd(wv[r], xv, acc[r][t]);
-    }
-  }
-  for (int r = 0; r < NR; ++r) {
-    for (int t = 0; t < NT; ++t) {
-      float sum = hn::GetLane(hn::SumOfLanes(df, acc[r][t]));
-      for (int64_t j = i; j < cols; ++j) sum += w[r][j] * x[t][j];
-      out[r][t] = sum;
+using PF32 = hn::ScalableTag<float>;
+// Activation rows per panel of packed activations: one F32 vector's lanes.
+inline constexpr int64_t kPanelTokens = static_cast<int64_t>(hn::MaxLanes(PF32()));
+
+// Floats of x: (T, cols) packed into panels (PackFloatPanels).
+HWY_INLINE int64_t FloatPanelFloats(int64_t T, int64_t cols) {
+  return (T + kPanelTokens - 1) / kPanelTokens * kPanelTokens * cols;
+}
+
+// Panel p of `out` holds activation rows [p·P, p·P + P) transposed: out[(p·cols + k)·P + j] =
+// x[(p·P + j)·cols + k], zero past row T. Panels [p0, p1).
+HWY_INLINE void PackFloatPanels(const float* x, int64_t T, int64_t cols, int64_t p0, int64_t p1,
+                                float* out) {
+  constexpr int64_t P = kPanelTokens;
+  for (int64_t p = p0; p < p1; ++p) {
+    float* panel = out + p * cols * P;
+    for (int64_t j = 0; j < P; ++j) {
+      const int64_t t = p * P + j;
+      if (t < T) {
+        const float* row = x + t * cols;
+        for (int64_t k = 0; k < cols; ++k) panel[k * P + j] = row[k];
+      } else {
+        for (int64_t k = 0; k < cols; ++k) panel[k * P + j] = 0.0f;
+      }
     }
   }
 }
 
-// y[t · w.rows + r] for r in [r0, r1), t < T, for F32/F16/BF16 weights and F32 x: (T, cols).
-// `buffer` is scratch the caller keeps (grown here; unused for F32 weights).
+// Register tile of the float kernel: kFloatRows weight rows × kFloatPanels panels of tokens.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+inline constexpr int kFloatRows = 6;
+inline constexpr int kFloatPanels = 4;
+#else
+inline constexpr int kFloatRows = 4;
+inline constexpr int kFloatPanels = 3;
+#endif
+// Weight rows converted to F32 at once: a few register tiles (24 rows of 2048 columns: 192 KiB).
+inline constexpr int64_t kFloatChunkRows = 4 * kFloatRows;
+
+// acc[r][v] (lane j) = Σ_k w[r][k] · panel_v[k][j]: each weight broadcast, each panel vector
+// loaded once per k. Every output is one lane summing its products in k order, whatever the tile.
+template <int NV>
+HWY_INLINE void FloatPanelTile(const float* const* w, const float* const* panels, int64_t cols,
+                               hn::Vec<PF32> (&acc)[kFloatRows][NV]) {
+  const PF32 df;
+  for (int r = 0; r < kFloatRows; ++r) {
+    for (int v = 0; v < NV; ++v) acc[r][v] = hn::Zero(df);
+  }
+  for (int64_t k = 0; k < cols; ++k) {
+    hn::Vec<PF32> xv[NV];
+    for (int v = 0; v < NV; ++v) xv[v] = hn::LoadU(df, panels[v] + k * kPanelTokens);
+    for (int r = 0; r < kFloatRows; ++r) {
+      const auto wk = hn::Set(df, w[r][k]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(wk, xv[v], acc[r][v]);
+    }
+  }
+}
+
+// y[t · w.rows + r] for r in [r0, r1), t < T, for F32/F16/BF16 weights; `panels` is x packed by
+// PackFloatPanels. `buffer` is scratch the caller keeps (grown here; unused for F32 weights).
 template <class W>
-void FloatGemmRows(const MatrixRef& w, const float* x, int64_t T, int64_t r0, int64_t r1, float* y,
-                   std::vector<float>& buffer) {
+void FloatGemmRows(const MatrixRef& w, const float* panels, int64_t T, int64_t r0, int64_t r1,
+                   float* y, std::vector<float>& buffer) {
+  const PF32 df;
+  const int64_t cols = w.cols;
+  const int64_t n_panels = (T + kPanelTokens - 1) / kPanelTokens;
   const auto* weights = reinterpret_cast<const typename W::T*>(w.data.data());
   for (int64_t c0 = r0; c0 < r1; c0 += kFloatChunkRows) {
     const int64_t chunk = std::min<int64_t>(kFloatChunkRows, r1 - c0);
     const float* rows;
     if constexpr (std::is_same_v<W, F32Weights>) {
-      rows = weights + c0 * w.cols;
+      rows = weights + c0 * cols;
     } else {
-      if (static_cast<int64_t>(buffer.size()) < kFloatChunkRows * w.cols) {
-        buffer.resize(kFloatChunkRows * w.cols);
+      if (static_cast<int64_t>(buffer.size()) < kFloatChunkRows * cols) {
+        buffer.resize(kFloatChunkRows * cols);
       }
       for (int64_t r = 0; r < chunk; ++r) {
-        DecodeFloatRow<W>(weights + (c0 + r) * w.cols, w.cols, buffer.data() + r * w.cols);
+        DecodeFloatRow<W>(weights + (c0 + r) * cols, cols, buffer.data() + r * cols);
       }
       rows = buffer.data();
     }
-    ForEachTile<kFloatTileTokens>(T, [&]<int NT>(int64_t t0) {
-      const float* xt[NT];
-      for (int t = 0; t < NT; ++t) xt[t] = x + (t0 + t) * w.cols;
-      for (int64_t r = 0; r < chunk; r += kFloatTileRows) {
-        const int64_t n = std::min<int64_t>(kFloatTileRows, chunk - r);
-        const float* wr[kFloatTileRows];
+    ForEachTile<kFloatPanels>(n_panels, [&]<int NV>(int64_t p0) {
+      const float* xp[NV];
+      for (int v = 0; v < NV; ++v) xp[v] = panels + (p0 + v) * cols * kPanelTokens;
+      for (int64_t r = 0; r < chunk; r += kFloatRows) {
+        const int64_t n = std::min<int64_t>(kFloatRows, chunk - r);
+        const float* wr[kFloatRows];
         // A short last tile repeats its last row (computed, not stored).
-        for (int i = 0; i < kFloatTileRows; ++i) {
-          wr[i] = rows + (r + std::min<int64_t>(i, n - 1)) * w.cols;
-        }
-        float out[kFloatTileRows][NT];
-        FloatDotTile<kFloatTileRows, NT>(wr, xt, w.cols, out);
+        for (int i = 0; i < kFloatRows; ++i)
+          wr[i] = rows + (r + std::min<int64_t>(i, n - 1)) * cols;
+        hn::Vec<PF32> acc[kFloatRows][NV];
+        FloatPanelTile<NV>(wr, xp, cols, acc);
         for (int64_t i = 0; i < n; ++i) {
-          for (int t = 0; t < NT; ++t) y[(t0 + t) * w.rows + c0 + r + i] = out[i][t];
+          for (int v = 0; v < NV; ++v) {
+            alignas(64) float lanes[kPanelTokens];
+            hn::Store(acc[i][v], df, lanes);
+            const int64_t t0 = (p0 + v) * kPanelTokens;
+            const int64_t nt = std::min<int64_t>(kPanelTokens, T - t0);
+            for (int64_t j = 0; j < nt; ++j) y[(t0 + j) * w.rows + c0 + r + i] = lanes[j];
+          }
         }
       }
     });

@@ -135,15 +135,19 @@ TEST_P(BlockMatMulTest, FloatGemmKernelsMatchReference) {
   std::mt19937 rng(25);
   for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kBF16}) {
     for (int64_t cols : {64, 100, 257}) {
-      const int64_t rows = 23;  // a chunk of 16 and a short one; row tiles with a short last one
+      const int64_t rows = 29;  // a chunk of 16 or 24 and a short one; a short last row tile
       const std::vector<uint8_t> bytes = RandomBlocks(type, rows, cols, rng);
       const MatrixRef w{type, rows, cols, bytes};
-      for (int64_t T : {1, 6, 17}) {
+      for (int64_t T : {1, 6, 17, 70}) {
         const std::vector<float> x = RandomActivations(T * cols, rng);
         std::vector<float> fast(T * rows, NAN), split(T * rows, NAN), ref(T * rows), row(cols);
-        BlockGemmRows(w, x.data(), nullptr, T, 0, rows, fast.data());
-        BlockGemmRows(w, x.data(), nullptr, T, 0, 5, split.data());
-        BlockGemmRows(w, x.data(), nullptr, T, 5, rows, split.data());
+        const int64_t P = GemmPanelTokens(), n_panels = (T + P - 1) / P;
+        std::vector<float> panels(n_panels * P * cols, NAN);
+        PackGemmPanels(x.data(), T, cols, 0, 1, panels.data());
+        PackGemmPanels(x.data(), T, cols, 1, n_panels, panels.data());
+        BlockGemmRows(w, panels.data(), nullptr, T, 0, rows, fast.data());
+        BlockGemmRows(w, panels.data(), nullptr, T, 0, 5, split.data());
+        BlockGemmRows(w, panels.data(), nullptr, T, 5, rows, split.data());
         reference::MatMul(w, x.data(), T, ref.data());
         const double gamma = cols * kU / (1 - cols * kU);
         for (int64_t r = 0; r < rows; ++r) {
@@ -221,8 +225,7 @@ TEST(BlockKernelTest, KernelKinds) {
   EXPECT_EQ(BlockKernelFor(TensorType::kF16), BlockKernel::kFloat);
   EXPECT_EQ(BlockKernelFor(TensorType::kBF16), BlockKernel::kFloat);
   EXPECT_EQ(BlockKernelFor(TensorType::kF32), BlockKernel::kFloat);
-  EXPECT_EQ(BlockKernelFor(TensorType::kIQ4_XS), BlockKernel::kNone);
-  EXPECT_EQ(BlockKernelFor(TensorType::kQ2_K), BlockKernel::kNone);
+  EXPECT_EQ(BlockKernelFor(TensorType::kQ8_K), BlockKernel::kNone);  // activations only
 }
 
 // When SHRINK_CPU is set (ctest runs this binary once more with SHRINK_CPU=scalar), the kernels

@@ -56,6 +56,12 @@ std::vector<ActBlock>& ActivationScratch() {
   return blocks;
 }
 
+// The caller's packed float activations (prompt products on F16/BF16/F32 weights).
+std::vector<float>& PanelScratch() {
+  thread_local std::vector<float> panels;
+  return panels;
+}
+
 }  // namespace
 
 PreparedMatrix PreparedMatrix::Prepare(const MatrixRef& w, MatrixStrategy strategy) {
@@ -134,6 +140,23 @@ void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
       QuantizeActivations(x + t0 * w_.cols, (t1 - t0) * w_.cols, blocks.data() + t0 * row_blocks);
     });
     xq = blocks.data();
+  }
+  if (prompt && BlockKernelFor(w_.type) == BlockKernel::kFloat) {
+    // Pack the activations once into token panels (block_matmul.h), then split the rows.
+    const int64_t P = GemmPanelTokens();
+    const int64_t n_panels = (T + P - 1) / P;
+    std::vector<float>& panels = PanelScratch();
+    if (static_cast<int64_t>(panels.size()) < n_panels * P * w_.cols) {
+      panels.resize(n_panels * P * w_.cols);
+    }
+    pool.Run(n_panels, 1, [&](int64_t p0, int64_t p1, int) {
+      PackGemmPanels(x, T, w_.cols, p0, p1, panels.data());
+    });
+    const int64_t grain = RoundUp(RowGrain(w_.rows, pool.threads()), 24);
+    pool.Run(w_.rows, grain, [&](int64_t r0, int64_t r1, int) {
+      BlockGemmRows(w_, panels.data(), nullptr, T, r0, r1, y);
+    });
+    return;
   }
   if (prompt) {
     // Chunks of whole row groups (16 rows: the widest group, block_gemm-inl.h), about 8 per

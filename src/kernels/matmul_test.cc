@@ -119,7 +119,8 @@ void CheckInteger(TensorType type, int64_t T) {
 TEST(MatMulTest, InPlaceIntegerKernelsWithinTheActivationRoundingBound) {
   for (TensorType type :
        {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
-        TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ6_K}) {
+        TensorType::kQ8_0, TensorType::kQ2_K, TensorType::kQ3_K, TensorType::kQ4_K,
+        TensorType::kQ6_K, TensorType::kIQ4_NL, TensorType::kIQ4_XS}) {
     CheckInteger(type, 1);
     CheckInteger(type, 6);
     // Prompt batches (the register-tiled kernels): the same bound.
@@ -180,8 +181,9 @@ TEST(MatMulTest, ResultsDoNotDependOnTheThreadCount) {
 
 TEST(MatMulTest, TypesWithoutKernelsFallBackToDecodedCopies) {
   std::mt19937 rng(9);
-  const std::vector<uint8_t> q3(4 * RowBytes(TensorType::kQ3_K, 256).value(), 0);
-  const PreparedMatrix m = PreparedMatrix::Prepare({TensorType::kQ3_K, 4, 256, q3});
+  // Q8_K (llama.cpp's activation blocks) is the one table type without an integer view.
+  const std::vector<uint8_t> q8k(4 * RowBytes(TensorType::kQ8_K, 256).value(), 0);
+  const PreparedMatrix m = PreparedMatrix::Prepare({TensorType::kQ8_K, 4, 256, q8k});
   EXPECT_EQ(m.strategy(), MatrixStrategy::kDecodeToF32);
   EXPECT_EQ(m.owned_bytes(), 4 * 256 * 4);
   const std::vector<uint8_t> q4 = RandomMatrix(TensorType::kQ4_1, 1, 256, rng);
