@@ -56,6 +56,18 @@ std::vector<ActBlock>& ActivationScratch() {
   return blocks;
 }
 
+// Whether prompt products on F16/BF16/F32 weights use our tiled kernel (block_gemm-inl.h) instead
+// of decoded tiles and sgemm. Off by default: on AVX3_DL (Sapphire Rapids, one thread) OpenBLAS
+// reaches ~117 GFLOP/s on SmolLM2's ffn_down, our kernel ~92 (kernels_benchmark Prompt/F16).
+// SHRINK_FLOAT_PROMPT_KERNELS=1 turns it on, for measurements.
+bool FloatPromptKernels() {
+  static const bool on = [] {
+    const char* value = std::getenv("SHRINK_FLOAT_PROMPT_KERNELS");
+    return value != nullptr && std::atoi(value) != 0;
+  }();
+  return on;
+}
+
 // The caller's packed float activations (prompt products on F16/BF16/F32 weights).
 std::vector<float>& PanelScratch() {
   thread_local std::vector<float> panels;
@@ -125,12 +137,14 @@ void PreparedMatrix::TiledBlasMatMul(const float* x, int64_t T, float* y) const 
 }
 
 void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
-  if (T >= BlasMinRowsSetting().load(std::memory_order_relaxed)) {
+  const bool prompt = T >= kPromptMinRows;
+  const bool is_float = BlockKernelFor(w_.type) == BlockKernel::kFloat;
+  if (T >= BlasMinRowsSetting().load(std::memory_order_relaxed) ||
+      (prompt && is_float && !FloatPromptKernels())) {
     TiledBlasMatMul(x, T, y);
     return;
   }
   ThreadPool& pool = KernelThreads();
-  const bool prompt = T >= kPromptMinRows;
   const ActBlock* xq = nullptr;
   if (BlockKernelFor(w_.type) == BlockKernel::kInteger) {
     const int64_t row_blocks = w_.cols / kActBlockElements;
@@ -141,7 +155,7 @@ void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
     });
     xq = blocks.data();
   }
-  if (prompt && BlockKernelFor(w_.type) == BlockKernel::kFloat) {
+  if (prompt && is_float) {
     // Pack the activations once into token panels (block_matmul.h), then split the rows.
     const int64_t P = GemmPanelTokens();
     const int64_t n_panels = (T + P - 1) / P;

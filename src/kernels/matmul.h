@@ -10,7 +10,9 @@
 //     integer formats take the activations quantized to 8-bit blocks (activation_blocks.h, once
 //     per product), F16/BF16/F32 the F32 activations. Batches of fewer than kPromptMinRows rows
 //     (generation) use the row kernels (BlockMatMulRows), larger ones (prompts) the register-tiled
-//     prompt kernels (BlockGemmRows). Rows are split over the kernel thread pool
+//     prompt kernels (BlockGemmRows) for integer formats; for F16/BF16/F32 prompts decoded tiles
+//     and sgemm (below) stay the default, faster than our F32 kernel where measured
+//     (SHRINK_FLOAT_PROMPT_KERNELS=1 selects ours). Rows are split over the kernel thread pool
 //     (kernel_threads.h). Types without an in-place kernel (BlockKernelFor == kNone: Q2_K, Q3_K,
 //     IQ4_*) fall back to kDecodeToF32. Exact F32 products on request: from BlasMinRows() rows
 //     (never by default; SetBlasMinRows or the environment variable SHRINK_BLAS_MIN_ROWS) W is
