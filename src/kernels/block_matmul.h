@@ -3,7 +3,7 @@
 //
 //   y: (T, rows) = x: (T, cols) · Wᵀ, over any row range, so a thread pool can split the rows.
 //
-// Integer formats (weight_units.h: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) take
+// Integer formats (weight_units.h: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS) take
 // activations quantized to 8-bit ActBlocks (activation_blocks.h) and multiply bytes (exact int32
 // per 32-element unit, F32 scaling and accumulation); F32, F16 and BF16 weights take the F32
 // activations directly (F32 accumulation). Every op dispatches once per call to the best SIMD

@@ -21,7 +21,7 @@
 // and Quants (the 32 integers of one unit: the scalar twin of the SIMD unpacking in
 // legacy_units-inl.h and k_units-inl.h, which tests compare exactly). Facts:
 //   kUnits      32-element units per block
-//   kSigned     q is int8 (Q8_0) instead of [0, 63]
+//   kSigned     q is int8 (Q8_0, IQ4_*) instead of [0, 63]
 //   kHalfScales the two halves of a unit have their own scale (Q6_K); else scale[1] == scale[0]
 //   kZero       the zero point z (0: none)
 //   kMins       a min m per unit
