@@ -5,9 +5,8 @@
 
 namespace shrink {
 
-// x: (n), n >= 1. Exponentials in F32 (SIMD, within 1 ULP; below exp's normal range, 0), their sum
-// accumulated in F64 (as ggml's soft_max), then one F32 reciprocal multiplies every element.
-// Entries equal to -inf become exactly 0.
+// x: (n), n >= 1. Exponentials in F32, their sum accumulated in F64 (as ggml's soft_max), then one
+// F32 reciprocal multiplies every element. Entries equal to -inf become exactly 0.
 void Softmax(float* x, int64_t n);
 
 }  // namespace shrink
