@@ -68,7 +68,8 @@ void Product(benchmark::State& state, TensorType type) {
 }
 
 // A prompt's product through PreparedMatrix on one thread: state.range(1) == 0 the prompt kernels
-// (BlockGemmRows), 1 decoded tiles and sgemm (SetBlasMinRows). One matrix, reused: a prompt's
+// (BlockGemmRows; for F16/BF16/F32 only with SHRINK_FLOAT_PROMPT_KERNELS=1, else sgemm as well),
+// 1 decoded tiles and sgemm (SetBlasMinRows). One matrix, reused: a prompt's
 // weights are read once per product and the product is bound by arithmetic, not memory.
 void Prompt(benchmark::State& state, TensorType type) {
   const int64_t T = state.range(0);
