@@ -33,6 +33,7 @@ struct PerplexityFlags {
   int threads = std::max(1u, std::thread::hardware_concurrency());
   bool ctx_given = false;
   bool allow_long_context = false;
+  bool integer_products = false;
 };
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
@@ -184,6 +185,10 @@ Status RunPerplexityCommand(const PerplexityFlags& flags) {
     }
   }
   SetMatMulThreads(flags.threads);
+  // A quality measurement: exact F32 products by default, so scores do not move with the runtime's
+  // 8-bit activations (docs/numerics.md "Perplexity"); --integer-products measures what
+  // generate/bench compute.
+  if (!flags.integer_products) SetBlasMinRows(kPromptMinRows);
   LoadOptions options;
   options.tokenizer_path = flags.tokenizer_path;
   SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModel(flags.model_path, options));
@@ -231,6 +236,9 @@ void AddPerplexityCommand(CLI::App& app) {
       ->check(IntegerIn(1, 1024));
   cmd->add_flag("--allow-long-context", flags->allow_long_context,
                 "allow a context past the model's trained context");
+  cmd->add_flag("--integer-products", flags->integer_products,
+                "score with the runtime's integer kernels (8-bit activations) instead of exact F32 "
+                "products");
   cmd->callback([flags, ctx] {
     flags->ctx_given = ctx->count() > 0;
     FinishCommand(RunPerplexityCommand(*flags));

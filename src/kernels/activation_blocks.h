@@ -8,7 +8,7 @@
 //
 // with q in [-127, 127] (never -128: the byte products need b >= -127, int8_dot-inl.h), and
 // d·Σq over the block and over each 16-element half (one F32 rounding each), for the weight
-// formats with offsets (Σ w·x gains min · d·Σq).
+// formats with offsets (Σ w·x gains min · d·Σq), and Σq itself.
 // The error this adds to a product is bounded in docs/numerics.md ("Integer kernels").
 #pragma once
 
@@ -24,14 +24,16 @@ struct ActBlock {
   float d;
   float ds;          // d · Σ q
   float ds_half[2];  // d · Σ q over elements [0, 16) and [16, 32)
+  int32_t qsum;      // Σ q, exact (the prompt kernels' offset for Q8_0 weights biased to unsigned)
 };
-static_assert(sizeof(ActBlock) == 48);
+static_assert(sizeof(ActBlock) == 52);
 
 // A block with an infinite or NaN element: q = 0 and d, ds, ds_half NaN, so every product with it
 // is NaN (the model's NaN/Inf logits check then reports the position) instead of undefined
 // float-to-int conversions.
 inline void SetNonFiniteActBlock(ActBlock& o) {
   for (int8_t& q : o.q) q = 0;
+  o.qsum = 0;
   o.d = o.ds = o.ds_half[0] = o.ds_half[1] = std::numeric_limits<float>::quiet_NaN();
 }
 

@@ -77,6 +77,7 @@ HWY_INLINE void QuantizeActivationBlocks(const float* x, int64_t n, ActBlock* ou
     for (int h = 0; h < 2; ++h) half[h] = hn::GetLane(hn::SumOfLanes(di32, sums[h]));
     o.ds = o.d * static_cast<float>(half[0] + half[1]);
     for (int h = 0; h < 2; ++h) o.ds_half[h] = o.d * static_cast<float>(half[h]);
+    o.qsum = half[0] + half[1];
   }
 }
 

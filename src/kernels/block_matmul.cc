@@ -6,11 +6,13 @@
 
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/block_matmul.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/block_gemm-inl.h"
 #include "kernels/block_matmul-inl.h"
 #include "kernels/reference.h"
 
@@ -106,6 +108,39 @@ void BlockMatMulRowsTarget(const MatrixRef& w, const float* x, const ActBlock* x
 #endif
 }
 
+// A thread's scratch for the prompt kernels: one weight row group or chunk, grown once.
+struct GemmScratch {
+  std::vector<uint8_t> quads;
+  std::vector<float> floats;
+};
+GemmScratch& ThreadGemmScratch() {
+  thread_local GemmScratch scratch;
+  return scratch;
+}
+
+int64_t GemmPanelTokensTarget() { return kPanelTokens; }
+
+void PackGemmPanelsTarget(const float* x, int64_t T, int64_t cols, int64_t p0, int64_t p1,
+                          float* out) {
+  PackFloatPanels(x, T, cols, p0, p1, out);
+}
+
+void BlockGemmRowsTarget(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T,
+                         int64_t r0, int64_t r1, float* y) {
+  GemmScratch& scratch = ThreadGemmScratch();
+  const bool is_float = VisitFloatWeights(w.type, [&](auto weights) {
+    FloatGemmRows<decltype(weights)>(w, x, T, r0, r1, y, scratch.floats);
+  });
+  if (is_float) return;
+#if SHRINK_HAVE_UNIT_VECTORS
+  VisitUnits(w.type, [&](auto units) {
+    UnitGemmRows<decltype(units)>(w, xq, T, r0, r1, y, scratch.quads, scratch.floats);
+  });
+#else
+  reference::QuantizedMatMulRows(w, xq, T, r0, r1, y);
+#endif
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace shrink
 HWY_AFTER_NAMESPACE();
@@ -132,6 +167,9 @@ void EnsureCpuTarget() {
 HWY_EXPORT(QuantizeActivationsTarget);
 HWY_EXPORT(BlockMatMulRowsTarget);
 HWY_EXPORT(DecodeRowsTarget);
+HWY_EXPORT(BlockGemmRowsTarget);
+HWY_EXPORT(GemmPanelTokensTarget);
+HWY_EXPORT(PackGemmPanelsTarget);
 
 BlockKernel BlockKernelFor(TensorType type) {
   // The F32/F16/BF16 mapping is target-independent: ask the static target's copy.
@@ -148,6 +186,22 @@ void BlockMatMulRows(const MatrixRef& w, const float* x, const ActBlock* xq, int
                      int64_t r1, float* y) {
   EnsureCpuTarget();
   HWY_DYNAMIC_DISPATCH(BlockMatMulRowsTarget)(w, x, xq, T, r0, r1, y);
+}
+
+void BlockGemmRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
+                   int64_t r1, float* y) {
+  EnsureCpuTarget();
+  HWY_DYNAMIC_DISPATCH(BlockGemmRowsTarget)(w, x, xq, T, r0, r1, y);
+}
+
+int64_t GemmPanelTokens() {
+  EnsureCpuTarget();
+  return HWY_DYNAMIC_DISPATCH(GemmPanelTokensTarget)();
+}
+
+void PackGemmPanels(const float* x, int64_t T, int64_t cols, int64_t p0, int64_t p1, float* out) {
+  EnsureCpuTarget();
+  HWY_DYNAMIC_DISPATCH(PackGemmPanelsTarget)(x, T, cols, p0, p1, out);
 }
 
 void DecodeRows(const MatrixRef& w, int64_t r0, int64_t r1, float* out) {

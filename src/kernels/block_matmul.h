@@ -3,7 +3,7 @@
 //
 //   y: (T, rows) = x: (T, cols) · Wᵀ, over any row range, so a thread pool can split the rows.
 //
-// Integer formats (weight_units.h: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) take
+// Integer formats (weight_units.h: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS) take
 // activations quantized to 8-bit ActBlocks (activation_blocks.h) and multiply bytes (exact int32
 // per 32-element unit, F32 scaling and accumulation); F32, F16 and BF16 weights take the F32
 // activations directly (F32 accumulation). Every op dispatches once per call to the best SIMD
@@ -31,6 +31,22 @@ BlockKernel BlockKernelFor(TensorType type);
 // and `xq` is unused. REQUIRES: BlockKernelFor(w.type) != kNone, 0 <= r0 <= r1 <= w.rows.
 void BlockMatMulRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
                      int64_t r1, float* y);
+
+// The same product for prompt-sized batches (block_gemm-inl.h): weight rows unpacked once per
+// group and used for every activation row, register tiles of rows × activation rows. Inputs as
+// BlockMatMulRows, except that for kFloat types `x` is the activations packed into panels
+// (PackGemmPanels). A thread's scratch grows to one row group or chunk (a few KB per 256 columns).
+// Results do not depend on the row range a call covers; for a given target they may differ from
+// BlockMatMulRows' by F32 rounding (docs/numerics.md).
+void BlockGemmRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
+                   int64_t r1, float* y);
+
+// Float activations for BlockGemmRows: x: (T, cols) as ceil(T / P) panels of P = GemmPanelTokens()
+// rows, each transposed (cols × P floats, zero past row T). PackGemmPanels writes panels [p0, p1)
+// of `out` (ceil(T / P) · P · cols floats). Both follow the dispatched target: pack and multiply
+// under the same target.
+int64_t GemmPanelTokens();
+void PackGemmPanels(const float* x, int64_t T, int64_t cols, int64_t p0, int64_t p1, float* out);
 
 // out: ((r1 - r0), w.cols) = rows [r0, r1) of W decoded to F32, bit-identical to the formats
 // table's decode (Traits(type).decode), for any type in the table (types without a SIMD decoder

@@ -17,6 +17,7 @@
 
 #include "kernels/block_matmul.h"
 #include "kernels/cpu_target.h"
+#include "kernels/matmul.h"
 #include "kernels/random_blocks_test_util.h"
 
 namespace shrink {
@@ -66,6 +67,33 @@ void Product(benchmark::State& state, TensorType type) {
   state.SetLabel(CpuTargetName());
 }
 
+// A prompt's product through PreparedMatrix on one thread: state.range(1) == 0 the prompt kernels
+// (BlockGemmRows; for F16/BF16/F32 only with SHRINK_FLOAT_PROMPT_KERNELS=1, else sgemm as well),
+// 1 decoded tiles and sgemm (SetBlasMinRows). One matrix, reused: a prompt's
+// weights are read once per product and the product is bound by arithmetic, not memory.
+void Prompt(benchmark::State& state, TensorType type) {
+  const int64_t T = state.range(0);
+  const bool blas = state.range(1) != 0;
+  std::mt19937 rng(3);
+  const std::vector<uint8_t> bytes = RandomBlocks(type, kRows, kCols, rng);
+  SetMatMulThreads(1);
+  const PreparedMatrix m = PreparedMatrix::Prepare({type, kRows, kCols, bytes});
+  std::vector<float> x(T * kCols), y(T * kRows);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  const int64_t saved = BlasMinRows();
+  SetBlasMinRows(blas ? kPromptMinRows : 0);
+  for (auto _ : state) {
+    m.MatMul(x.data(), T, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  SetBlasMinRows(saved);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kRows * kCols * T * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+  state.SetLabel(std::string(CpuTargetName()) + (blas ? " sgemm" : " kernels"));
+}
+
 // The bandwidth bound: sum 64-bit words over the same total bytes, cycled the same way.
 void StreamRead(benchmark::State& state) {
   const Matrices m = Make(TensorType::kQ4_1);
@@ -94,6 +122,11 @@ void RegisterAll() {
         TensorType::kF16, TensorType::kBF16, TensorType::kF32}) {
     const std::string name = std::string("Product/") + std::string(Traits(type).name);
     benchmark::RegisterBenchmark(name.c_str(), Product, type)->Arg(1)->Arg(4)->Arg(15);
+    const std::string prompt = std::string("Prompt/") + std::string(Traits(type).name);
+    benchmark::RegisterBenchmark(prompt.c_str(), Prompt, type)
+        ->Args({512, 0})
+        ->Args({512, 1})
+        ->Unit(benchmark::kMillisecond);
   }
 }
 

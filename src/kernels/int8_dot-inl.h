@@ -81,6 +81,23 @@ HWY_INLINE hn::Vec256<int32_t> DotBytesAccumulate(hn::Full256<int32_t>, hn::Vec2
 }
 #endif  // HWY_TARGET <= HWY_AVX2
 
+#if HWY_TARGET <= HWY_AVX3
+// 512-bit vectors (the prompt kernels' row groups, block_gemm-inl.h). Highway 1.0.3's AVX3_DL
+// target attribute lacks avx512vnni, so the instruction is written out (EVEX is its only encoding
+// at this width).
+HWY_INLINE hn::Vec512<int32_t> DotBytesAccumulate(hn::Full512<int32_t>, hn::Vec512<uint8_t> a,
+                                                  hn::Vec512<int8_t> b, hn::Vec512<int32_t> sum) {
+#if HWY_TARGET == HWY_AVX3_DL
+  __m512i acc = sum.raw;
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a.raw), "v"(b.raw));
+  return hn::Vec512<int32_t>{acc};
+#else
+  const __m512i pairs = _mm512_maddubs_epi16(a.raw, b.raw);
+  return hn::Add(sum, hn::Vec512<int32_t>{_mm512_madd_epi16(pairs, _mm512_set1_epi16(1))});
+#endif
+}
+#endif  // HWY_TARGET <= HWY_AVX3
+
 #else  // other targets
 
 template <class DI32, class VU8, class VI8>

@@ -20,6 +20,29 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 #if SHRINK_HAVE_UNIT_VECTORS
 
+// Q2_K: bits 2·(kUnit % 4) of qs[32 · (kUnit / 4) + l].
+template <int kUnit>
+HWY_INLINE UnitBytes CrumbsOf(const uint8_t* qs) {
+  const DU8 d;
+  UnitBytes u = LoadUnitBytes(qs + 32 * (kUnit / 4));
+  for (int i = 0; i < kUnitVecs; ++i) {
+    u.v[i] = hn::And(hn::ShiftRight<2 * (kUnit % 4)>(u.v[i]), hn::Set(d, 3));
+  }
+  return u;
+}
+template <int kUnit>
+HWY_INLINE UnitBytes UnpackUnit(Q2_KUnits, const BlockQ2_K& b) {
+  return CrumbsOf<kUnit>(b.qs);
+}
+
+// Q3_K: as Q2_K, plus 4 where bit kUnit of hmask[l] is set.
+template <int kUnit>
+HWY_INLINE UnitBytes UnpackUnit(Q3_KUnits, const BlockQ3_K& b) {
+  UnitBytes u = CrumbsOf<kUnit>(b.qs);
+  AddWhereMasked(LoadUnitBytes(b.hmask), static_cast<uint8_t>(1u << kUnit), 4, u);
+  return u;
+}
+
 // Q4_K: nibble kUnit % 2 of qs[32 · (kUnit / 2) + l].
 template <int kUnit>
 HWY_INLINE UnitBytes UnpackUnit(Q4_KUnits, const BlockQ4_K& b) {

@@ -44,6 +44,25 @@ HWY_INLINE UnitBytes UnpackUnit(Q8_0Units, const BlockQ8_0& b) {
   return LoadUnitBytes(reinterpret_cast<const uint8_t*>(b.qs));
 }
 
+// IQ4: the nibbles of 16 bytes (legacy layout) mapped through the 16-level table, one byte
+// shuffle per vector (the table repeated in every 128-bit block, as the shuffle looks up within
+// one).
+HWY_INLINE UnitBytes NibbleLevels16(const uint8_t* qs) {
+  const DU8 d;
+  const auto table = hn::LoadDup128(d, reinterpret_cast<const uint8_t*>(kIq4nlValues));
+  UnitBytes u = SplitNibbles16(qs);
+  for (int k = 0; k < kUnitVecs; ++k) u.v[k] = hn::TableLookupBytes(table, u.v[k]);
+  return u;
+}
+template <int kUnit>
+HWY_INLINE UnitBytes UnpackUnit(IQ4_NLUnits, const BlockIQ4_NL& b) {
+  return NibbleLevels16(b.qs);
+}
+template <int kUnit>
+HWY_INLINE UnitBytes UnpackUnit(IQ4_XSUnits, const BlockIQ4_XS& b) {
+  return NibbleLevels16(b.qs + 16 * kUnit);
+}
+
 #endif  // SHRINK_HAVE_UNIT_VECTORS
 
 }  // namespace HWY_NAMESPACE

@@ -22,12 +22,12 @@ int64_t RowGrain(int64_t rows, int threads) {
   return std::max<int64_t>(16, (rows + 8 * threads - 1) / (8 * threads));
 }
 
-// Activation rows from which a product decodes tiles of W and runs sgemm (matmul.h): the default,
-// SHRINK_BLAS_MIN_ROWS when set (0: never), or what SetBlasMinRows chose.
+// Activation rows from which a product decodes tiles of W and runs sgemm (matmul.h): never by
+// default, SHRINK_BLAS_MIN_ROWS when set (0: never), or what SetBlasMinRows chose.
 std::atomic<int64_t>& BlasMinRowsSetting() {
   static std::atomic<int64_t> rows = [] {
     const char* value = std::getenv("SHRINK_BLAS_MIN_ROWS");
-    if (value == nullptr || *value == '\0') return kDefaultBlasMinRows;
+    if (value == nullptr || *value == '\0') return std::numeric_limits<int64_t>::max();
     const long long n = std::atoll(value);
     return n <= 0 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(n);
   }();
@@ -54,6 +54,24 @@ std::vector<float>& TileScratch() {
 std::vector<ActBlock>& ActivationScratch() {
   thread_local std::vector<ActBlock> blocks;
   return blocks;
+}
+
+// Whether prompt products on F16/BF16/F32 weights use our tiled kernel (block_gemm-inl.h) instead
+// of decoded tiles and sgemm. Off by default: on AVX3_DL (Sapphire Rapids, one thread) OpenBLAS
+// reaches ~117 GFLOP/s on SmolLM2's ffn_down, our kernel ~92 (kernels_benchmark Prompt/F16).
+// SHRINK_FLOAT_PROMPT_KERNELS=1 turns it on, for measurements.
+bool FloatPromptKernels() {
+  static const bool on = [] {
+    const char* value = std::getenv("SHRINK_FLOAT_PROMPT_KERNELS");
+    return value != nullptr && std::atoi(value) != 0;
+  }();
+  return on;
+}
+
+// The caller's packed float activations (prompt products on F16/BF16/F32 weights).
+std::vector<float>& PanelScratch() {
+  thread_local std::vector<float> panels;
+  return panels;
 }
 
 }  // namespace
@@ -119,7 +137,10 @@ void PreparedMatrix::TiledBlasMatMul(const float* x, int64_t T, float* y) const 
 }
 
 void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
-  if (T >= BlasMinRowsSetting().load(std::memory_order_relaxed)) {
+  const bool prompt = T >= kPromptMinRows;
+  const bool is_float = BlockKernelFor(w_.type) == BlockKernel::kFloat;
+  if (T >= BlasMinRowsSetting().load(std::memory_order_relaxed) ||
+      (prompt && is_float && !FloatPromptKernels())) {
     TiledBlasMatMul(x, T, y);
     return;
   }
@@ -133,6 +154,31 @@ void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
       QuantizeActivations(x + t0 * w_.cols, (t1 - t0) * w_.cols, blocks.data() + t0 * row_blocks);
     });
     xq = blocks.data();
+  }
+  if (prompt && is_float) {
+    // Pack the activations once into token panels (block_matmul.h), then split the rows.
+    const int64_t P = GemmPanelTokens();
+    const int64_t n_panels = (T + P - 1) / P;
+    std::vector<float>& panels = PanelScratch();
+    if (static_cast<int64_t>(panels.size()) < n_panels * P * w_.cols) {
+      panels.resize(n_panels * P * w_.cols);
+    }
+    pool.Run(n_panels, 1, [&](int64_t p0, int64_t p1, int) {
+      PackGemmPanels(x, T, w_.cols, p0, p1, panels.data());
+    });
+    const int64_t grain = RoundUp(RowGrain(w_.rows, pool.threads()), 24);
+    pool.Run(w_.rows, grain, [&](int64_t r0, int64_t r1, int) {
+      BlockGemmRows(w_, panels.data(), nullptr, T, r0, r1, y);
+    });
+    return;
+  }
+  if (prompt) {
+    // Chunks of whole row groups (16 rows: the widest group, block_gemm-inl.h), about 8 per
+    // thread; each chunk runs every activation row.
+    const int64_t grain = RoundUp(RowGrain(w_.rows, pool.threads()), 16);
+    pool.Run(w_.rows, grain,
+             [&](int64_t r0, int64_t r1, int) { BlockGemmRows(w_, x, xq, T, r0, r1, y); });
+    return;
   }
   pool.Run(w_.rows, RowGrain(w_.rows, pool.threads()),
            [&](int64_t r0, int64_t r1, int) { BlockMatMulRows(w_, x, xq, T, r0, r1, y); });

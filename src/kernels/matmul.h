@@ -6,15 +6,18 @@
 // (PreparedMatrix::Prepare) and calls MatMul. How a prepared matrix computes is this file's
 // business:
 //   - MatrixStrategy::kInPlace (default): no copy of the weights (a mapped file's pages are their
-//     only copy). Batches of fewer than kDefaultBlasMinRows rows (generation) run the SIMD
-//     kernels of block_matmul.h on the stored blocks: integer formats take the activations
-//     quantized to 8-bit blocks (activation_blocks.h), F16/BF16/F32 the F32 activations. Larger
-//     batches (prompts) decode W tile by tile into a per-thread F32 buffer (bit-identical to the
-//     formats table's decode) and run OpenBLAS sgemm on each tile, faster there than the integer
-//     kernels, with F32 activations. Rows (tiles) are split over the kernel thread pool
+//     only copy). Every product runs the SIMD kernels of block_matmul.h on the stored blocks:
+//     integer formats take the activations quantized to 8-bit blocks (activation_blocks.h, once
+//     per product), F16/BF16/F32 the F32 activations. Batches of fewer than kPromptMinRows rows
+//     (generation) use the row kernels (BlockMatMulRows), larger ones (prompts) the register-tiled
+//     prompt kernels (BlockGemmRows) for integer formats; for F16/BF16/F32 prompts decoded tiles
+//     and sgemm (below) stay the default, faster than our F32 kernel where measured
+//     (SHRINK_FLOAT_PROMPT_KERNELS=1 selects ours). Rows are split over the kernel thread pool
 //     (kernel_threads.h). Types without an in-place kernel (BlockKernelFor == kNone: Q2_K, Q3_K,
-//     IQ4_*) fall back to kDecodeToF32. The environment variable SHRINK_BLAS_MIN_ROWS moves the
-//     batch threshold (0: never sgemm), for measurements.
+//     IQ4_*) fall back to kDecodeToF32. Exact F32 products on request: from BlasMinRows() rows
+//     (never by default; SetBlasMinRows or the environment variable SHRINK_BLAS_MIN_ROWS) W is
+//     decoded tile by tile into a per-thread F32 buffer (bit-identical to the formats table's
+//     decode) and multiplied by OpenBLAS sgemm with F32 activations.
 //   - MatrixStrategy::kDecodeToF32: non-F32 weights are decoded once (formats' scalar decode) into
 //     an owned F32 copy (4 bytes per weight); products are OpenBLAS sgemm (T > 1) or sgemv (T == 1).
 //   - MatrixStrategy::kDecodeRows: no copy; each row is decoded into a scratch buffer and dotted
@@ -41,8 +44,8 @@ struct MatrixRef {
 
 enum class MatrixStrategy { kInPlace, kDecodeToF32, kDecodeRows };
 
-// kInPlace products with at least this many activation rows use decoded tiles and sgemm.
-inline constexpr int64_t kDefaultBlasMinRows = 16;
+// kInPlace products with at least this many activation rows use the prompt kernels.
+inline constexpr int64_t kPromptMinRows = 16;
 
 class PreparedMatrix {
  public:
@@ -88,9 +91,8 @@ void SetMatMulThreads(int n);
 
 // The batch size (activation rows) from which kInPlace products use decoded tiles and sgemm, F32
 // activations; below it the in-place kernels (8-bit activations for integer formats). Starts at
-// kDefaultBlasMinRows or the environment's SHRINK_BLAS_MIN_ROWS. SetBlasMinRows(1) makes every
-// product exact F32 arithmetic (the model oracle tests); rows <= 0: never sgemm. Affects the
-// process.
+// never or the environment's SHRINK_BLAS_MIN_ROWS. SetBlasMinRows(1) makes every product exact F32
+// arithmetic (the model oracle tests); rows <= 0: never sgemm. Affects the process.
 int64_t BlasMinRows();
 void SetBlasMinRows(int64_t rows);
 

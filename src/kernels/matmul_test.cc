@@ -73,12 +73,12 @@ TEST(MatMulTest, QuantizedDecodeRows) {
   }
 }
 
-// The in-place strategy below BlasMinRows rows: 8-bit activation blocks for integer formats. Per
+// The in-place strategy (unless BlasMinRows asks for sgemm): 8-bit activation blocks for integer formats. Per
 // docs/numerics.md ("Integer kernels"): |ŷ − y| <= Σ_b (d_b/2 + 381u·d_b)·Σ_{i in b}|w_i|  (the
 // activation rounding) + (3u + γ_m)·Σ_i |w_i|·(|x_i| + d_b)  (F32 scaling and sums of the unit
 // terms) + 2u·Σ_i |w_i·x_i|  (the weights' own decode rounding, which the integer view skips).
 void CheckInteger(TensorType type, int64_t T) {
-  const int64_t rows = 24, cols = 512;
+  const int64_t rows = 37, cols = 512;  // 37: row groups of 4, 8 and 16 with a short last one
   std::mt19937 rng(8);
   const std::vector<uint8_t> bytes = RandomMatrix(type, rows, cols, rng);
   const MatrixRef w{type, rows, cols, bytes};
@@ -117,31 +117,48 @@ void CheckInteger(TensorType type, int64_t T) {
 }
 
 TEST(MatMulTest, InPlaceIntegerKernelsWithinTheActivationRoundingBound) {
-  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0,
-                          TensorType::kQ5_1, TensorType::kQ8_0}) {
+  for (TensorType type :
+       {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
+        TensorType::kQ8_0, TensorType::kQ2_K, TensorType::kQ3_K, TensorType::kQ4_K,
+        TensorType::kQ6_K, TensorType::kIQ4_NL, TensorType::kIQ4_XS}) {
     CheckInteger(type, 1);
     CheckInteger(type, 6);
+    // Prompt batches (the register-tiled kernels): the same bound.
+    CheckInteger(type, kPromptMinRows);
+    CheckInteger(type, kPromptMinRows + 13);
   }
 }
 
-// From BlasMinRows rows on, decoded tiles and sgemm: F32 activations, the F32 bound.
-TEST(MatMulTest, InPlacePromptBatchesAreF32Products) {
+// Float weights in prompt batches: our tiled F32 kernel, the F32 bound.
+TEST(MatMulTest, InPlaceFloatPromptBatchesAreF32Products) {
+  for (TensorType type : {TensorType::kF16, TensorType::kBF16, TensorType::kF32}) {
+    Check(type, MatrixStrategy::kInPlace, kPromptMinRows);
+    Check(type, MatrixStrategy::kInPlace, kPromptMinRows + 3);
+  }
+}
+
+// From BlasMinRows rows on (when set), decoded tiles and sgemm: F32 activations, the F32 bound.
+TEST(MatMulTest, InPlaceExactBatchesAreF32Products) {
+  const int64_t saved = BlasMinRows();
+  SetBlasMinRows(kPromptMinRows);
   for (TensorType type :
        {TensorType::kQ4_1, TensorType::kQ8_0, TensorType::kF16, TensorType::kF32}) {
-    Check(type, MatrixStrategy::kInPlace, BlasMinRows());
-    Check(type, MatrixStrategy::kInPlace, BlasMinRows() + 3);
+    Check(type, MatrixStrategy::kInPlace, kPromptMinRows);
+    Check(type, MatrixStrategy::kInPlace, kPromptMinRows + 3);
   }
+  SetBlasMinRows(saved);
 }
 
 // Rows are split over the kernel thread pool; every output is computed the same way whichever
-// thread runs it, so results are bit-identical for any thread count (both batch regimes).
+// thread runs it, so results are bit-identical for any thread count (generation and prompt
+// kernels).
 TEST(MatMulTest, ResultsDoNotDependOnTheThreadCount) {
   std::mt19937 rng(10);
   const int64_t rows = 333, cols = 256;
   for (TensorType type : {TensorType::kQ4_1, TensorType::kQ8_0, TensorType::kF16}) {
     const std::vector<uint8_t> bytes = RandomMatrix(type, rows, cols, rng);
     const PreparedMatrix m = PreparedMatrix::Prepare({type, rows, cols, bytes});
-    for (int64_t T : {int64_t{1}, int64_t{5}, BlasMinRows() + 1}) {
+    for (int64_t T : {int64_t{1}, int64_t{5}, kPromptMinRows + 1, 2 * kPromptMinRows + 7}) {
       std::normal_distribution<float> dist(0.0f, 1.0f);
       std::vector<float> x(T * cols);
       for (float& v : x) v = dist(rng);
@@ -164,8 +181,9 @@ TEST(MatMulTest, ResultsDoNotDependOnTheThreadCount) {
 
 TEST(MatMulTest, TypesWithoutKernelsFallBackToDecodedCopies) {
   std::mt19937 rng(9);
-  const std::vector<uint8_t> q3(4 * RowBytes(TensorType::kQ3_K, 256).value(), 0);
-  const PreparedMatrix m = PreparedMatrix::Prepare({TensorType::kQ3_K, 4, 256, q3});
+  // Q8_K (llama.cpp's activation blocks) is the one table type without an integer view.
+  const std::vector<uint8_t> q8k(4 * RowBytes(TensorType::kQ8_K, 256).value(), 0);
+  const PreparedMatrix m = PreparedMatrix::Prepare({TensorType::kQ8_K, 4, 256, q8k});
   EXPECT_EQ(m.strategy(), MatrixStrategy::kDecodeToF32);
   EXPECT_EQ(m.owned_bytes(), 4 * 256 * 4);
   const std::vector<uint8_t> q4 = RandomMatrix(TensorType::kQ4_1, 1, 256, rng);

@@ -19,7 +19,13 @@ inline std::vector<int> F16FieldOffsets(TensorType type) {
     case TensorType::kQ4_0:
     case TensorType::kQ5_0:
     case TensorType::kQ8_0:
+    case TensorType::kIQ4_NL:
+    case TensorType::kIQ4_XS:
       return {0};
+    case TensorType::kQ2_K:
+      return {80, 82};
+    case TensorType::kQ3_K:
+      return {108};
     case TensorType::kQ4_1:
     case TensorType::kQ5_1:
     case TensorType::kQ4_K:
@@ -63,7 +69,8 @@ inline std::vector<uint8_t> RandomBlocks(TensorType type, int64_t rows, int64_t 
 
 // Types with integer kernels (weight_units.h), in table order.
 inline constexpr TensorType kIntegerKernelTypes[] = {
-    TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
-    TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K};
+    TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0,   TensorType::kQ5_1,
+    TensorType::kQ8_0, TensorType::kQ2_K, TensorType::kQ3_K,   TensorType::kQ4_K,
+    TensorType::kQ5_K, TensorType::kQ6_K, TensorType::kIQ4_NL, TensorType::kIQ4_XS};
 
 }  // namespace shrink

@@ -133,6 +133,7 @@ void QuantizeActivations(const float* x, int64_t n, ActBlock* out) {
     o.ds = o.d * static_cast<float>(sums[0] + sums[1]);
     o.ds_half[0] = o.d * static_cast<float>(sums[0]);
     o.ds_half[1] = o.d * static_cast<float>(sums[1]);
+    o.qsum = sums[0] + sums[1];
   }
 }
 

@@ -126,6 +126,7 @@ void TestQuantizeActivationsMatchesReference() {
     ASSERT_EQ(simd[b].ds, scalar[b].ds) << "block " << b;
     ASSERT_EQ(simd[b].ds_half[0], scalar[b].ds_half[0]) << "block " << b;
     ASSERT_EQ(simd[b].ds_half[1], scalar[b].ds_half[1]) << "block " << b;
+    ASSERT_EQ(simd[b].qsum, scalar[b].qsum) << "block " << b;
   }
 }
 

@@ -6,11 +6,13 @@
 //
 //   w[i] = scale[h] · (q[i] − z)   (zero-point formats: Q4_0 z = 8, Q5_0 z = 16, Q6_K z = 32)
 //   w[i] = scale[h] · q[i] + m[h]  (min formats: Q4_1, Q5_1, Q4_K, Q5_K)
-//   w[i] = scale[h] · q[i]         (Q8_0)
-//   h = i / 16, the unit's two 16-element halves,
+//   w[i] = scale[h] · q[i]         (Q8_0, IQ4_NL and IQ4_XS: q their level table's int8 value)
+//   h = i / 16, the unit's two 16-element halves (own scales in Q2_K, Q3_K, Q6_K; own mins in
+//   Q2_K), Q3_K z = 4,
 //
-// q an integer: in [0, 63] for every format but Q8_0 (kSigned = false), so that it multiplies an
-// int8 activation in an unsigned × signed byte product, and in [-128, 127] for Q8_0. These are the
+// q an integer: in [0, 63] for every format but Q8_0 and IQ4_* (kSigned = false), so that it
+// multiplies an int8 activation in an unsigned × signed byte product, and in [-128, 127] for Q8_0
+// and IQ4_*. These are the
 // formats table's decode formulas with the same float operations, so decoding by this view is
 // bit-identical to it (DecodeRows in block_matmul.h). The integer kernels use the single form
 // w = scale·q + min, with min = m or −z·scale (UnitScales::min; exact: z is a power of two).
@@ -19,7 +21,7 @@
 // and Quants (the 32 integers of one unit: the scalar twin of the SIMD unpacking in
 // legacy_units-inl.h and k_units-inl.h, which tests compare exactly). Facts:
 //   kUnits      32-element units per block
-//   kSigned     q is int8 (Q8_0) instead of [0, 63]
+//   kSigned     q is int8 (Q8_0, IQ4_*) instead of [0, 63]
 //   kHalfScales the two halves of a unit have their own scale (Q6_K); else scale[1] == scale[0]
 //   kZero       the zero point z (0: none)
 //   kMins       a min m per unit
@@ -31,6 +33,7 @@
 #include <cstring>
 
 #include "formats/float_types.h"
+#include "formats/iq_quants.h"
 #include "formats/k_quants.h"
 #include "formats/legacy_quants.h"
 #include "formats/types.h"
@@ -235,6 +238,103 @@ struct Q6_KUnits {
   }
 };
 
+// Q2_K: unit u takes bits 2·(u % 4) of qs[32 · (u / 4) + l]; half h has scales[2u + h]: scale
+// d·(low nibble), min −dmin·(high nibble).
+struct Q2_KUnits {
+  using Block = BlockQ2_K;
+  static constexpr TensorType kType = TensorType::kQ2_K;
+  static constexpr int kUnits = 8;
+  static constexpr bool kSigned = false, kHalfScales = true, kMins = true;
+  static constexpr int kZero = 0;
+  static constexpr bool kOffset = kMins || kZero != 0;
+  static void Scales(const Block& b, UnitScales* s) {
+    const float d = units_internal::HalfToFloat(b.d);
+    const float dmin = units_internal::HalfToFloat(b.dmin);
+    for (int u = 0; u < 8; ++u) {
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t sc = b.scales[2 * u + h];
+        s[u].scale[h] = d * static_cast<float>(sc & 15);
+        s[u].min[h] = -(dmin * static_cast<float>(sc >> 4));
+      }
+    }
+  }
+  static void Quants(const Block& b, int u, int8_t* q) {
+    const uint8_t* qs = b.qs + 32 * (u / 4);
+    for (int l = 0; l < 32; ++l) q[l] = static_cast<int8_t>((qs[l] >> (2 * (u % 4))) & 3);
+  }
+};
+
+// Q3_K: the low two bits as Q2_K, plus 4 where bit u of hmask[l] is set (a clear bit is the
+// format's −4: q − 4 is its value); half h has the 6-bit scale 2u + h, biased by 32.
+struct Q3_KUnits {
+  using Block = BlockQ3_K;
+  static constexpr TensorType kType = TensorType::kQ3_K;
+  static constexpr int kUnits = 8;
+  static constexpr bool kSigned = false, kHalfScales = true, kMins = false;
+  static constexpr int kZero = 4;
+  static constexpr bool kOffset = kMins || kZero != 0;
+  static void Scales(const Block& b, UnitScales* s) {
+    const float d = units_internal::HalfToFloat(b.d);
+    for (int u = 0; u < 8; ++u) {
+      for (int h = 0; h < 2; ++h) {
+        s[u].scale[h] = d * static_cast<float>(UnpackScaleQ3_K(b.scales, 2 * u + h) - 32);
+        s[u].min[h] = -4.0f * s[u].scale[h];
+      }
+    }
+  }
+  static void Quants(const Block& b, int u, int8_t* q) {
+    const uint8_t* qs = b.qs + 32 * (u / 4);
+    for (int l = 0; l < 32; ++l) {
+      const int low = (qs[l] >> (2 * (u % 4))) & 3;
+      q[l] = static_cast<int8_t>(low | (((b.hmask[l] >> u) & 1) << 2));
+    }
+  }
+};
+
+namespace units_internal {
+// IQ4: 16 packed bytes -> 32 levels (low nibbles elements 0..15, high nibbles 16..31).
+inline void NibbleLevels(const uint8_t* qs, int8_t* q) {
+  for (int j = 0; j < 16; ++j) {
+    q[j] = kIq4nlValues[qs[j] & 15];
+    q[j + 16] = kIq4nlValues[qs[j] >> 4];
+  }
+}
+}  // namespace units_internal
+
+struct IQ4_NLUnits {
+  using Block = BlockIQ4_NL;
+  static constexpr TensorType kType = TensorType::kIQ4_NL;
+  static constexpr int kUnits = 1;
+  static constexpr bool kSigned = true, kHalfScales = false, kMins = false;
+  static constexpr int kZero = 0;
+  static constexpr bool kOffset = kMins || kZero != 0;
+  static void Scales(const Block& b, UnitScales* s) {
+    units_internal::SetUniform(s[0], units_internal::HalfToFloat(b.d), 0.0f);
+  }
+  static void Quants(const Block& b, int, int8_t* q) { units_internal::NibbleLevels(b.qs, q); }
+};
+
+// IQ4_XS: unit u is packed as one IQ4_NL block in qs[16u ..]; scale d·(6-bit ls − 32).
+struct IQ4_XSUnits {
+  using Block = BlockIQ4_XS;
+  static constexpr TensorType kType = TensorType::kIQ4_XS;
+  static constexpr int kUnits = 8;
+  static constexpr bool kSigned = true, kHalfScales = false, kMins = false;
+  static constexpr int kZero = 0;
+  static constexpr bool kOffset = kMins || kZero != 0;
+  static void Scales(const Block& b, UnitScales* s) {
+    const float d = units_internal::HalfToFloat(b.d);
+    for (int u = 0; u < 8; ++u) {
+      const int low = (b.scales_l[u / 2] >> (4 * (u % 2))) & 15;
+      const int high = (b.scales_h >> (2 * u)) & 3;
+      units_internal::SetUniform(s[u], d * static_cast<float>((low | (high << 4)) - 32), 0.0f);
+    }
+  }
+  static void Quants(const Block& b, int u, int8_t* q) {
+    units_internal::NibbleLevels(b.qs + 16 * u, q);
+  }
+};
+
 // Calls fn(Units{}) with the traits of `type`; returns false (fn not called) when the type has no
 // integer view. The only place that maps a table type to its traits.
 template <class Fn>
@@ -263,6 +363,18 @@ bool VisitUnits(TensorType type, Fn&& fn) {
       return true;
     case TensorType::kQ6_K:
       fn(Q6_KUnits{});
+      return true;
+    case TensorType::kQ2_K:
+      fn(Q2_KUnits{});
+      return true;
+    case TensorType::kQ3_K:
+      fn(Q3_KUnits{});
+      return true;
+    case TensorType::kIQ4_NL:
+      fn(IQ4_NLUnits{});
+      return true;
+    case TensorType::kIQ4_XS:
+      fn(IQ4_XSUnits{});
       return true;
     default:
       return false;

@@ -1,0 +1,352 @@
+// Prompt-sized matrix products (many activation rows) on weights as stored, per SIMD target: the
+// matrix × matrix twins of block_matmul-inl.h's row kernels (block_matmul.h BlockGemmRows).
+//
+// Integer formats. A group of G weight rows (G = the int32 lanes of a full vector: 4 on SSE4/NEON,
+// 8 on AVX2, 16 on AVX-512) is unpacked once (the formats' unpackers, weight_units.h) into a
+// small buffer that puts the rows side by side, lane j holding row j:
+//
+//   quad g of unit u: G × 4 bytes, bytes 4g..4g+3 of every row's unit u   (8 quads per unit)
+//   scales of unit u: 4 vectors of G floats (scale[0], scale[1], min[0], min[1] of each row)
+//
+// and then serves every activation row: for each unit, 4 activation bytes broadcast to all lanes
+// times a quad gives every row's partial dot in its own int32 lane (pmaddubsw / vpdpbusd), so one
+// instruction does G rows × 4 elements, and a unit ends with one F32 scaling per G rows:
+//
+//   acc_t += F32(Σ_quads q_w·q_x) · (scale · d_t)  +  min · (d_t·Σ q_x)        (per half, Q6_K)
+//
+// NT activation rows share each loaded quad (register tile G rows × NT tokens). Lanes never mix:
+// a row's result does not depend on which rows share its group or how tokens are tiled, so results
+// are the same for any row split (thread count). F32 rounding: per unit at most 3 roundings per
+// term, as the row kernels (docs/numerics.md "Integer kernels").
+//
+// F32/F16/BF16: the activations are packed once per product into panels of P tokens (P = F32
+// lanes), transposed so that column k of P tokens is one vector; rows in chunks of kFloatChunkRows
+// are converted once to F32 (exact); a register tile of kFloatRows rows × kFloatPanels panels
+// multiplies each broadcast weight into every panel vector (outer products, no lane sums: each
+// output is one lane summing in column order, so the tiling never changes a result).
+// Activations of a whole prompt stay in L2 for the integer path (52 bytes per 32 elements).
+
+#if defined(SHRINK_KERNELS_BLOCK_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SHRINK_KERNELS_BLOCK_GEMM_INL_H_
+#undef SHRINK_KERNELS_BLOCK_GEMM_INL_H_
+#else
+#define SHRINK_KERNELS_BLOCK_GEMM_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "hwy/highway.h"
+#include "kernels/activation_blocks.h"
+#include "kernels/float_rows-inl.h"
+#include "kernels/int8_dot-inl.h"
+#include "kernels/k_units-inl.h"
+#include "kernels/legacy_units-inl.h"
+#include "kernels/unit_bytes-inl.h"
+#include "kernels/weight_units.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace shrink {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Targets with 32 vector registers (AVX-512) hold larger register tiles.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+inline constexpr int kGemmTokens = 8;
+#else
+inline constexpr int kGemmTokens = 4;
+#endif
+
+// Calls fn.template operator()<K>(t0) over [0, T) in tiles of N tokens, the last tile shorter (K is
+// a compile-time constant, so accumulators stay in registers).
+template <int N, class Fn>
+HWY_INLINE void TailTile(int64_t rest, int64_t t0, const Fn& fn) {
+  if constexpr (N > 0) {
+    if (rest == N) {
+      fn.template operator()<N>(t0);
+    } else {
+      TailTile<N - 1>(rest, t0, fn);
+    }
+  }
+}
+template <int N, class Fn>
+HWY_INLINE void ForEachTile(int64_t T, const Fn& fn) {
+  int64_t t0 = 0;
+  for (; t0 + N <= T; t0 += N) fn.template operator()<N>(t0);
+  TailTile<N - 1>(T - t0, t0, fn);
+}
+
+#if SHRINK_HAVE_UNIT_VECTORS
+
+using GI32 = hn::ScalableTag<int32_t>;
+using GU8 = hn::Repartition<uint8_t, GI32>;
+using GI8 = hn::Repartition<int8_t, GI32>;
+using GF32 = hn::Repartition<float, GI32>;
+inline constexpr int kGroupRows = static_cast<int>(hn::MaxLanes(GI32()));
+inline constexpr int kQuadsPerUnit = kUnitElements / 4;
+// Bytes of one unit's quads and floats of its scales in a group buffer.
+inline constexpr int64_t kGroupUnitBytes = int64_t{kQuadsPerUnit} * kGroupRows * 4;
+inline constexpr int64_t kGroupUnitFloats = int64_t{4} * kGroupRows;
+
+// Signed weights (Q8_0, IQ4_*) where the byte product does not saturate (vpdpbusd, the widening
+// fallback): stored as q + 128 (unsigned), one plain unsigned × signed product per quad, then
+// 128·Σq_x subtracted, exact in int32. pmaddubsw targets would saturate on 255·127 pairs: they
+// apply the weights' signs to the activations instead (DotSignedBytesAccumulate, 4 more ops).
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET != HWY_AVX3_DL
+inline constexpr bool kBiasSignedWeights = false;
+#else
+inline constexpr bool kBiasSignedWeights = true;
+#endif
+template <class U>
+inline constexpr bool kBiased = U::kSigned&& kBiasSignedWeights;
+
+// Unpacks rows[0..kGroupRows) (n_blocks blocks each) into the group layout above: q gets
+// n_units · kGroupUnitBytes bytes, scales n_units · kGroupUnitFloats floats.
+template <class U>
+HWY_INLINE void PackUnitGroup(const typename U::Block* const* rows, int64_t n_blocks, uint8_t* q,
+                              float* scales) {
+  constexpr int G = kGroupRows;
+  for (int j = 0; j < G; ++j) {
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const typename U::Block& block = rows[j][b];
+      UnitScales s[U::kUnits];
+      U::Scales(block, s);
+      [&]<int... kUnit>(std::integer_sequence<int, kUnit...>) {
+        (
+            [&] {
+              const int64_t ui = b * U::kUnits + kUnit;
+              float* su = scales + ui * kGroupUnitFloats;
+              su[j] = s[kUnit].scale[0];
+              su[G + j] = s[kUnit].scale[1];
+              su[2 * G + j] = s[kUnit].min[0];
+              su[3 * G + j] = s[kUnit].min[1];
+              alignas(64) uint8_t bytes[kUnitElements];
+              const UnitBytes unit = UnpackUnit<kUnit>(U(), block);
+              for (int k = 0; k < kUnitVecs; ++k) {
+                auto v = unit.v[k];
+                if constexpr (kBiased<U>) v = hn::Xor(v, hn::Set(DU8(), 0x80));  // q + 128
+                hn::StoreU(v, DU8(), bytes + k * kUnitLanes);
+              }
+              uint8_t* qu = q + ui * kGroupUnitBytes + 4 * j;
+              for (int g = 0; g < kQuadsPerUnit; ++g) std::memcpy(qu + g * G * 4, bytes + 4 * g, 4);
+            }(),
+            ...);
+      }
+      (std::make_integer_sequence<int, U::kUnits>());
+    }
+  }
+}
+
+// The 4 activation bytes [4g, 4g + 4) of a block in every int32 lane.
+HWY_INLINE hn::Vec<GI8> BroadcastQuad(const ActBlock& x, int g) {
+  int32_t v;
+  std::memcpy(&v, x.q + 4 * g, sizeof(v));
+  return hn::BitCast(GI8(), hn::Set(GI32(), v));
+}
+
+template <class U>
+HWY_INLINE hn::Vec<GI32> QuadProducts(hn::Vec<GU8> w, hn::Vec<GI8> x, hn::Vec<GI32> sum) {
+  if constexpr (U::kSigned && !kBiased<U>) {
+    return DotSignedBytesAccumulate(GI32(), hn::BitCast(GI8(), w), x, sum);
+  } else {
+    return DotBytesAccumulate(GI32(), w, x, sum);
+  }
+}
+
+// out[t][j] = row j of the group · activation row x[t], t < NT.
+template <class U, int NT>
+HWY_INLINE void UnitGroupTile(const uint8_t* q, const float* scales, int64_t n_units,
+                              const ActBlock* const* x, float (&out)[NT][kGroupRows]) {
+  constexpr int G = kGroupRows;
+  const GU8 du8;
+  const GF32 df;
+  const GI32 di32;
+  hn::Vec<GF32> acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = hn::Zero(df);
+  for (int64_t ui = 0; ui < n_units; ++ui) {
+    const uint8_t* qu = q + ui * kGroupUnitBytes;
+    const float* su = scales + ui * kGroupUnitFloats;
+    hn::Vec<GU8> w[kQuadsPerUnit];
+    for (int g = 0; g < kQuadsPerUnit; ++g) w[g] = hn::LoadU(du8, qu + g * G * 4);
+    const auto scale0 = hn::LoadU(df, su);
+    for (int t = 0; t < NT; ++t) {
+      const ActBlock& xb = x[t][ui];
+      const auto d = hn::Set(df, xb.d);
+      if constexpr (!U::kHalfScales) {
+        auto p = hn::Zero(di32);
+        for (int g = 0; g < kQuadsPerUnit; ++g) p = QuadProducts<U>(w[g], BroadcastQuad(xb, g), p);
+        if constexpr (kBiased<U>) p = hn::Sub(p, hn::Set(di32, 128 * xb.qsum));
+        acc[t] = hn::MulAdd(hn::ConvertTo(df, p), hn::Mul(scale0, d), acc[t]);
+        if constexpr (U::kOffset) {
+          acc[t] = hn::MulAdd(hn::LoadU(df, su + 2 * G), hn::Set(df, xb.ds), acc[t]);
+        }
+      } else {
+        auto p0 = hn::Zero(di32), p1 = hn::Zero(di32);
+        for (int g = 0; g < kQuadsPerUnit / 2; ++g) {
+          p0 = QuadProducts<U>(w[g], BroadcastQuad(xb, g), p0);
+          p1 = QuadProducts<U>(w[g + kQuadsPerUnit / 2], BroadcastQuad(xb, g + kQuadsPerUnit / 2),
+                               p1);
+        }
+        acc[t] = hn::MulAdd(hn::ConvertTo(df, p0), hn::Mul(scale0, d), acc[t]);
+        acc[t] = hn::MulAdd(hn::ConvertTo(df, p1), hn::Mul(hn::LoadU(df, su + G), d), acc[t]);
+        if constexpr (U::kOffset) {
+          acc[t] = hn::MulAdd(hn::LoadU(df, su + 2 * G), hn::Set(df, xb.ds_half[0]), acc[t]);
+          acc[t] = hn::MulAdd(hn::LoadU(df, su + 3 * G), hn::Set(df, xb.ds_half[1]), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) hn::StoreU(acc[t], df, out[t]);
+}
+
+// y[t · w.rows + r] for r in [r0, r1), t < T; xq: T rows of w.cols / 32 ActBlocks. `q` and
+// `scales` are scratch the caller keeps (grown here).
+template <class U>
+void UnitGemmRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int64_t r1,
+                  float* y, std::vector<uint8_t>& q, std::vector<float>& scales) {
+  using Block = typename U::Block;
+  constexpr int G = kGroupRows;
+  const int64_t n_blocks = w.cols / (kUnitElements * U::kUnits);
+  const int64_t n_units = n_blocks * U::kUnits;
+  const int64_t x_blocks = w.cols / kActBlockElements;
+  if (static_cast<int64_t>(q.size()) < n_units * kGroupUnitBytes) {
+    q.resize(n_units * kGroupUnitBytes);
+  }
+  if (static_cast<int64_t>(scales.size()) < n_units * kGroupUnitFloats) {
+    scales.resize(n_units * kGroupUnitFloats);
+  }
+  const auto* blocks = reinterpret_cast<const Block*>(w.data.data());
+  for (int64_t g0 = r0; g0 < r1; g0 += G) {
+    const int64_t n = std::min<int64_t>(G, r1 - g0);
+    const Block* rows[G];
+    // A short last group repeats its last row (computed, not stored).
+    for (int j = 0; j < G; ++j) rows[j] = blocks + (g0 + std::min<int64_t>(j, n - 1)) * n_blocks;
+    PackUnitGroup<U>(rows, n_blocks, q.data(), scales.data());
+    ForEachTile<kGemmTokens>(T, [&]<int NT>(int64_t t0) {
+      const ActBlock* xt[NT];
+      for (int t = 0; t < NT; ++t) xt[t] = xq + (t0 + t) * x_blocks;
+      alignas(64) float out[NT][G];
+      UnitGroupTile<U, NT>(q.data(), scales.data(), n_units, xt, out);
+      for (int t = 0; t < NT; ++t)
+        std::memcpy(y + (t0 + t) * w.rows + g0, out[t], n * sizeof(float));
+    });
+  }
+}
+
+#endif  // SHRINK_HAVE_UNIT_VECTORS
+
+using PF32 = hn::ScalableTag<float>;
+// Activation rows per panel of packed activations: one F32 vector's lanes.
+inline constexpr int64_t kPanelTokens = static_cast<int64_t>(hn::MaxLanes(PF32()));
+
+// Floats of x: (T, cols) packed into panels (PackFloatPanels).
+HWY_INLINE int64_t FloatPanelFloats(int64_t T, int64_t cols) {
+  return (T + kPanelTokens - 1) / kPanelTokens * kPanelTokens * cols;
+}
+
+// Panel p of `out` holds activation rows [p·P, p·P + P) transposed: out[(p·cols + k)·P + j] =
+// x[(p·P + j)·cols + k], zero past row T. Panels [p0, p1).
+HWY_INLINE void PackFloatPanels(const float* x, int64_t T, int64_t cols, int64_t p0, int64_t p1,
+                                float* out) {
+  constexpr int64_t P = kPanelTokens;
+  for (int64_t p = p0; p < p1; ++p) {
+    float* panel = out + p * cols * P;
+    for (int64_t j = 0; j < P; ++j) {
+      const int64_t t = p * P + j;
+      if (t < T) {
+        const float* row = x + t * cols;
+        for (int64_t k = 0; k < cols; ++k) panel[k * P + j] = row[k];
+      } else {
+        for (int64_t k = 0; k < cols; ++k) panel[k * P + j] = 0.0f;
+      }
+    }
+  }
+}
+
+// Register tile of the float kernel: kFloatRows weight rows × kFloatPanels panels of tokens.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+inline constexpr int kFloatRows = 6;
+inline constexpr int kFloatPanels = 4;
+#else
+inline constexpr int kFloatRows = 4;
+inline constexpr int kFloatPanels = 3;
+#endif
+// Weight rows converted to F32 at once: a few register tiles (24 rows of 2048 columns: 192 KiB).
+inline constexpr int64_t kFloatChunkRows = 4 * kFloatRows;
+
+// acc[r][v] (lane j) = Σ_k w[r][k] · panel_v[k][j]: each weight broadcast, each panel vector
+// loaded once per k. Every output is one lane summing its products in k order, whatever the tile.
+template <int NV>
+HWY_INLINE void FloatPanelTile(const float* const* w, const float* const* panels, int64_t cols,
+                               hn::Vec<PF32> (&acc)[kFloatRows][NV]) {
+  const PF32 df;
+  for (int r = 0; r < kFloatRows; ++r) {
+    for (int v = 0; v < NV; ++v) acc[r][v] = hn::Zero(df);
+  }
+  for (int64_t k = 0; k < cols; ++k) {
+    hn::Vec<PF32> xv[NV];
+    for (int v = 0; v < NV; ++v) xv[v] = hn::LoadU(df, panels[v] + k * kPanelTokens);
+    for (int r = 0; r < kFloatRows; ++r) {
+      const auto wk = hn::Set(df, w[r][k]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(wk, xv[v], acc[r][v]);
+    }
+  }
+}
+
+// y[t · w.rows + r] for r in [r0, r1), t < T, for F32/F16/BF16 weights; `panels` is x packed by
+// PackFloatPanels. `buffer` is scratch the caller keeps (grown here; unused for F32 weights).
+template <class W>
+void FloatGemmRows(const MatrixRef& w, const float* panels, int64_t T, int64_t r0, int64_t r1,
+                   float* y, std::vector<float>& buffer) {
+  const PF32 df;
+  const int64_t cols = w.cols;
+  const int64_t n_panels = (T + kPanelTokens - 1) / kPanelTokens;
+  const auto* weights = reinterpret_cast<const typename W::T*>(w.data.data());
+  for (int64_t c0 = r0; c0 < r1; c0 += kFloatChunkRows) {
+    const int64_t chunk = std::min<int64_t>(kFloatChunkRows, r1 - c0);
+    const float* rows;
+    if constexpr (std::is_same_v<W, F32Weights>) {
+      rows = weights + c0 * cols;
+    } else {
+      if (static_cast<int64_t>(buffer.size()) < kFloatChunkRows * cols) {
+        buffer.resize(kFloatChunkRows * cols);
+      }
+      for (int64_t r = 0; r < chunk; ++r) {
+        DecodeFloatRow<W>(weights + (c0 + r) * cols, cols, buffer.data() + r * cols);
+      }
+      rows = buffer.data();
+    }
+    ForEachTile<kFloatPanels>(n_panels, [&]<int NV>(int64_t p0) {
+      const float* xp[NV];
+      for (int v = 0; v < NV; ++v) xp[v] = panels + (p0 + v) * cols * kPanelTokens;
+      for (int64_t r = 0; r < chunk; r += kFloatRows) {
+        const int64_t n = std::min<int64_t>(kFloatRows, chunk - r);
+        const float* wr[kFloatRows];
+        // A short last tile repeats its last row (computed, not stored).
+        for (int i = 0; i < kFloatRows; ++i)
+          wr[i] = rows + (r + std::min<int64_t>(i, n - 1)) * cols;
+        hn::Vec<PF32> acc[kFloatRows][NV];
+        FloatPanelTile<NV>(wr, xp, cols, acc);
+        for (int64_t i = 0; i < n; ++i) {
+          for (int v = 0; v < NV; ++v) {
+            alignas(64) float lanes[kPanelTokens];
+            hn::Store(acc[i][v], df, lanes);
+            const int64_t t0 = (p0 + v) * kPanelTokens;
+            const int64_t nt = std::min<int64_t>(kPanelTokens, T - t0);
+            for (int64_t j = 0; j < nt; ++j) y[(t0 + j) * w.rows + c0 + r + i] = lanes[j];
+          }
+        }
+      }
+    });
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace shrink
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
