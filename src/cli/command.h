@@ -19,5 +19,6 @@ void AddTokenizeCommand(CLI::App& app);
 void AddQuantizeCommand(CLI::App& app);
 void AddImatrixCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
+void AddTrainCommand(CLI::App& app);
 
 }  // namespace shrink::cli

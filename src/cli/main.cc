@@ -25,5 +25,6 @@ int main(int argc, char** argv) {
   shrink::cli::AddQuantizeCommand(app);
   shrink::cli::AddImatrixCommand(app);
   shrink::cli::AddBenchCommand(app);
+  shrink::cli::AddTrainCommand(app);
   return shrink::cli::RunCli(app, argc, argv);  // flag errors: one line, exit status 1
 }
