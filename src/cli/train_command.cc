@@ -95,8 +95,8 @@ Status RunTrain(TrainFlags flags) {
       train::TokenBatches batches,
       train::TokenBatches::Create(std::vector<int32_t>(ids.begin(), ids.end()), o.seq, flags.seed)
           .WithContext(flags.data_path));
-  SHRINK_ASSIGN_OR_RETURN(train::TrainableModel trainable, train::TrainableModel::FromModel(*model)
-                                                               .WithContext(flags.model_path));
+  SHRINK_ASSIGN_OR_RETURN(train::TrainableModel trainable,
+                          train::TrainableModel::FromModel(*model).WithContext(flags.model_path));
   train::SetTrainThreads(flags.threads);
   train::Trainer trainer(trainable, o);
   const double param_mb = static_cast<double>(trainable.params().size()) * 4.0 / (1 << 20);

@@ -43,7 +43,7 @@ Status ValidateTrainOptions(const TrainOptions& o, const Config& config) {
 }
 
 void SetTrainThreads(int threads) {
-  SetKernelThreads(threads);  // creating the pool sets OpenBLAS to one thread ...
+  SetKernelThreads(threads);          // creating the pool sets OpenBLAS to one thread ...
   openblas_set_num_threads(threads);  // ... which training's large products do not want
 }
 
