@@ -20,5 +20,6 @@ void AddQuantizeCommand(CLI::App& app);
 void AddImatrixCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddPruneCommand(CLI::App& app);
+void AddTrainCommand(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -26,5 +26,6 @@ int main(int argc, char** argv) {
   shrink::cli::AddImatrixCommand(app);
   shrink::cli::AddBenchCommand(app);
   shrink::cli::AddPruneCommand(app);
+  shrink::cli::AddTrainCommand(app);
   return shrink::cli::RunCli(app, argc, argv);  // flag errors: one line, exit status 1
 }

@@ -1,0 +1,71 @@
+// Losses over logits, each fused with its backward (contracts in train/ops.h): the logits buffer
+// is the largest activation ((N, V), V up to 256k), so the gradient overwrites it instead of
+// taking a second one. Rows run in parallel on the kernel thread pool; each row's result depends
+// on that row only, so the thread count does not change any value. The per-row sums are F64 so a
+// 50k-wide softmax loses no precision to its summation order.
+#include <cmath>
+
+#include "kernels/kernel_threads.h"
+#include "train/ops.h"
+
+namespace shrink::train {
+namespace {
+
+// log Σ exp(x_v / tau) and max_v x_v / tau of one row.
+double LogSumExp(const float* x, int64_t V, float tau, float* max_out) {
+  float mx = -INFINITY;
+  for (int64_t v = 0; v < V; ++v) mx = std::max(mx, x[v] / tau);
+  double sum = 0.0;
+  for (int64_t v = 0; v < V; ++v) sum += std::exp(double{x[v] / tau} - mx);
+  *max_out = mx;
+  return mx + std::log(sum);
+}
+
+}  // namespace
+
+double CrossEntropyForwardBackward(float* z, float* losses, const int32_t* targets, int64_t N,
+                                   int64_t V, float grad_scale) {
+  KernelThreads().Run(N, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t n = begin; n < end; ++n) {
+      float* row = z + n * V;
+      float mx;
+      const double lse = LogSumExp(row, V, 1.0f, &mx);
+      losses[n] = static_cast<float>(lse - row[targets[n]]);
+      for (int64_t v = 0; v < V; ++v) {
+        row[v] = grad_scale * static_cast<float>(std::exp(double{row[v]} - lse));
+      }
+      row[targets[n]] -= grad_scale;
+    }
+  });
+  double total = 0.0;
+  for (int64_t n = 0; n < N; ++n) total += losses[n];
+  return total;
+}
+
+double KlDivergenceForwardBackward(float* z, float* losses, const float* teacher, int64_t N,
+                                   int64_t V, float tau, float grad_scale) {
+  KernelThreads().Run(N, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t n = begin; n < end; ++n) {
+      float* row = z + n * V;
+      const float* trow = teacher + n * V;
+      float mz, mt;
+      const double lse_z = LogSumExp(row, V, tau, &mz);
+      const double lse_t = LogSumExp(trow, V, tau, &mt);
+      double kl = 0.0;
+      for (int64_t v = 0; v < V; ++v) {
+        const double log_p = double{trow[v] / tau} - lse_t;
+        const double log_q = double{row[v] / tau} - lse_z;
+        const double p = std::exp(log_p);
+        kl += p * (log_p - log_q);
+        // d(tau² KL)/dz_v = tau² · (q_v - p_v) / tau
+        row[v] = grad_scale * static_cast<float>(tau * (std::exp(log_q) - p));
+      }
+      losses[n] = static_cast<float>(double{tau} * tau * kl);
+    }
+  });
+  double total = 0.0;
+  for (int64_t n = 0; n < N; ++n) total += losses[n];
+  return total;
+}
+
+}  // namespace shrink::train

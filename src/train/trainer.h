@@ -1,0 +1,59 @@
+// Trainer: one optimizer step of next-token cross-entropy training over a TrainableModel, the loop
+// body `shrink train` runs and the golden test checks against an independent numpy oracle.
+//
+// A step takes `batch` sequences of `seq` tokens, splits them into `accum` micro-batches of
+// batch / accum sequences (activations are sized for one micro-batch), accumulates the gradient
+// of the step's mean loss over all batch·seq tokens, clips its global norm, and applies AdamW at
+// the scheduled learning rate (train/adamw.h).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "base/status.h"
+#include "train/adamw.h"
+#include "train/trainable_model.h"
+
+namespace shrink::train {
+
+struct TrainOptions {
+  int64_t batch = 4;  // sequences per optimizer step
+  int64_t accum = 1;  // micro-batches per step (gradient accumulation); divides batch
+  int64_t seq = 256;  // tokens per sequence
+  int64_t steps = 1;  // optimizer steps in the run (the schedule's length)
+  LrSchedule schedule;
+  AdamWOptions adamw;
+  double clip = 1.0;  // max global gradient norm; 0 = no clipping
+};
+
+// One-line error for nonsense values: non-positive sizes or steps, accum not dividing batch,
+// seq above the model's context, a non-finite or non-positive learning rate, warmup longer than
+// the run, betas outside [0, 1), negative weight decay or clip, ... naming the flag.
+Status ValidateTrainOptions(const TrainOptions& o, const Config& config);
+
+struct StepResult {
+  double loss = 0.0;       // mean cross-entropy over the step's tokens (before the update)
+  double grad_norm = 0.0;  // before clipping
+  float lr = 0.0f;
+};
+
+// Uses `threads` threads for everything training runs: the kernel thread pool (attention, losses,
+// the optimizer) and OpenBLAS (the matrix products). The two never run at the same time.
+void SetTrainThreads(int threads);
+
+class Trainer {
+ public:
+  // REQUIRES: ValidateTrainOptions(options, model.config()) is OK. `model` outlives the trainer.
+  Trainer(TrainableModel& model, const TrainOptions& options);
+  // inputs, targets: (batch, seq) token ids, checked against the vocabulary.
+  Result<StepResult> Step(std::span<const int32_t> inputs, std::span<const int32_t> targets);
+  int64_t steps_done() const { return step_; }
+
+ private:
+  TrainableModel& model_;
+  TrainOptions options_;
+  AdamW adamw_;
+  int64_t step_ = 0;
+};
+
+}  // namespace shrink::train
