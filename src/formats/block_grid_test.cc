@@ -42,7 +42,9 @@ TEST(BlockGridTest, EveryQuantizedTypeWithAnEncoderHasAGrid) {
   // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS: everything quantize can write.
   EXPECT_EQ(TypesWithGrid(), 12);
   for (const TypeTraits& t : AllTypes()) {
-    if (t.block_elements > 1 && t.encode != nullptr) EXPECT_NE(t.grid, nullptr) << t.name;
+    if (t.block_elements > 1 && t.encode != nullptr) {
+      EXPECT_NE(t.grid, nullptr) << t.name;
+    }
   }
 }
 
