@@ -13,17 +13,22 @@ namespace {
 // Cholesky of H + λI into H⁻¹'s upper factor, in place in `a` (the damped matrix on entry).
 // Returns LAPACK's info of the first failing call (0 on success).
 lapack_int FactorDampedInverse(std::vector<double>& a, int C) {
-  // Row-major 'L' is column-major 'U' of the same buffer: LAPACKE handles the transposition.
-  lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', C, a.data(), C);
+  // The buffer is row-major; LAPACK is called in column-major on it, which reads the transpose.
+  // The input is symmetric, so that is the same matrix, and column-major 'U' is row-major lower:
+  // no LAPACKE transposition copies (which cost as much as the factorizations).
+  lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', C, a.data(), C);  // H = LLᵀ, row-major L
   if (info != 0) return info;
-  info = LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', C, a.data(), C);
+  info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', C, a.data(), C);  // H⁻¹ in the row-major lower half
   if (info != 0) return info;
-  // dpotri leaves H⁻¹ in the lower triangle only; mirror it so the upper factorization reads it.
+  // Mirror H⁻¹ into the upper half so the buffer is the full symmetric matrix again.
   for (int i = 0; i < C; ++i) {
-    for (int j = i + 1; j < C; ++j)
+    for (int j = i + 1; j < C; ++j) {
       a[static_cast<size_t>(i) * C + j] = a[static_cast<size_t>(j) * C + i];
+    }
   }
-  info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', C, a.data(), C);
+  // Column-major 'L': H⁻¹ = MMᵀ with M column-major lower, i.e. Mᵀ row-major upper: U = Mᵀ and
+  // H⁻¹ = UᵀU.
+  info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', C, a.data(), C);
   if (info != 0) return info;
   for (int i = 1; i < C; ++i) {
     for (int j = 0; j < i; ++j) a[static_cast<size_t>(i) * C + j] = 0.0;
