@@ -37,18 +37,6 @@ done
 bench_setup --text --peer
 echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F); work $work" >&2
 
-# measured OUT cmd...: runs cmd under /usr/bin/time -v (output to OUT); prints "wall_s peak_rss_mb".
-measured() {
-  local out="$1"; shift
-  /usr/bin/time -v "$@" >"$out" 2>&1 || { echo "failed: $* (see $out)" >&2; tail -5 "$out" >&2; exit 1; }
-  local wall rss
-  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out" \
-         | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
-  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out")
-  echo "$wall $(echo "scale=1; $rss / 1024" | bc)"
-}
-field() { grep "$2" "$1" | tail -1 | sed 's/.*: *//' | awk '{print $1}' | tr -d '%'; }
-final() { grep -o "Final estimate: PPL = [0-9.]*" "$1" | tail -1 | awk '{print $5}'; }
 
 echo "== base: $model -> F32" >&2
 "$shrink" quantize "$model" "$work/base.gguf" --type F32 --threads "$threads" >"$work/base.txt" 2>&1
