@@ -99,6 +99,7 @@ for type in $types; do
     fi
     same=$([[ "$size" == "$size_llama" ]] && echo "=" || echo "≠")
     rows+=("| $type | $method | $size $same | $kld | $ratio | $top | $ppl | $lppl | $t | $rss |")
+    echo "row: ${rows[-1]}" >&2  # partial results survive an interrupted run
     [[ "$method" == llama ]] || rm -f "$out"
   done
 done
