@@ -34,29 +34,60 @@ class ThreadedHessianCollector : public HessianCollector {
   int threads_;
 };
 
-// Runs layer l of `m` on every chunk's residual rows in `x` (n_chunk·n_ctx rows of C), in place
-// when `update`, else on a copy (only the observer sees the pass).
-void RunLayer(const PreparedModel& m, int l, int64_t n_chunk, int64_t n_ctx, std::vector<float>& x,
-              bool update, ForwardObserver* observer) {
-  const Config& c = m.config();
-  const int64_t C = c.d_model;
-  KvCache cache;
-  cache.k.resize(static_cast<size_t>(n_ctx * c.kv_dim(l)));
-  cache.v.resize(static_cast<size_t>(n_ctx * c.kv_dim(l)));
-  LayerActivations acts;
-  std::vector<float> scratch;
-  for (int64_t chunk = 0; chunk < n_chunk; ++chunk) {
-    float* rows = x.data() + chunk * n_ctx * C;
-    if (!update) {
-      scratch.assign(rows, rows + n_ctx * C);
-      rows = scratch.data();
-    }
-    acts.Resize(c, l, n_ctx, n_ctx);
-    const float* attn = forward::AttentionBlock(m, l, rows, n_ctx, 0, cache, acts, observer);
-    forward::AddResidual(attn, n_ctx, C, rows);
-    const float* ffn = forward::FeedForwardBlock(m, l, rows, n_ctx, acts, observer);
-    forward::AddResidual(ffn, n_ctx, C, rows);
+// The halves of layer l over every chunk (rows of n_ctx positions, C wide, in `in`):
+// out = in + AttentionBlock(in) (with a fresh KV cache per chunk) or out = in + FeedForwardBlock(in).
+// `out` may be null (the pass only feeds `observer`) or equal to `in` (in place).
+struct HalfLayer {
+  const PreparedModel& m;
+  int l;
+  int64_t n_chunk, n_ctx;
+
+  void Attention(const std::vector<float>& in, std::vector<float>* out,
+                 ForwardObserver* observer) const {
+    Run(in, out, observer, /*attention=*/true);
   }
+  void FeedForward(const std::vector<float>& in, std::vector<float>* out,
+                   ForwardObserver* observer) const {
+    Run(in, out, observer, /*attention=*/false);
+  }
+
+ private:
+  void Run(const std::vector<float>& in, std::vector<float>* out, ForwardObserver* observer,
+           bool attention) const {
+    const Config& c = m.config();
+    const int64_t C = c.d_model;
+    KvCache cache;
+    if (attention) {
+      cache.k.resize(static_cast<size_t>(n_ctx * c.kv_dim(l)));
+      cache.v.resize(static_cast<size_t>(n_ctx * c.kv_dim(l)));
+    }
+    LayerActivations acts;
+    std::vector<float> rows(static_cast<size_t>(n_ctx * C));
+    for (int64_t chunk = 0; chunk < n_chunk; ++chunk) {
+      const float* src = in.data() + chunk * n_ctx * C;
+      std::copy_n(src, n_ctx * C, rows.begin());
+      acts.Resize(c, l, n_ctx, n_ctx);
+      const float* delta =
+          attention ? forward::AttentionBlock(m, l, rows.data(), n_ctx, 0, cache, acts, observer)
+                    : forward::FeedForwardBlock(m, l, rows.data(), n_ctx, acts, observer);
+      if (out == nullptr) continue;
+      forward::AddResidual(delta, n_ctx, C, rows.data());
+      std::copy_n(rows.begin(), n_ctx * C, out->begin() + chunk * n_ctx * C);
+    }
+  }
+};
+
+// The roles of a layer's linears in the order their inputs become final: a stage's Hessians are
+// collected after every earlier stage is quantized ("true sequential" in the GPTQ reference code).
+constexpr TensorRole kQkv[] = {TensorRole::kAttnQ, TensorRole::kAttnK, TensorRole::kAttnV};
+constexpr TensorRole kAttnOut[] = {TensorRole::kAttnOutput};
+constexpr TensorRole kGateUp[] = {TensorRole::kFfnGate, TensorRole::kFfnUp};
+constexpr TensorRole kDown[] = {TensorRole::kFfnDown};
+
+LinearFilter Roles(int l, std::span<const TensorRole> roles) {
+  return [l, roles](int layer, TensorRole role) {
+    return layer == l && std::find(roles.begin(), roles.end(), role) != roles.end();
+  };
 }
 
 // W: (rows, cols) as F32, decoded from any stored type.
@@ -90,8 +121,8 @@ Result<GptqModelReport> GptqQuantizeModel(Model& model, const QuantPlan& plan,
   }
 
   SetKernelThreads(options.threads);
-  // The float model: every pass runs one layer of it, with that layer swapped for its quantized
-  // tensors in pass 3. Views are copied (spans and shared storage), not the weights.
+  // The float model's views (spans and shared storage are copied, not the weights): every stage
+  // runs one layer of a copy of them in which that layer's quantized tensors are swapped in.
   Model base;
   base.config = c;
   base.weights = model.weights;
@@ -107,43 +138,66 @@ Result<GptqModelReport> GptqQuantizeModel(Model& model, const QuantPlan& plan,
   }
 
   GptqModelReport report;
+  std::vector<float> post(x.size());  // the residual after layer l's attention half
   for (int l = 0; l < c.n_layers; ++l) {
-    ThreadedHessianCollector hessians([l](int layer, TensorRole) { return layer == l; },
-                                      options.threads);
-    RunLayer(float_model, l, n_chunk, n_ctx, x, /*update=*/false, &hessians);
-
-    Model quantized;
-    quantized.config = c;
-    quantized.weights = base.weights;
-    for (const TensorSpec& spec : TensorTable()) {
-      if (spec.scope != TensorScope::kLayer || !spec.linear) continue;
-      TensorView& view = model.weights.layers[l].*spec.layer_member;
-      const auto it = planned.find(&view);
-      if (it == planned.end()) continue;
-      const TensorPlan& t = *it->second;
-      const GramEntry* gram = hessians.Find(view.name);
-      if (gram == nullptr) {
-        return Status::Errorf("{}: the calibration pass saw no input for it", view.name);
+    // Layer l's views, float at first, each stage's tensors swapped for their GPTQ bytes.
+    Model current;
+    current.config = c;
+    current.weights = base.weights;
+    // GPTQ on every planned tensor of `roles` in layer l, from the Hessians in `hessians`.
+    auto quantize_stage = [&](std::span<const TensorRole> roles,
+                              const HessianCollector& hessians) -> Status {
+      for (const TensorRole role : roles) {
+        const TensorSpec& spec = SpecOf(role);
+        TensorView& view = model.weights.layers[l].*spec.layer_member;
+        const auto it = planned.find(&view);
+        if (it == planned.end()) continue;
+        const TensorPlan& t = *it->second;
+        const GramEntry* gram = hessians.Find(view.name);
+        if (gram == nullptr) {
+          return Status::Errorf("{}: the calibration pass saw no input for it", view.name);
+        }
+        const std::vector<double> H = GptqHessian(*gram);
+        const std::vector<float> W = DecodeMatrix(view);
+        std::span<const float> importance;
+        if (t.importance_use == ImportanceUse::kUsed) importance = t.importance;
+        GptqOptions gptq = options.gptq;
+        gptq.blas_threads = options.threads;
+        SHRINK_ASSIGN_OR_RETURN(
+            GptqResult r,
+            GptqQuantize(W, view.rows(), view.cols(), H, importance, t.type, gptq, KernelThreads())
+                .WithContext(view.name));
+        ++report.tensors;
+        report.dead_columns += r.dead_columns;
+        auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(r.rows));
+        view.type = t.type;
+        view.data = std::span<const uint8_t>(*bytes);
+        model.weights.storage.push_back(bytes);
+        current.weights.layers[l].*spec.layer_member = view;
       }
-      const std::vector<double> H = GptqHessian(*gram);
-      const std::vector<float> W = DecodeMatrix(view);
-      std::span<const float> importance;
-      if (t.importance_use == ImportanceUse::kUsed) importance = t.importance;
-      GptqOptions gptq = options.gptq;
-      gptq.blas_threads = options.threads;
-      SHRINK_ASSIGN_OR_RETURN(GptqResult r, GptqQuantize(W, view.rows(), view.cols(), H, importance,
-                                                         t.type, gptq, KernelThreads())
-                                                .WithContext(view.name));
-      ++report.tensors;
-      report.dead_columns += r.dead_columns;
-      auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(r.rows));
-      view.type = t.type;
-      view.data = std::span<const uint8_t>(*bytes);
-      model.weights.storage.push_back(bytes);
-      quantized.weights.layers[l].*spec.layer_member = view;
-    }
-    const PreparedModel quantized_model(quantized);
-    RunLayer(quantized_model, l, n_chunk, n_ctx, x, /*update=*/true, nullptr);
+      return Status::Ok();
+    };
+    // One stage: collect the Hessians of `roles` with `pass` on the current weights, then GPTQ.
+    auto stage = [&](std::span<const TensorRole> roles, auto pass) -> Status {
+      ThreadedHessianCollector hessians(Roles(l, roles), options.threads);
+      const PreparedModel prepared(current);
+      pass(HalfLayer{prepared, l, n_chunk, n_ctx}, hessians);
+      return quantize_stage(roles, hessians);
+    };
+    SHRINK_RETURN_IF_ERROR(
+        stage(kQkv, [&](const HalfLayer& h, ForwardObserver& o) { h.Attention(x, nullptr, &o); }));
+    SHRINK_RETURN_IF_ERROR(stage(
+        kAttnOut, [&](const HalfLayer& h, ForwardObserver& o) { h.Attention(x, nullptr, &o); }));
+    // From here on the attention half is final: its output `post` feeds the FFN stages.
+    SHRINK_RETURN_IF_ERROR(stage(kGateUp, [&](const HalfLayer& h, ForwardObserver& o) {
+      h.Attention(x, &post, nullptr);
+      h.FeedForward(post, nullptr, &o);
+    }));
+    SHRINK_RETURN_IF_ERROR(stage(
+        kDown, [&](const HalfLayer& h, ForwardObserver& o) { h.FeedForward(post, nullptr, &o); }));
+    // The next layer's input: the fully quantized layer's output.
+    const PreparedModel quantized(current);
+    HalfLayer{quantized, l, n_chunk, n_ctx}.FeedForward(post, &x, nullptr);
     if (options.on_layer) options.on_layer(l + 1, c.n_layers);
   }
   return report;
