@@ -173,7 +173,10 @@ Status RunQuantize(const QuantizeFlags& flags) {
     // tokenizer keys from its tokenizer file.
     SHRINK_ASSIGN_OR_RETURN(source_metadata, Llama2cGgufMetadata(*model));
   }
-  QuantPlan plan = PlanQuantization(model->config, order, *mix, flags.pure, imatrix.has_value());
+  // A calibrated method plans like a run with an imatrix (llama-quantize's rules for one), so its
+  // file has the size of llama-quantize --imatrix's, the comparison it is measured against.
+  QuantPlan plan = PlanQuantization(model->config, order, *mix, flags.pure,
+                                    imatrix.has_value() || method->needs_calibration);
   AttachedImportance importance;
   if (imatrix) {
     SHRINK_ASSIGN_OR_RETURN(importance, AttachImatrix(*imatrix, flags.imatrix_path, plan));
