@@ -39,6 +39,27 @@ timed() {
 
 cpu_model() { lscpu | sed -n 's/^Model name: *//p'; }
 
+# measured OUT cmd...: runs cmd under /usr/bin/time -v (output to OUT); prints "wall_s peak_rss_mb".
+measured() {
+  local out="$1"; shift
+  /usr/bin/time -v "$@" >"$out" 2>&1 || { echo "failed: $* (see $out)" >&2; tail -5 "$out" >&2; exit 1; }
+  local wall rss
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out" \
+         | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
+  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out")
+  echo "$wall $(echo "scale=1; $rss / 1024" | bc)"
+}
+
+# field FILE LABEL: the first number after the last line of FILE containing LABEL (shrink perplexity
+# --kl-divergence's "Mean    KLD", "Same top p", "Mean PPL(Q) "), without a % sign.
+field() { grep "$2" "$1" | tail -1 | sed 's/.*: *//' | awk '{print $1}' | tr -d '%'; }
+
+# final FILE: llama-perplexity's "Final estimate: PPL = X" from FILE.
+final() { grep -o "Final estimate: PPL = [0-9.]*" "$1" | tail -1 | awk '{print $5}'; }
+
+# load_average: the 1-minute load average and the core count ("13.46 on 2 cores").
+load_average() { echo "$(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores"; }
+
 # common_flag ARG...: when $1 is a flag several benches take, sets its variable from $2 and shift_by to 2
 # (the caller shifts); else returns 1. --model NAME|PATH (model_arg), --threads N (threads), --chunks N
 # (chunks). Each bench sets its defaults before parsing:
@@ -80,23 +101,6 @@ bench_setup() {
   work="${WORK:-$(mktemp -d)}"
   mkdir -p "$work"
 }
-
-# measured OUT cmd...: runs cmd under /usr/bin/time -v (output to OUT); prints "wall_s peak_rss_mb".
-measured() {
-  local out="$1"; shift
-  /usr/bin/time -v "$@" >"$out" 2>&1 || { echo "failed: $* (see $out)" >&2; tail -5 "$out" >&2; exit 1; }
-  local wall rss
-  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out" \
-         | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
-  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out")
-  echo "$wall $(echo "scale=1; $rss / 1024" | bc)"
-}
-
-# field FILE LABEL: the number after "LABEL...:" on the last line of FILE that has LABEL (shrink
-# perplexity --kl-divergence's "Mean    KLD", "Same top p", "Mean PPL(Q) "); a trailing % dropped.
-field() { grep "$2" "$1" | tail -1 | sed 's/.*: *//' | awk '{print $1}' | tr -d '%'; }
-# final FILE: llama-perplexity's "Final estimate: PPL = X".
-final() { grep -o "Final estimate: PPL = [0-9.]*" "$1" | tail -1 | awk '{print $5}'; }
 
 # make_base THREADS: $work/base.gguf, the model ($model) dequantized to F32 by shrink quantize (the
 # base every comparison starts from); kept when already there.

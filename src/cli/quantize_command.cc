@@ -3,7 +3,9 @@
 // plan and the file size without writing, --imatrix weighs the rounding error by an importance
 // matrix (quant/importance.h), checked against the model before any work. --target-size /
 // --target-bpw replace --type by a size budget: every matrix gets the stock type that minimises
-// the total sensitivity proxy under the budget (quant/budget_run.h).
+// the total sensitivity proxy under the budget (quant/budget_run.h). --method gptq rounds the
+// block linears by GPTQ on calibration text (quant/gptq_model.h); the calibration is tokenized and
+// checked (long enough for one chunk) before any quantization work.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -17,9 +19,11 @@
 #include <thread>
 
 #include "base/progress.h"
+#include "calib/calibration_run.h"
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/resources.h"
+#include "eval/text_file.h"
 #include "io/atomic_file.h"
 #include "io/gguf.h"
 #include "io/imatrix_file.h"
@@ -27,7 +31,9 @@
 #include "model/config_metadata.h"
 #include "model/model.h"
 #include "quant/budget_run.h"
+#include "quant/gptq_model.h"
 #include "quant/importance.h"
+#include "quant/method.h"
 #include "quant/plan_report.h"
 #include "quant/quantized_gguf.h"
 
@@ -36,7 +42,11 @@ namespace {
 
 struct QuantizeFlags {
   std::string in_path, out_path, type, tokenizer_path, imatrix_path;
-  bool explain = false, dry_run = false, pure = false;
+  std::string method = "rtn", calibration_path;
+  int32_t n_ctx = 512;
+  int32_t max_chunks = -1;
+  double percdamp = 0.01;
+  bool explain = false, dry_run = false, pure = false, act_order = false;
   std::string target_size, sensitivity_tsv, budget_types;  // size budget (quant/budget_run.h)
   double target_bpw = 0.0;
   int64_t budget_rows = 512;
@@ -163,6 +173,30 @@ Status WriteText(const std::string& path, const std::string& text) {
   return w.Commit();
 }
 
+// The calibration text as tokens, cut into chunks: errors (empty or too short a text, naming the
+// tokens one chunk needs) come before any quantization work.
+struct Calibration {
+  std::vector<TokenId> tokens;
+  CalibrationPlan plan;
+  TokenId bos = -1;
+};
+
+Result<Calibration> PrepareCalibration(const QuantizeFlags& flags, const std::string& text,
+                                       const Model& model) {
+  const Tokenizer& tokenizer = *model.tokenizer;
+  if (tokenizer.adds_bos() && tokenizer.bos() < 0) {
+    return Status::Errorf("{}: the vocabulary adds BOS but defines no BOS token", flags.in_path);
+  }
+  Calibration c;
+  // As shrink imatrix (and llama-imatrix): one trailing newline dropped, special tokens added.
+  c.tokens = tokenizer.Encode(StripOneTrailingNewline(text), /*add_special=*/true,
+                              /*parse_special=*/false);
+  SHRINK_ASSIGN_OR_RETURN(c.plan, PlanCalibration(c.tokens.size(), flags.n_ctx, flags.max_chunks)
+                                      .WithContext(flags.calibration_path));
+  c.bos = tokenizer.adds_bos() ? tokenizer.bos() : -1;
+  return c;
+}
+
 Status RunQuantize(const QuantizeFlags& flags) {
   SHRINK_RETURN_IF_ERROR(CheckTypeFlags(flags));
   const QuantMix* mix = nullptr;
@@ -176,6 +210,25 @@ Status RunQuantize(const QuantizeFlags& flags) {
   }
   if (!flags.sensitivity_tsv.empty()) {
     SHRINK_RETURN_IF_ERROR(CheckOutputFolder(flags.sensitivity_tsv));
+  }
+  SHRINK_ASSIGN_OR_RETURN(const QuantMethodInfo* method, FindQuantMethod(flags.method));
+  if (method->needs_calibration && flags.calibration_path.empty()) {
+    return Status::Errorf(
+        "--method {} needs calibration text: --calibration FILE (any UTF-8 text, at least --ctx "
+        "{} tokens)",
+        method->name, flags.n_ctx);
+  }
+  if (!method->needs_calibration && !flags.calibration_path.empty()) {
+    return Status::Errorf("--calibration is only used by --method gptq (the method is {})",
+                          method->name);
+  }
+  std::string calibration_text;
+  if (method->needs_calibration) {
+    SHRINK_ASSIGN_OR_RETURN(calibration_text, ReadUtf8TextFile(flags.calibration_path));
+    if (StripOneTrailingNewline(calibration_text).empty()) {
+      return Status::Errorf("{}: the text is empty; --method {} needs at least --ctx ({}) tokens",
+                            flags.calibration_path, method->name, flags.n_ctx);
+    }
   }
   if (!flags.dry_run) {
     if (flags.out_path.empty())
@@ -212,7 +265,10 @@ Status RunQuantize(const QuantizeFlags& flags) {
     return m;
   };
   if (mix != nullptr) {
-    plan = PlanQuantization(model->config, order, *mix, flags.pure, imatrix.has_value());
+    // A calibrated method plans like a run with an imatrix (llama-quantize's rules for one), so
+    // its file has the size of llama-quantize --imatrix's, the comparison it is measured against.
+    plan = PlanQuantization(model->config, order, *mix, flags.pure,
+                            imatrix.has_value() || method->needs_calibration);
   } else {
     BudgetRequest request;
     request.target_file_bytes = target_file_bytes;
@@ -257,6 +313,10 @@ Status RunQuantize(const QuantizeFlags& flags) {
     SHRINK_ASSIGN_OR_RETURN(importance, AttachImatrix(*imatrix, flags.imatrix_path, plan));
   }
   if (!flags.dry_run) SHRINK_RETURN_IF_ERROR(CheckEncodable(plan));
+  std::optional<Calibration> calibration;
+  if (method->needs_calibration) {
+    SHRINK_ASSIGN_OR_RETURN(calibration, PrepareCalibration(flags, calibration_text, *model));
+  }
   GgufMetadata metadata = metadata_for(plan);
   SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes, QuantizedFileSize(metadata, plan));
 
@@ -271,12 +331,41 @@ Status RunQuantize(const QuantizeFlags& flags) {
                "copied\n");
   }
   if (imatrix) PrintImatrixSummary(flags.imatrix_path, *imatrix, importance);
+  if (calibration) {
+    fmt::print(stderr,
+               "quantize: --method {}: {} tokens of {}, {} chunks of {} tokens; block linears "
+               "rounded by GPTQ layer by layer{}{}\n",
+               method->name, calibration->tokens.size(), flags.calibration_path,
+               calibration->plan.n_chunk, calibration->plan.n_ctx,
+               flags.act_order ? ", act-order" : "",
+               imatrix ? ", block scales weighted by the imatrix" : "");
+  }
   if (flags.explain || flags.dry_run) fmt::print("{}", FormatPlanTable(plan, flags.explain));
   fmt::print("{}\n", FormatPlanSummary(plan, file_bytes));
   if (budget) fmt::print("{}", budget->report);
   std::fflush(stdout);
   if (flags.dry_run) return Status::Ok();
 
+  if (calibration) {
+    ProgressReporter layers("quantize gptq", "layers", model->config.n_layers);
+    GptqModelOptions g;
+    g.gptq.percdamp = flags.percdamp;
+    g.gptq.act_order = flags.act_order;
+    g.threads = flags.threads;
+    g.bos = calibration->bos;
+    g.on_layer = [&](int done, int) { layers.Update(done); };
+    const auto tg = std::chrono::steady_clock::now();
+    SHRINK_ASSIGN_OR_RETURN(
+        const GptqModelReport report,
+        GptqQuantizeModel(*model, plan, calibration->tokens, calibration->plan, g));
+    layers.Finish();
+    fmt::print(
+        stderr, "quantize: GPTQ quantized {} tensors in {:.2f} s{}\n", report.tensors,
+        SecondsSince(tg),
+        report.dead_columns > 0
+            ? fmt::format(" ({} inputs never active: their weights are 0)", report.dead_columns)
+            : "");
+  }
   ProgressReporter progress("quantize", "tensors", static_cast<int64_t>(plan.tensors.size()));
   QuantizeOptions q;
   q.threads = flags.threads;
@@ -332,9 +421,27 @@ void AddQuantizeCommand(CLI::App& app) {
   cmd->add_option("--imatrix", flags->imatrix_path,
                   "importance matrix (shrink imatrix or llama-imatrix, GGUF or legacy .dat): "
                   "weighs each tensor's rounding error by its inputs' mean x²");
+  cmd->add_option("--method", flags->method,
+                  "how codes are chosen: " + QuantMethodNames() +
+                      " (gptq: error feedback on calibration text, onto the type's own grid)")
+      ->capture_default_str();
+  cmd->add_option("--calibration", flags->calibration_path,
+                  "UTF-8 calibration text for --method gptq (not the evaluation text)");
+  cmd->add_option("--ctx", flags->n_ctx, "calibration tokens per chunk")
+      ->capture_default_str()
+      ->check(IntegerIn(16, 1 << 20));
+  cmd->add_option("--chunks", flags->max_chunks,
+                  "use only the first N calibration chunks (default: all)")
+      ->check(IntegerIn(1, INT32_MAX));
+  cmd->add_flag("--act-order", flags->act_order,
+                "GPTQ: quantize columns by decreasing input energy (diag H)");
+  cmd->add_option("--percdamp", flags->percdamp,
+                  "GPTQ: damping, as a fraction of the Hessian's mean diagonal")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-6, 1.0));
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
-  cmd->add_option("--threads", flags->threads, "threads for encoding")
+  cmd->add_option("--threads", flags->threads, "threads for encoding (and GPTQ's passes)")
       ->capture_default_str()
       ->check(IntegerIn(1, 1024));
   cmd->callback([flags] { FinishCommand(RunQuantize(*flags)); });

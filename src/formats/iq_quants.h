@@ -43,6 +43,9 @@ struct IQ4_NLFormat {
   using Block = BlockIQ4_NL;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 16;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);  // x: (32)
   // x, w: (32); IQ4 weighs by the block's own mean square, not the row's.
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
@@ -51,6 +54,9 @@ struct IQ4_XSFormat {
   using Block = BlockIQ4_XS;
   static constexpr int kBlockElements = 256;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 16;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);  // x: (256)
   // x, w: (256); IQ4 weighs by the block's own mean square, not the row's.
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);

@@ -84,6 +84,9 @@ struct Q2_KFormat {
   using Block = BlockQ2_K;
   static constexpr int kBlockElements = kQK_K;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 4;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
@@ -91,6 +94,9 @@ struct Q3_KFormat {
   using Block = BlockQ3_K;
   static constexpr int kBlockElements = kQK_K;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 8;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
@@ -98,6 +104,9 @@ struct Q4_KFormat {
   using Block = BlockQ4_K;
   static constexpr int kBlockElements = kQK_K;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 16;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
@@ -105,6 +114,9 @@ struct Q5_KFormat {
   using Block = BlockQ5_K;
   static constexpr int kBlockElements = kQK_K;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 32;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
@@ -112,6 +124,9 @@ struct Q6_KFormat {
   using Block = BlockQ6_K;
   static constexpr int kBlockElements = kQK_K;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 64;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };

@@ -64,6 +64,9 @@ struct Q4_0Format {
   using Block = BlockQ4_0;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 16;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
@@ -71,6 +74,9 @@ struct Q4_1Format {
   using Block = BlockQ4_1;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 16;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
@@ -78,6 +84,9 @@ struct Q5_0Format {
   using Block = BlockQ5_0;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 32;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
@@ -85,6 +94,9 @@ struct Q5_1Format {
   using Block = BlockQ5_1;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 32;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
@@ -92,6 +104,9 @@ struct Q8_0Format {
   using Block = BlockQ8_0;
   static constexpr int kBlockElements = 32;
   static void DecodeBlock(const Block& b, float* y);
+  // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
+  static constexpr int kLevels = 256;
+  static void SetCode(Block& b, int e, int q);
   static void EncodeBlock(const float* x, Block& b);
 };
 

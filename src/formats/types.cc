@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "formats/block_codec.h"
+#include "formats/block_grid.h"
 #include "formats/float_types.h"
 #include "formats/iq_quants.h"
 #include "formats/k_quants.h"
@@ -36,13 +37,18 @@ constexpr TypeTraits BlockRow(TensorType type, std::string_view name, bool has_e
                 }) {
     if (has_encoder) encode_weighted = &EncodeWeightedRow<Format>;
   }
+  const BlockGrid* grid = nullptr;
+  if constexpr (requires(typename Format::Block & b) { Format::SetCode(b, 0, 0); }) {
+    if (has_encoder) grid = &kBlockGridOf<Format>;
+  }
   return {.type = type,
           .name = name,
           .block_elements = Format::kBlockElements,
           .block_bytes = sizeof(typename Format::Block),
           .decode = &DecodeRow<Format>,
           .encode = encode,
-          .encode_weighted = encode_weighted};
+          .encode_weighted = encode_weighted,
+          .grid = grid};
 }
 
 constexpr std::array<TypeTraits, 16> kTypes = {{
@@ -52,14 +58,16 @@ constexpr std::array<TypeTraits, 16> kTypes = {{
      .block_bytes = 4,
      .decode = &DecodeF32,
      .encode = &EncodeF32,
-     .encode_weighted = nullptr},
+     .encode_weighted = nullptr,
+     .grid = nullptr},
     {.type = TensorType::kF16,
      .name = "F16",
      .block_elements = 1,
      .block_bytes = 2,
      .decode = &DecodeF16,
      .encode = &EncodeF16,
-     .encode_weighted = nullptr},
+     .encode_weighted = nullptr,
+     .grid = nullptr},
     BlockRow<Q4_0Format>(TensorType::kQ4_0, "Q4_0", true),
     BlockRow<Q4_1Format>(TensorType::kQ4_1, "Q4_1", true),
     BlockRow<Q5_0Format>(TensorType::kQ5_0, "Q5_0", true),
@@ -79,7 +87,8 @@ constexpr std::array<TypeTraits, 16> kTypes = {{
      .block_bytes = 2,
      .decode = &DecodeBF16,
      .encode = &EncodeBF16,
-     .encode_weighted = nullptr},
+     .encode_weighted = nullptr,
+     .grid = nullptr},
 }};
 
 constexpr bool InIdOrder() {

@@ -49,6 +49,8 @@ using EncodeFn = void (*)(const float* in, uint8_t* blocks, int64_t n);
 using EncodeWeightedFn = void (*)(const float* in, uint8_t* blocks, int64_t n,
                                   const float* importance);
 
+struct BlockGrid;  // formats/block_grid.h
+
 struct TypeTraits {
   TensorType type;
   std::string_view name;   // as ggml/gguf-py spell it: "F32", "Q4_K", "IQ4_XS"
@@ -59,6 +61,8 @@ struct TypeTraits {
   // Null where the type has no importance-aware encoder: an imatrix cannot help it (F32, F16,
   // BF16, Q8_0, as in ggml) or it is not written yet.
   EncodeWeightedFn encode_weighted;
+  // Fixed-grid rounding (GPTQ), formats/block_grid.h; null for the float types and Q8_K.
+  const BlockGrid* grid;
   double bits_per_weight() const { return 8.0 * block_bytes / block_elements; }
 };
 
