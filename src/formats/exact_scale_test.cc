@@ -88,7 +88,9 @@ TEST(ExactScaleTest, BeatsDenseScanAndGgmlSearch) {
         sum_ggml += WeightedError(x, w, g, levels);
       }
     }
-    if (sum_ggml > 0) EXPECT_LT(sum_exact, sum_ggml);
+    if (sum_ggml > 0) {
+      EXPECT_LT(sum_exact, sum_ggml);
+    }
   }
 }
 
