@@ -42,7 +42,7 @@ namespace {
 
 struct QuantizeFlags {
   std::string in_path, out_path, type, tokenizer_path, imatrix_path;
-  std::string method = "rtn", calibration_path;
+  std::string method = "rtn", calibration_path, rounding = "ggml";
   int32_t n_ctx = 512;
   int32_t max_chunks = -1;
   double percdamp = 0.01;
@@ -369,6 +369,7 @@ Status RunQuantize(const QuantizeFlags& flags) {
   ProgressReporter progress("quantize", "tensors", static_cast<int64_t>(plan.tensors.size()));
   QuantizeOptions q;
   q.threads = flags.threads;
+  q.encoding = flags.rounding == "exact" ? RowEncoding::kExactScale : RowEncoding::kReference;
   q.on_tensor_done = [&](size_t done, size_t) { progress.Update(static_cast<int64_t>(done)); };
   const auto t1 = std::chrono::steady_clock::now();
   SHRINK_RETURN_IF_ERROR(WriteQuantizedGguf(flags.out_path, metadata, plan, q));
@@ -421,6 +422,10 @@ void AddQuantizeCommand(CLI::App& app) {
   cmd->add_option("--imatrix", flags->imatrix_path,
                   "importance matrix (shrink imatrix or llama-imatrix, GGUF or legacy .dat): "
                   "weighs each tensor's rounding error by its inputs' mean x²");
+  cmd->add_option("--rounding", flags->rounding,
+                  "ggml: each type's own encoder, byte-identical with llama-quantize; exact: Q4_0, "
+                  "Q5_0 and IQ4_NL blocks get the exactly optimal step (formats/exact_scale.h)")
+      ->check(CLI::IsMember({"ggml", "exact"}));
   cmd->add_option("--method", flags->method,
                   "how codes are chosen: " + QuantMethodNames() +
                       " (gptq: error feedback on calibration text, onto the type's own grid)")

@@ -34,6 +34,10 @@ struct BlockGrid {
   void (*levels)(const uint8_t* block, float* levels);
   // Writes code q of element e, leaving the block's other bytes as they were.
   void (*set_code)(uint8_t* block, int e, int q);
+  // One-scale formats with an exact step search (Q4_0, Q5_0, IQ4_NL: y = d · level[code]): sets
+  // d (stored as F16), codes untouched; null otherwise (exact_scale.h; Q8_0's 256 levels would make
+  // the search 16x slower for a gain below its rounding noise).
+  void (*set_scale)(uint8_t* block, float d);
 };
 
 // Rounds element e of `block` to the level nearest `x` (ties to the lower code), writes that code
@@ -96,6 +100,22 @@ void SetCode(uint8_t* block, int e, int q) {
   std::memcpy(block, &b, sizeof(b));
 }
 
+template <typename Format>
+void SetScale(uint8_t* block, float d) {
+  typename Format::Block b = Load<Format>(block);
+  Format::SetScale(b, d);
+  std::memcpy(block, &b, sizeof(b));
+}
+
+template <typename Format>
+constexpr auto SetScaleOf() -> void (*)(uint8_t*, float) {
+  if constexpr (requires(typename Format::Block & b) { Format::SetScale(b, 1.0f); }) {
+    return &SetScale<Format>;
+  } else {
+    return nullptr;
+  }
+}
+
 }  // namespace grid_detail
 
 // The grid of a format with kLevels/SetCode and an encoder; used by the types table.
@@ -103,6 +123,7 @@ template <typename Format>
 inline constexpr BlockGrid kBlockGridOf = {.n_levels = Format::kLevels,
                                            .encode_block = &grid_detail::EncodeBlock<Format>,
                                            .levels = &grid_detail::Levels<Format>,
-                                           .set_code = &grid_detail::SetCode<Format>};
+                                           .set_code = &grid_detail::SetCode<Format>,
+                                           .set_scale = grid_detail::SetScaleOf<Format>()};
 
 }  // namespace shrink

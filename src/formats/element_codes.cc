@@ -1,8 +1,10 @@
-// SetCode of every block format: where the code of element e lives in the block's bytes. Each is
+// SetCode of every block format: where the code of element e lives in the block's bytes (and
+// SetScale of the one-scale formats: their F16 step d). Each SetCode is
 // the inverse of the element addressing its DecodeBlock documents (legacy_quants.cc,
 // k_quants.cc, iq_quants.cc); block_grid_test.cc checks every one against its decoder.
 #include <cstdint>
 
+#include "formats/float_types.h"
 #include "formats/iq_quants.h"
 #include "formats/k_quants.h"
 #include "formats/legacy_quants.h"
@@ -70,5 +72,9 @@ void Q6_KFormat::SetCode(Block& b, int e, int q) {
 // IQ4 codes index the sorted kIq4nlValues, so levels are monotone in q as for the affine formats.
 void IQ4_NLFormat::SetCode(Block& b, int e, int q) { PutNibble32(b.qs, e, q); }
 void IQ4_XSFormat::SetCode(Block& b, int e, int q) { PutNibble32(b.qs + 16 * (e / 32), e % 32, q); }
+
+void Q4_0Format::SetScale(Block& b, float d) { b.d = F32ToF16(d); }
+void Q5_0Format::SetScale(Block& b, float d) { b.d = F32ToF16(d); }
+void IQ4_NLFormat::SetScale(Block& b, float d) { b.d = F32ToF16(d); }
 
 }  // namespace shrink

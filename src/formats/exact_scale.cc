@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
+
+#include "base/check.h"
+#include "formats/block_grid.h"
+#include "formats/scale_search.h"
 
 namespace shrink {
 namespace {
@@ -82,6 +87,41 @@ float FitScaleExactly(const float* x, const float* w, int n, std::span<const flo
   for (float& l : mirrored) l = -l;
   const double negative_gain = SweepPositiveSteps(x, w, n, mirrored, crossings, &negative_step);
   return negative_gain > positive_gain ? -negative_step : positive_step;
+}
+
+bool HasExactScaleEncoder(const TypeTraits& type) {
+  return type.grid != nullptr && type.grid->set_scale != nullptr;
+}
+
+void EncodeRowExactScale(const TypeTraits& type, const float* in, uint8_t* blocks, int64_t n,
+                         const float* importance) {
+  SHRINK_CHECK(HasExactScaleEncoder(type) && n % type.block_elements == 0);
+  const BlockGrid& grid = *type.grid;
+  const int block_elements = static_cast<int>(type.block_elements);
+  std::vector<float> levels(static_cast<size_t>(grid.n_levels) * block_elements);
+  // The level table at unit step (the same for every element of a one-scale format).
+  std::vector<uint8_t> probe(type.block_bytes, 0);
+  grid.set_scale(probe.data(), 1.0f);
+  grid.levels(probe.data(), levels.data());
+  std::vector<float> unit(grid.n_levels);
+  for (int q = 0; q < grid.n_levels; ++q) unit[q] = levels[static_cast<size_t>(q) * block_elements];
+
+  double sum_squares = 0;
+  for (int64_t i = 0; i < n; ++i) sum_squares += double(in[i]) * in[i];
+  const float row_mean_square = n > 0 ? static_cast<float>(sum_squares / n) : 0.0f;
+  std::vector<float> ones(block_elements, 1.0f), weights(block_elements);
+  for (int64_t b = 0; b < n / block_elements; ++b) {
+    const float* x = in + b * block_elements;
+    const float* imp = importance != nullptr ? importance + b * block_elements : ones.data();
+    ImportanceWeights(x, imp, block_elements, row_mean_square, weights.data());
+    uint8_t* block = blocks + b * type.block_bytes;
+    std::memset(block, 0, type.block_bytes);
+    grid.set_scale(block, FitScaleExactly(x, weights.data(), block_elements, unit));
+    grid.levels(block, levels.data());  // under the step as stored (F16)
+    for (int e = 0; e < block_elements; ++e) {
+      RoundElement(grid, levels.data(), block_elements, block, e, x[e]);
+    }
+  }
 }
 
 }  // namespace shrink

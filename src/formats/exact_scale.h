@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <span>
 
+#include "formats/types.h"
+
 namespace shrink {
 
 // The step s minimising sum_i w_i (x_i - s * levels[c_i])^2 over all s (either sign) with nearest
@@ -27,5 +29,18 @@ float FitScaleExactly(const float* x, const float* w, int n, std::span<const flo
 
 // The index of the level nearest v (the lower one on a tie). `levels` ascending.
 int NearestLevel(float v, std::span<const float> levels);
+
+// Whether EncodeRowExactScale can encode `type`: a one-scale block format (its grid has set_scale:
+// Q4_0, Q5_0, IQ4_NL).
+bool HasExactScaleEncoder(const TypeTraits& type);
+
+// Encodes ONE row of n elements (REQUIRES: n % block_elements == 0, HasExactScaleEncoder) into
+// blocks: each block's step is FitScaleExactly's under the weights w_i = importance_i ·
+// sqrt(row_mean_square + x_i²) (ggml's importance weighting of the legacy types; importance_i = 1
+// when `importance` is null), stored as F16, and every element takes the code whose level is
+// nearest under that stored step (formats/block_grid.h). The file format is unchanged: any decoder
+// reads the result.
+void EncodeRowExactScale(const TypeTraits& type, const float* in, uint8_t* blocks, int64_t n,
+                         const float* importance);
 
 }  // namespace shrink

@@ -46,6 +46,8 @@ struct IQ4_NLFormat {
   // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
   static constexpr int kLevels = 16;
   static void SetCode(Block& b, int e, int q);
+  // One-scale grid (exact_scale.h): sets the block's F16 step d, codes untouched.
+  static void SetScale(Block& b, float d);
   static void EncodeBlock(const float* x, Block& b);  // x: (32)
   // x, w: (32); IQ4 weighs by the block's own mean square, not the row's.
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);

@@ -67,6 +67,8 @@ struct Q4_0Format {
   // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
   static constexpr int kLevels = 16;
   static void SetCode(Block& b, int e, int q);
+  // One-scale grid (exact_scale.h): sets the block's F16 step d, codes untouched.
+  static void SetScale(Block& b, float d);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };
@@ -87,6 +89,8 @@ struct Q5_0Format {
   // Fixed-grid rounding (block_grid.h): codes 0..kLevels-1; SetCode writes code q of element e.
   static constexpr int kLevels = 32;
   static void SetCode(Block& b, int e, int q);
+  // One-scale grid (exact_scale.h): sets the block's F16 step d, codes untouched.
+  static void SetScale(Block& b, float d);
   static void EncodeBlock(const float* x, Block& b);
   static void EncodeBlockWeighted(const float* x, const float* w, float row_mean_square, Block& b);
 };

@@ -14,6 +14,12 @@
 
 namespace shrink {
 
+// How blocks are chosen: kReference is the formats table's encode / encode_weighted (ggml's
+// choice, byte-identical with llama-quantize); kExactScale gives the one-scale types (Q4_0, Q5_0,
+// IQ4_NL) the exactly optimal step of formats/exact_scale.h and leaves the other types on
+// kReference.
+enum class RowEncoding { kReference, kExactScale };
+
 // Converts the rows in `in` (each RowBytes(from, row_length) bytes) into `out` (each
 // RowBytes(to, row_length) bytes), splitting rows among up to `threads` threads. With a non-empty
 // `importance` (row_length weights, one per column, the same for every row) each row is encoded by
@@ -26,6 +32,7 @@ namespace shrink {
 // rows in messages.
 Status ConvertRows(const TypeTraits& from, std::span<const uint8_t> in, const TypeTraits& to,
                    std::span<uint8_t> out, int64_t row_length, int threads, int64_t first_row = 0,
-                   std::span<const float> importance = {});
+                   std::span<const float> importance = {},
+                   RowEncoding encoding = RowEncoding::kReference);
 
 }  // namespace shrink

@@ -23,7 +23,7 @@ void SetU32(GgufMetadata& metadata, std::string_view key, uint32_t value) {
 // Converts tensor `t` a slab of rows at a time. With importance weights, each row is encoded with
 // its matrix's row of weights (one per matrix of a stacked tensor), so a slab never crosses from
 // one matrix into the next.
-Status ConvertTensor(const TensorPlan& t, GgufTensorSink& sink, int threads) {
+Status ConvertTensor(const TensorPlan& t, GgufTensorSink& sink, int threads, RowEncoding encoding) {
   const TensorView& src = *t.source;
   const TypeTraits& from = Traits(src.type);
   const TypeTraits& to = Traits(t.type);
@@ -47,7 +47,7 @@ Status ConvertTensor(const TensorPlan& t, GgufTensorSink& sink, int threads) {
     }
     SHRINK_ASSIGN_OR_RETURN(std::span<uint8_t> out, sink.AppendInPlace(n * out_row_bytes));
     SHRINK_RETURN_IF_ERROR(ConvertRows(from, src.data.subspan(r * in_row_bytes, n * in_row_bytes),
-                                       to, out, row_length, threads, r, importance));
+                                       to, out, row_length, threads, r, importance, encoding));
     r += n;
   }
   return Status::Ok();
@@ -56,9 +56,11 @@ Status ConvertTensor(const TensorPlan& t, GgufTensorSink& sink, int threads) {
 // Streams tensor `t` into `sink`: copied when it keeps its type, else converted. Its source pages
 // are then let go (they are mapped file pages for models from LoadModel), so that memory holds
 // about one tensor of the source rather than all of it.
-Status ProduceTensor(const TensorPlan& t, GgufTensorSink& sink, int threads) {
+Status ProduceTensor(const TensorPlan& t, GgufTensorSink& sink, const QuantizeOptions& options) {
   const TensorView& src = *t.source;
-  const Status s = t.copied() ? sink.Append(src.data) : ConvertTensor(t, sink, threads);
+  const Status s = t.copied()
+                       ? sink.Append(src.data)
+                       : ConvertTensor(t, sink, std::max(1, options.threads), options.encoding);
   AdviseNotNeeded(src.data);
   return s;
 }
@@ -88,7 +90,7 @@ Status WriteQuantizedGguf(const std::string& path,
   SHRINK_CHECK(CheckEncodable(plan).ok());
   const std::vector<GgufTensorDecl> decls = PlanTensorDecls(plan);
   return WriteGgufStreaming(path, metadata, decls, [&](size_t i, GgufTensorSink& sink) {
-    SHRINK_RETURN_IF_ERROR(ProduceTensor(plan.tensors[i], sink, std::max(1, options.threads)));
+    SHRINK_RETURN_IF_ERROR(ProduceTensor(plan.tensors[i], sink, options));
     if (options.on_tensor_done) options.on_tensor_done(i + 1, plan.tensors.size());
     return Status::Ok();
   });

@@ -26,6 +26,7 @@
 #include "io/gguf.h"
 #include "io/gguf_writer.h"
 #include "model/config_metadata.h"
+#include "quant/convert_rows.h"
 #include "quant/plan.h"
 
 namespace shrink {
@@ -47,6 +48,7 @@ std::vector<GgufTensorDecl> PlanTensorDecls(const QuantPlan& plan);
 
 struct QuantizeOptions {
   int threads = 1;  // rows of one tensor are encoded on this many threads
+  RowEncoding encoding = RowEncoding::kReference;  // quant/convert_rows.h
   // Called after each tensor with (tensors done, total); may be empty.
   std::function<void(size_t, size_t)> on_tensor_done = nullptr;
 };

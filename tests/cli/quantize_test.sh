@@ -82,6 +82,26 @@ for budget in "--target-bpw 8" "--target-size 500000"; do
     --chunks 2 >/dev/null 2>"$work/err" || fail "$budget: shrink perplexity cannot run the file: $(tail -1 "$work/err")"
 done
 
+# --rounding exact (formats/exact_scale.h): same size as the reference encoding, different bytes, the
+# file decodes (the format is unchanged); an unknown rounding is a one-line error.
+for type in Q4_0 Q5_0 IQ4_NL; do
+  "$shrink" quantize "${ckpt[@]}" "$work/ref-$type.gguf" --type $type >/dev/null 2>&1 || fail "$type"
+  if "$shrink" quantize "${ckpt[@]}" "$work/exact-$type.gguf" --type $type --rounding exact \
+       >"$work/log" 2>&1; then
+    [ "$(stat -c %s "$work/exact-$type.gguf")" = "$(stat -c %s "$work/ref-$type.gguf")" ] \
+      || fail "--rounding exact $type: the size differs from the reference encoding's"
+    cmp -s "$work/exact-$type.gguf" "$work/ref-$type.gguf" \
+      && fail "--rounding exact $type: the same bytes as the reference encoding"
+    "$shrink" quantize "$work/exact-$type.gguf" "$work/exact-dec.gguf" --type F32 >/dev/null 2>&1 \
+      || fail "--rounding exact $type: the output does not decode"
+  else
+    fail "--rounding exact $type: $(cat "$work/log")"
+  fi
+done
+if "$shrink" quantize "${ckpt[@]}" "$work/x.gguf" --type Q4_0 --rounding best >/dev/null 2>&1; then
+  fail "--rounding best was accepted"
+fi
+
 # stories260K to every type with an encoder.
 "$shrink" quantize "${ckpt[@]}" "$work/base.gguf" --type F32 >/dev/null 2>"$work/err" \
   || fail "stories260K -> F32: $(cat "$work/err")"
