@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "io/message_text.h"
 #include "text/unicode.h"
 
 namespace shrink {
@@ -201,7 +202,7 @@ Result<PreTokenizerKind> PreTokenizerFromName(std::string_view name) {
   return Status::Errorf(
       "unsupported pre-tokenizer '{}' (supported: default, gpt-2, starcoder, smollm and their "
       "llama.cpp aliases)",
-      name);
+      ForMessage(name));
 }
 
 std::vector<size_t> SplitWords(const std::vector<uint32_t>& cpts, PreTokenizerKind kind) {
