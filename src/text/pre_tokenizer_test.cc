@@ -46,6 +46,16 @@ TEST(PreTokenizer, DefaultGroupsPunctuationAndThreeDigits) {
   EXPECT_EQ(Split("a`b", k), (Words{"a", "`", "b"}));
 }
 
+// gguf_model fuzz finding (fuzz/regressions/gguf_model/pre-tokenizer-name-with-newline): the
+// unsupported name went into the error as is, so a newline in it split the one-line message.
+TEST(PreTokenizer, UnsupportedNameIsEscapedIntoOneLine) {
+  Result<PreTokenizerKind> kind = PreTokenizerFromName("gp\n-2");
+  ASSERT_FALSE(kind.ok());
+  const std::string message = kind.status().message();
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_NE(message.find("gp\\x0a-2"), std::string::npos) << message;
+}
+
 TEST(PreTokenizer, ByteLevelEncoding) {
   EXPECT_EQ(ByteToBpeChar(' '), "\xC4\xA0");   // Ġ
   EXPECT_EQ(ByteToBpeChar('\n'), "\xC4\x8A");  // Ċ
