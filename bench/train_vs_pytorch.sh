@@ -9,8 +9,8 @@
 # Both sides: mean cross-entropy of batch × seq next-token targets, backward, global gradient-norm
 # clip 1.0, AdamW (β 0.9/0.95, ε 1e-8, weight decay 0.1 on matrices only), lr 1e-4. The first
 # --warm steps are not timed (OpenBLAS buffers, PyTorch's allocator, torch.compile's compilation);
-# shrink's steady rate comes from its cumulative progress lines (log every step): tokens of steps
-# warm+1..warm+steps over their time.
+# shrink's steady rate is the tokens of steps warm+1..warm+steps over the time between the
+# progress lines (log every step) of steps warm and warm+steps, stamped as they arrive.
 #
 # PyTorch lives in a venv of its own (~/.cache/shrink/venvs/torch; created and filled from PyPI by
 # this script when `import torch` fails there). The PyPI wheel is the default (CUDA) build, which
@@ -64,13 +64,17 @@ echo "# train vs PyTorch: $(basename "$model") as F32, batch 4 × 256, $warm war
 # peak_kb FILE: /usr/bin/time -v's peak resident set size.
 peak_kb() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
 
-# shrink_rate FILE: tokens/s of steps warm+1..total from the cumulative rates of two progress lines.
+# stamped: prefixes each line of its input with the wall time it arrived (seconds since the epoch).
+stamped() { while IFS= read -r line; do printf '%s %s\n' "$(date +%s.%N)" "$line"; done; }
+
+# shrink_rate FILE: tokens/s of steps warm+1..total from the arrival times of the progress lines
+# of step `warm` (or, without warm-up, the line printed as the loop starts) and step `total`
+# (shrink's own rate is cumulative from step 1 and rounded to whole tokens/s).
 shrink_rate() {
   awk -v w="$warm" -v n="$total" -v tok="$tokens_per_step" '
-    /^train: step / { split($3, s, "/"); for (i = 1; i <= NF; ++i) if ($(i + 1) == "tokens/s") r = $i;
-                      rate[s[1]] = r }
-    END { tw = (w > 0) ? w * tok / rate[w] : 0; tn = n * tok / rate[n];
-          printf "%.1f", (n - w) * tok / (tn - tw) }' "$1"
+    $2 == "train:" && $4 == "steps" && $5 == "of" { t[0] = $1 }
+    $2 == "train:" && $3 == "step" { split($4, s, "/"); t[s[1]] = $1 }
+    END { printf "%.2f", (n - w) * tok / (t[n] - t[w]) }' "$1"
 }
 
 sides=(shrink eager)
@@ -83,7 +87,7 @@ for ((r = 1; r <= rounds; ++r)); do
       shrink)
         /usr/bin/time -v "$shrink" train -m "$work/base.gguf" --data "$text" --steps "$total" \
           --batch 4 --seq 256 --lr 1e-4 --warmup 0 --min-lr-ratio 1 --weight-decay 0.1 --clip 1 \
-          --threads "$threads" --log-every 1 --out "$work/trained.gguf" >"$out" 2>&1 \
+          --threads "$threads" --log-every 1 --out "$work/trained.gguf" 2>&1 | stamped >"$out" \
           || { tail -5 "$out" >&2; exit 1; }
         rate=$(shrink_rate "$out") ;;
       eager | compile)
@@ -110,8 +114,8 @@ median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{ a[NR] = $1 } END
   if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 s_rate=$(median <<<"${rates[shrink]}")
 s_peak=$(median <<<"${peaks[shrink]}")
-echo "# medians over $rounds rounds (first-step loss: shrink $(grep -m1 '^train: step' \
-  "$work/shrink.1.txt" | awk '{print $5}'), torch $(grep -m1 'step 1 loss' "$work/eager.1.txt" \
+echo "# medians over $rounds rounds (first-step loss: shrink $(grep -m1 'train: step' \
+  "$work/shrink.1.txt" | awk '{print $6}'), torch $(grep -m1 'step 1 loss' "$work/eager.1.txt" \
   | awk '{print $6}'))"
 printf '%-8s %10s tokens/s   peak RSS %8s KB\n' shrink "$s_rate" "$s_peak"
 for side in "${sides[@]:1}"; do
