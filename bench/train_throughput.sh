@@ -4,10 +4,8 @@
 # batch 4 × 256 tokens, with peak resident memory; the steady-state rate is the last progress
 # line's (the first step includes warm-up of OpenBLAS's buffers).
 #
-# The issue asks for PyTorch (CPU, eager) side by side on the same model in the same run. When
-# `python3 -c 'import torch'` works, bench/peers/torch_train_step.py is NOT yet written: this
-# script then says so; without torch it says torch is not installed. Either way the PyTorch ratio
-# is not claimed here.
+# shrink alone; bench/train_vs_pytorch.sh runs PyTorch (eager and torch.compile) side by side on
+# the same model in the same run and prints the ratio.
 #
 # Usage: bench/train_throughput.sh [--threads N] [--steps N] [--model smollm2|PATH]
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED, WORK (as bench/common.sh)
@@ -37,8 +35,4 @@ rate=$(grep '^train: step' <<< "$out" | tail -n 1 | grep -o '[0-9]* tokens/s')
 printf 'shrink  %s (mean over all steps)   peak RSS %s KB   wall %s\n' "$rate" \
   "$(sed -n 's/.*Maximum resident set size (kbytes): //p' <<< "$out")" \
   "$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' <<< "$out")"
-if python3 -c 'import torch' 2>/dev/null; then
-  echo "torch   installed, but the PyTorch side (bench/peers/torch_train_step.py) is not written yet"
-else
-  echo "torch   not installed here (python3 -c 'import torch' fails): no PyTorch side by side"
-fi
+echo "PyTorch side by side: bench/train_vs_pytorch.sh"

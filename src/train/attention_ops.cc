@@ -4,18 +4,43 @@
 // (sequence, key/value head) in the backward op: the query heads that share a key/value head all
 // add into the same dk and dv rows, so they run in one task and no two tasks write the same
 // gradient. Each task's arithmetic is fixed, so results do not depend on the thread count.
+//
+// Inside a task the products are single-threaded OpenBLAS sgemms over one head's (T, head_dim)
+// slices, whose rows are strided by the full q/kv row: scores S = scale · Q Kᵀ, out = P V, and
+// backward dP = dout Vᵀ, dV += Pᵀ dout, dQ += dS K, dK += dSᵀ Q. The causal mask makes P lower
+// triangular, so the query rows go in blocks of kRowBlock and each block's products stop at its
+// last key (about half the work of full T × T products). A scalar head_dim loop per (t, u) pair,
+// which is what this replaced, cannot use the CPU's vector units in a portable build.
+#include <cblas.h>
+
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "kernels/blas_threads.h"
 #include "kernels/kernel_threads.h"
 #include "train/ops.h"
 
 namespace shrink::train {
 namespace {
 
+// Query rows per causal block: small enough that the skipped upper triangle is most of the
+// waste, large enough that each sgemm is long enough to run at full speed.
+constexpr int64_t kRowBlock = 64;
+
 // First key position query t may attend to.
 inline int64_t FirstKey(const AttentionShape& s, int64_t t) {
   return s.sliding_window > 0 && t >= s.sliding_window ? t - s.sliding_window + 1 : 0;
+}
+
+int I(int64_t n) { return static_cast<int>(n); }
+
+// C (m, n) = alpha · A (m, k) · B(k, n)ᵀ-or-not + beta · C, row-major with leading dimensions.
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, I(m), I(n), I(k), alpha, a, I(lda), b, I(ldb),
+              beta, c, I(ldc));
 }
 
 }  // namespace
@@ -25,38 +50,36 @@ void AttentionForward(float* out, float* probs, const float* q, const float* k, 
   const int64_t T = s.T, hd = s.head_dim, H = s.n_heads;
   const int64_t group = s.n_heads / s.n_kv_heads;
   const int64_t q_row = H * hd, kv_row = s.n_kv_heads * hd;
+  ScopedBlasThreads one_blas_thread(1);  // the pool owns the parallelism here
   KernelThreads().Run(s.B * H, 1, [&](int64_t begin, int64_t end, int) {
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / H, h = bh % H, g = h / group;
-      for (int64_t t = 0; t < T; ++t) {
-        const float* qt = q + (b * T + t) * q_row + h * hd;
-        float* p = probs + (bh * T + t) * T;
-        const int64_t lo = FirstKey(s, t);
-        float mx = -INFINITY;
-        for (int64_t u = 0; u < T; ++u) {
-          if (u < lo || u > t) {
-            p[u] = 0.0f;
-            continue;
+      const float* qh = q + b * T * q_row + h * hd;
+      const float* kh = k + b * T * kv_row + g * hd;
+      const float* vh = v + b * T * kv_row + g * hd;
+      float* oh = out + b * T * q_row + h * hd;
+      float* ph = probs + bh * T * T;
+      for (int64_t t0 = 0; t0 < T; t0 += kRowBlock) {
+        const int64_t rows = std::min(kRowBlock, T - t0), keys = t0 + rows;
+        float* pb = ph + t0 * T;
+        // Scores of rows t0..t0+rows-1 against keys 0..keys-1.
+        Gemm(false, true, rows, keys, hd, s.scale, qh + t0 * q_row, q_row, kh, kv_row, 0.0f, pb, T);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t t = t0 + r, lo = FirstKey(s, t);
+          float* p = pb + r * T;
+          float mx = -INFINITY;
+          for (int64_t u = lo; u <= t; ++u) mx = std::max(mx, p[u]);
+          double sum = 0.0;
+          for (int64_t u = lo; u <= t; ++u) {
+            p[u] = std::exp(p[u] - mx);
+            sum += p[u];
           }
-          const float* ku = k + (b * T + u) * kv_row + g * hd;
-          float dot = 0.0f;
-          for (int64_t i = 0; i < hd; ++i) dot += qt[i] * ku[i];
-          p[u] = dot * s.scale;
-          mx = std::max(mx, p[u]);
+          const float inv = static_cast<float>(1.0 / sum);
+          for (int64_t u = 0; u < lo; ++u) p[u] = 0.0f;
+          for (int64_t u = lo; u <= t; ++u) p[u] *= inv;
+          for (int64_t u = t + 1; u < T; ++u) p[u] = 0.0f;
         }
-        double sum = 0.0;
-        for (int64_t u = lo; u <= t; ++u) {
-          p[u] = std::exp(p[u] - mx);
-          sum += p[u];
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        float* o = out + (b * T + t) * q_row + h * hd;
-        for (int64_t i = 0; i < hd; ++i) o[i] = 0.0f;
-        for (int64_t u = lo; u <= t; ++u) {
-          p[u] *= inv;
-          const float* vu = v + (b * T + u) * kv_row + g * hd;
-          for (int64_t i = 0; i < hd; ++i) o[i] += p[u] * vu[i];
-        }
+        Gemm(false, false, rows, hd, keys, 1.0f, pb, T, vh, kv_row, 0.0f, oh + t0 * q_row, q_row);
       }
     }
   });
@@ -67,42 +90,48 @@ void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const
   const int64_t T = s.T, hd = s.head_dim, H = s.n_heads, KVH = s.n_kv_heads;
   const int64_t group = H / KVH;
   const int64_t q_row = H * hd, kv_row = KVH * hd;
+  ScopedBlasThreads one_blas_thread(1);
   KernelThreads().Run(s.B * KVH, 1, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> ds(static_cast<size_t>(T));
+    std::vector<float> ds_buf(static_cast<size_t>(T * T));
+    float* ds = ds_buf.data();
     for (int64_t bg = begin; bg < end; ++bg) {
       const int64_t b = bg / KVH, g = bg % KVH;
+      const float* kg = k + b * T * kv_row + g * hd;
+      const float* vg = v + b * T * kv_row + g * hd;
+      float* dkg = dk + b * T * kv_row + g * hd;
+      float* dvg = dv + b * T * kv_row + g * hd;
       for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-        for (int64_t t = 0; t < T; ++t) {
-          const float* p = probs + ((b * H + h) * T + t) * T;
-          const float* dot = dout + (b * T + t) * q_row + h * hd;
-          const int64_t lo = FirstKey(s, t);
-          // out_t = Σ_u p_u v_u: dv_u += p_u dout_t and dp_u = dout_t · v_u.
-          // softmax: ds_u = p_u (dp_u - Σ_w p_w dp_w).
-          double pdp = 0.0;
-          for (int64_t u = lo; u <= t; ++u) {
-            const float* vu = v + (b * T + u) * kv_row + g * hd;
-            float* dvu = dv + (b * T + u) * kv_row + g * hd;
-            float dp = 0.0f;
-            for (int64_t i = 0; i < hd; ++i) {
-              dp += dot[i] * vu[i];
-              dvu[i] += p[u] * dot[i];
-            }
-            ds[u] = dp;
-            pdp += double{p[u]} * dp;
+        const float* ph = probs + (b * H + h) * T * T;
+        const float* doh = dout + b * T * q_row + h * hd;
+        const float* qh = q + b * T * q_row + h * hd;
+        float* dqh = dq + b * T * q_row + h * hd;
+        for (int64_t t0 = 0; t0 < T; t0 += kRowBlock) {
+          const int64_t rows = std::min(kRowBlock, T - t0), keys = t0 + rows;
+          const float* pb = ph + t0 * T;
+          float* db = ds + t0 * T;
+          // out_t = Σ_u p_u v_u: dp_u = dout_t · v_u, and dv_u += p_u dout_t (below).
+          Gemm(false, true, rows, keys, hd, 1.0f, doh + t0 * q_row, q_row, vg, kv_row, 0.0f, db, T);
+          // softmax: ds_u = p_u (dp_u - Σ_w p_w dp_w); score_u = scale · q_t · k_u.
+          for (int64_t r = 0; r < rows; ++r) {
+            const float* p = pb + r * T;
+            float* d = db + r * T;
+            double pdp = 0.0;
+            for (int64_t u = 0; u < keys; ++u) pdp += double{p[u]} * d[u];
+            const float c = static_cast<float>(pdp);
+            for (int64_t u = 0; u < keys; ++u) d[u] = p[u] * (d[u] - c) * s.scale;
           }
-          const float qt_scale = s.scale;
-          const float* qt = q + (b * T + t) * q_row + h * hd;
-          float* dqt = dq + (b * T + t) * q_row + h * hd;
-          for (int64_t u = lo; u <= t; ++u) {
-            // score_u = scale · q_t · k_u
-            const float d = p[u] * (ds[u] - static_cast<float>(pdp)) * qt_scale;
-            const float* ku = k + (b * T + u) * kv_row + g * hd;
-            float* dku = dk + (b * T + u) * kv_row + g * hd;
-            for (int64_t i = 0; i < hd; ++i) {
-              dqt[i] += d * ku[i];
-              dku[i] += d * qt[i];
-            }
-          }
+          // dq rows of this block: dS (rows, keys) · K (keys, hd).
+          Gemm(false, false, rows, hd, keys, 1.0f, db, T, kg, kv_row, 1.0f, dqh + t0 * q_row,
+               q_row);
+        }
+        // dV (T, hd) += Pᵀ (T, T) · dout (T, hd) and dK += dSᵀ · Q, by blocks of key rows: keys
+        // u0..u0+rows-1 receive from queries t >= u0 only (P and dS are lower triangular).
+        for (int64_t u0 = 0; u0 < T; u0 += kRowBlock) {
+          const int64_t keys = std::min(kRowBlock, T - u0), queries = T - u0;
+          Gemm(true, false, keys, hd, queries, 1.0f, ph + u0 * T + u0, T, doh + u0 * q_row, q_row,
+               1.0f, dvg + u0 * kv_row, kv_row);
+          Gemm(true, false, keys, hd, queries, 1.0f, ds + u0 * T + u0, T, qh + u0 * q_row, q_row,
+               1.0f, dkg + u0 * kv_row, kv_row);
         }
       }
     }
