@@ -149,7 +149,9 @@ TEST(SparseGptTest, PerRowSparsityIsExact) {
       for (int64_t i = 0; i < kIn; ++i) {
         masked += r.mask[o * kIn + i];
         zeros += r.weights[o * kIn + i] == 0.0f;
-        if (r.mask[o * kIn + i]) ASSERT_EQ(r.weights[o * kIn + i], 0.0f) << o << "," << i;
+        if (r.mask[o * kIn + i]) {
+          ASSERT_EQ(r.weights[o * kIn + i], 0.0f) << o << "," << i;
+        }
       }
       EXPECT_EQ(masked, want) << "row " << o << " at " << s;
       // Kept weights were updated, not zeroed (a kept weight landing on exactly 0 is possible in
