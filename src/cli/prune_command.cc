@@ -4,8 +4,12 @@
 //                 on every linear inside the blocks (not token_embd, not output);
 //   depth:        --drop-layers N (the N blocks of least influence on the residual stream over
 //                 the calibration text) or --layers 3,7 (those blocks);
-// both in one run if asked. Wanda and --drop-layers need --calibration FILE (run through the
-// model in --chunks chunks of --ctx tokens, as shrink imatrix does). Weights are written dense
+//   SparseGPT:    --method sparsegpt with --sparsity S or --pattern N:M: each block linear pruned
+//                 from the Hessian of its inputs, layer by layer through the pruned layers
+//                 (prune/sparsegpt_model.h), the kept weights updated to compensate;
+// both in one run if asked (not with SparseGPT). Wanda, SparseGPT and --drop-layers need
+// --calibration FILE (run through the model in --chunks chunks of --ctx tokens, as shrink imatrix
+// does). Weights are written dense
 // with zeros in F32, or in --type T (any quantize type or mix, through the quantization plan).
 // The pruning is recorded in shrink.prune.* metadata keys (docs/pruning.md).
 #include <fmt/format.h>
@@ -37,6 +41,7 @@
 #include "model/transformer.h"
 #include "prune/depth.h"
 #include "prune/pruned_gguf.h"
+#include "prune/sparsegpt_model.h"
 #include "prune/sparsity.h"
 #include "prune/wanda.h"
 #include "quant/plan.h"
@@ -87,8 +92,11 @@ Result<PruneRequest> CheckFlags(const PruneFlags& f) {
     if (!r.unstructured) return Status::Error("--method needs --sparsity or --pattern");
     if (f.method == "wanda") {
       r.method = PruneMethod::kWanda;
+    } else if (f.method == "sparsegpt") {
+      r.method = PruneMethod::kSparseGpt;
     } else if (f.method != "magnitude") {
-      return Status::Errorf("--method: expected magnitude or wanda, got \"{}\"", f.method);
+      return Status::Errorf("--method: expected magnitude, wanda or sparsegpt, got \"{}\"",
+                            f.method);
     }
   }
   if (f.drop_layers >= 0 && !f.layers.empty()) {
@@ -100,10 +108,21 @@ Result<PruneRequest> CheckFlags(const PruneFlags& f) {
         "nothing to prune: give --sparsity S or --pattern N:M (unstructured), or --drop-layers N "
         "or --layers I,J (depth)");
   }
-  r.needs_calibration = (r.unstructured && r.method == PruneMethod::kWanda) || f.drop_layers > 0;
+  const bool sparsegpt = r.unstructured && r.method == PruneMethod::kSparseGpt;
+  if (sparsegpt && r.depth) {
+    // SparseGPT's Hessians come from inputs through every layer; prune the depth first, then run
+    // SparseGPT on that output.
+    return Status::Error(
+        "--method sparsegpt with --drop-layers/--layers: not in one run; drop the layers first, "
+        "then run sparsegpt on that file");
+  }
+  r.needs_calibration =
+      (r.unstructured && r.method != PruneMethod::kMagnitude) || f.drop_layers > 0;
   if (r.needs_calibration && f.calibration.empty()) {
     return Status::Errorf("{} needs --calibration FILE (text run through the model)",
-                          f.drop_layers > 0 ? "--drop-layers" : "--method wanda");
+                          f.drop_layers > 0
+                              ? "--drop-layers"
+                              : fmt::format("--method {}", PruneMethodName(r.method)));
   }
   return r;
 }
@@ -125,7 +144,14 @@ struct Calibration {
   int32_t chunks = 0, n_ctx = 0;
 };
 
-Status RunCalibrationPass(const PruneFlags& f, const Model& model, Calibration& calib) {
+// The calibration text tokenized and cut into chunks.
+struct CalibrationText {
+  std::vector<TokenId> tokens;
+  CalibrationPlan plan;
+  TokenId bos = -1;  // first in each chunk, or -1
+};
+
+Result<CalibrationText> TokenizeCalibration(const PruneFlags& f, const Model& model) {
   SHRINK_ASSIGN_OR_RETURN(const std::string text, ReadUtf8TextFile(f.calibration));
   const Config& c = model.config;
   SHRINK_RETURN_IF_ERROR(CheckTrainedContext(fmt::format("--ctx {}", f.n_ctx), f.n_ctx,
@@ -134,14 +160,48 @@ Status RunCalibrationPass(const PruneFlags& f, const Model& model, Calibration& 
   if (tokenizer.adds_bos() && tokenizer.bos() < 0) {
     return Status::Errorf("{}: the vocabulary adds BOS but defines no BOS token", f.in_path);
   }
-  const std::vector<TokenId> tokens = tokenizer.Encode(StripOneTrailingNewline(text),
-                                                       /*add_special=*/true,
-                                                       /*parse_special=*/false);
+  CalibrationText out;
+  out.tokens = tokenizer.Encode(StripOneTrailingNewline(text),
+                                /*add_special=*/true,
+                                /*parse_special=*/false);
   SHRINK_ASSIGN_OR_RETURN(
-      const CalibrationPlan plan,
-      PlanCalibration(tokens.size(), f.n_ctx, f.max_chunks).WithContext(f.calibration));
-  fmt::print(stderr, "prune: calibrating on {} chunks of {} tokens of {}\n", plan.n_chunk,
-             plan.n_ctx, f.calibration);
+      out.plan,
+      PlanCalibration(out.tokens.size(), f.n_ctx, f.max_chunks).WithContext(f.calibration));
+  out.bos = tokenizer.adds_bos() ? tokenizer.bos() : -1;
+  fmt::print(stderr, "prune: calibrating on {} chunks of {} tokens of {}\n", out.plan.n_chunk,
+             out.plan.n_ctx, f.calibration);
+  return out;
+}
+
+// SparseGPT on every block linear of `model`, in place (the views then hold the pruned F32
+// weights); per-tensor kept fractions printed with --explain.
+Result<SparseGptModelReport> RunSparseGpt(const PruneFlags& f, const PruneRequest& r,
+                                          Model& model) {
+  SHRINK_ASSIGN_OR_RETURN(const CalibrationText calib, TokenizeCalibration(f, model));
+  if (f.explain) fmt::print("per tensor: kept fraction (sparsegpt):\n");
+  ProgressReporter progress("prune: sparsegpt", "layers", model.config.n_layers);
+  SparseGptModelOptions o;
+  o.threads = f.threads;
+  o.bos = calib.bos;
+  o.on_layer = [&](int done, int) { progress.Update(done); };
+  if (f.explain) {
+    o.on_tensor = [](std::string_view name, int64_t removed, int64_t total) {
+      fmt::print("  {:<28} kept {:.4f}\n", name,
+                 1.0 - static_cast<double>(removed) / static_cast<double>(total));
+    };
+  }
+  SHRINK_ASSIGN_OR_RETURN(
+      SparseGptModelReport report,
+      SparseGptPruneModel(model, r.target, calib.tokens, calib.plan, o).WithContext(f.calibration));
+  progress.Finish();
+  return report;
+}
+
+Status RunCalibrationPass(const PruneFlags& f, const Model& model, Calibration& calib) {
+  SHRINK_ASSIGN_OR_RETURN(const CalibrationText text, TokenizeCalibration(f, model));
+  const Config& c = model.config;
+  const std::vector<TokenId>& tokens = text.tokens;
+  const CalibrationPlan& plan = text.plan;
   SetMatMulThreads(f.threads);
   const PreparedModel prepared(model);
   InferenceSession session(prepared, plan.n_ctx);
@@ -149,7 +209,7 @@ Status RunCalibrationPass(const PruneFlags& f, const Model& model, Calibration& 
   session.SetObserver(&fanout);
   ProgressReporter progress("prune: calibration", "chunks", plan.n_chunk);
   CalibrationOptions run;
-  run.bos = tokenizer.adds_bos() ? tokenizer.bos() : -1;
+  run.bos = text.bos;
   run.on_chunk = [&](int32_t done) { progress.Update(done); };
   SHRINK_RETURN_IF_ERROR(
       RunCalibration(session, c.vocab_size, tokens, plan, run).WithContext(f.calibration));
@@ -229,8 +289,16 @@ Status RunPrune(const PruneFlags& f) {
   fmt::print(stderr, "prune: {}: {} loaded in {:.2f} s\n", f.in_path, config.Summary(),
              SecondsSince(t0));
 
+  const bool sparsegpt = request.unstructured && request.method == PruneMethod::kSparseGpt;
   Calibration calib;
-  if (request.needs_calibration) SHRINK_RETURN_IF_ERROR(RunCalibrationPass(f, *model, calib));
+  std::optional<SparseGptModelReport> sparsegpt_report;
+  if (sparsegpt && !f.dry_run) {
+    // Prunes model->weights in place: the views below then carry the pruned weights, written
+    // as they are (not pruned again).
+    SHRINK_ASSIGN_OR_RETURN(sparsegpt_report, RunSparseGpt(f, request, *model));
+  } else if (request.needs_calibration && !sparsegpt) {
+    SHRINK_RETURN_IF_ERROR(RunCalibrationPass(f, *model, calib));
+  }
   if (f.drop_layers >= 0) {
     std::vector<double> influence(config.n_layers, 0.0);
     for (int l = 0; l < config.n_layers && l < calib.residual.layers(); ++l) {
@@ -268,7 +336,8 @@ Status RunPrune(const PruneFlags& f) {
   for (const TensorPlan& t : plan.tensors) {
     PrunedTensor p{t.source, t.type, {}};
     const TensorView& v = *t.source;
-    p.spec.prune = request.unstructured && v.layer >= 0 && SpecOf(v.role).linear;
+    const bool pruned = request.unstructured && v.layer >= 0 && SpecOf(v.role).linear;
+    p.spec.prune = pruned && !sparsegpt;  // SparseGPT's are pruned already
     if (p.spec.prune && request.method == PruneMethod::kWanda) {
       const std::string& name = source_name[&v];
       const ImatrixEntry* e = calib.imatrix.Find(name);
@@ -277,7 +346,7 @@ Status RunPrune(const PruneFlags& f) {
       }
       p.spec.column_scale = scales.emplace(name, WandaColumnScale(*e)).first->second;
     }
-    pruned_tensors += p.spec.prune;
+    pruned_tensors += pruned;
     tensors.push_back(p);
   }
   SHRINK_RETURN_IF_ERROR(CheckPrunable(tensors, request.target));
@@ -304,13 +373,14 @@ Status RunPrune(const PruneFlags& f) {
     fmt::print("  {:<28} {:>6} kept {:.4f}  threshold mean {:.6g} max {:.6g}\n", t.source->name,
                Traits(t.type).name, s.kept_fraction(), s.mean_threshold(), s.threshold_max);
   };
-  if (f.explain && request.unstructured) {
+  if (f.explain && request.unstructured && !sparsegpt) {
     fmt::print("per tensor: kept fraction and score threshold ({} score{}), over rows:\n",
                PruneMethodName(request.method),
                request.method == PruneMethod::kWanda ? " |W|·‖X‖₂" : " |W|");
   }
   if (f.dry_run) {
-    if (f.explain && request.unstructured) {
+    if (sparsegpt) fmt::print("sparsegpt: not run in a dry run (it is the whole cost)\n");
+    if (f.explain && request.unstructured && !sparsegpt) {
       for (size_t i = 0; i < tensors.size(); ++i) {
         if (!tensors[i].spec.prune) continue;
         TensorPruneStats s;
@@ -340,6 +410,10 @@ Status RunPrune(const PruneFlags& f) {
   const auto t1 = std::chrono::steady_clock::now();
   SHRINK_RETURN_IF_ERROR(WritePrunedGguf(f.out_path, metadata, tensors, w));
   progress.Finish();
+  if (sparsegpt_report.has_value()) {
+    kept_weights = sparsegpt_report->total - sparsegpt_report->removed;
+    total = sparsegpt_report->total;
+  }
   if (total > 0) {
     fmt::print(stderr, "prune: kept {} of {} weights of the pruned tensors ({:.2f}%)\n",
                kept_weights, total, 100.0 * kept_weights / total);
@@ -353,15 +427,17 @@ Status RunPrune(const PruneFlags& f) {
 
 void AddPruneCommand(CLI::App& app) {
   auto flags = std::make_shared<PruneFlags>();
-  CLI::App* cmd = app.add_subcommand(
-      "prune",
-      "Prune a model: unstructured or N:M sparsity (magnitude, Wanda) on the linears inside the "
-      "blocks, and/or drop whole layers; writes a GGUF llama.cpp loads");
+  CLI::App* cmd =
+      app.add_subcommand("prune",
+                         "Prune a model: unstructured or N:M sparsity (magnitude, Wanda, "
+                         "SparseGPT) on the linears inside the "
+                         "blocks, and/or drop whole layers; writes a GGUF llama.cpp loads");
   cmd->add_option("input", flags->in_path, "model file (GGUF, or llama2.c .bin with --tokenizer)")
       ->required();
   cmd->add_option("output", flags->out_path, "GGUF file to write (not needed with --dry-run)");
   cmd->add_option("--method", flags->method,
-                  "magnitude (|W|) or wanda (|W|·‖X‖₂, needs --calibration); default magnitude");
+                  "magnitude (|W|), wanda (|W|·‖X‖₂) or sparsegpt (OBS with weight updates, layer "
+                  "by layer); wanda and sparsegpt need --calibration; default magnitude");
   cmd->add_option("--sparsity", flags->sparsity,
                   "fraction of each output row's weights set to 0, in [0, 1)");
   cmd->add_option("--pattern", flags->pattern, "N:M: keep N of every M consecutive weights (2:4)");
@@ -384,7 +460,8 @@ void AddPruneCommand(CLI::App& app) {
   cmd->add_flag("--dry-run", flags->dry_run, "print what would be removed and the file size");
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
-  cmd->add_option("--threads", flags->threads, "threads for the calibration forward pass")
+  cmd->add_option("--threads", flags->threads,
+                  "threads for the calibration forward pass (and SparseGPT's row tiles)")
       ->capture_default_str()
       ->check(IntegerIn(1, 1024));
   cmd->add_flag("--allow-long-context", flags->allow_long_context,

@@ -48,7 +48,15 @@ double ZeroLowest(std::span<float> row, std::span<const float> scale, int64_t be
 }  // namespace
 
 std::string_view PruneMethodName(PruneMethod method) {
-  return method == PruneMethod::kWanda ? "wanda" : "magnitude";
+  switch (method) {
+    case PruneMethod::kWanda:
+      return "wanda";
+    case PruneMethod::kSparseGpt:
+      return "sparsegpt";
+    case PruneMethod::kMagnitude:
+      break;
+  }
+  return "magnitude";
 }
 
 double SparsityTarget::removed_fraction() const {

@@ -22,8 +22,10 @@
 
 namespace shrink {
 
-enum class PruneMethod { kMagnitude, kWanda };
-std::string_view PruneMethodName(PruneMethod method);  // "magnitude", "wanda"
+// kSparseGpt selects with its own score and updates the kept weights (prune/sparsegpt.h); PruneRow
+// below is for magnitude and Wanda.
+enum class PruneMethod { kMagnitude, kWanda, kSparseGpt };
+std::string_view PruneMethodName(PruneMethod method);  // "magnitude", "wanda", "sparsegpt"
 
 struct SparsityTarget {
   double sparsity = 0.0;  // per-row fraction removed, [0, 1) (unused with a pattern)

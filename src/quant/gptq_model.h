@@ -1,26 +1,15 @@
 // GPTQ over a whole model, sequentially, layer by layer (the GPTQ paper's procedure).
 //
-// The calibration chunks (calib/calibration_run.h: n_chunk chunks of n_ctx tokens, BOS first) are
-// embedded once; their residual stream X: (n_chunk, n_ctx, C) is then carried through the layers:
-//
-//   for each layer l, in four stages, each tensor's inputs taken only once every tensor that
-//   feeds them is quantized ("true sequential" in the GPTQ reference code):
-//     Q, K, V      Hessians from X (layer l's attention input), then GPTQ;
-//     attn_output  Hessian from the attention with quantized Q, K, V, then GPTQ;
-//     gate, up     Hessians from the FFN input after the quantized attention half, then GPTQ;
-//     down         Hessian from the FFN with quantized gate and up, then GPTQ;
-//   then X := the fully quantized layer's output, so layer l+1's Hessians come from activations
-//   that passed through the quantized layers < l+1. Each stage collects only its own tensors'
-//   Hessians (calib/hessian.h with a LinearFilter), so memory holds at most one stage's; a
-//   tensor GPTQ is given the plan's imatrix weights when it has them, else diag(H) (quant/gptq.h).
-//   Cost: the attention half runs 3 times per layer, the FFN half 3 times.
+// The driver is calib/sequential_layers.h (shared with SparseGPT): the calibration chunks are
+// carried through the layers and each planned block linear is quantized from the Hessian of its
+// inputs, which passed through the already quantized tensors (true-sequential order: Q/K/V,
+// attn_output, gate/up, down). A tensor GPTQ is given the plan's imatrix weights when it has them,
+// else diag(H) (quant/gptq.h).
 //
 // Each quantized tensor's view in `model.weights` then points at its GPTQ bytes (type = the
 // planned type, buffer kept in weights.storage), so WriteQuantizedGguf copies them byte for byte;
 // tensors outside the block linears (token_embd, output, norms) or planned to types without a grid
-// are left to the writer's usual encoding. Memory: the chunks' residual stream (n_chunk·n_ctx·C
-// floats) twice (before and after the attention half), one stage's Hessians, one layer's
-// activations, and the quantized bytes of the linears.
+// are left to the writer's usual encoding. Memory: as the driver's, plus the quantized bytes.
 #pragma once
 
 #include <cstdint>
