@@ -55,15 +55,24 @@ void ThreadPool::RunChunks(int64_t n, int64_t grain, ChunkFn fn, void* context) 
     for (int64_t b = 0; b < n; b += grain) fn(context, b, std::min(n, b + grain), 0);
     return;
   }
-  // All chunks of the previous job are done (we waited for them), so nobody reads these now
-  // except late workers, whose claims will fail against the new generation.
+  // All chunks of the previous job are done (we waited for them), so nobody reads the parameters
+  // now except late workers, whose claims must fail. First block claims: the claim word gets the
+  // new generation with no chunk claimable (index UINT32_MAX >= any chunk count). The release fence
+  // orders that store before the parameter stores: a late worker that reads any new parameter
+  // then (after its acquire fence, DrainChunks) sees this blocked word or a later one, so its
+  // compare-and-swap against the old generation fails. Without it, a worker could read the new,
+  // larger chunk count beside the old job's exhausted claim word, claim "chunk k" of the finished
+  // job, run it with mixed parameters and count it as done in the new job.
+  const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  claim_.store((uint64_t{generation} << 32) | std::numeric_limits<uint32_t>::max(),
+               std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
   fn_.store(fn, std::memory_order_relaxed);
   context_.store(context, std::memory_order_relaxed);
   n_.store(n, std::memory_order_relaxed);
   grain_.store(grain, std::memory_order_relaxed);
   chunks_.store(static_cast<uint32_t>(chunks), std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
-  const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
   claim_.store(uint64_t{generation} << 32, std::memory_order_release);
   generation_.store(generation, std::memory_order_release);
   generation_.notify_all();
@@ -83,6 +92,9 @@ void ThreadPool::DrainChunks(uint32_t generation, int thread) {
   const int64_t n = n_.load(std::memory_order_relaxed);
   const int64_t grain = grain_.load(std::memory_order_relaxed);
   const uint32_t chunks = chunks_.load(std::memory_order_relaxed);
+  // Pairs with RunChunks' release fence: if any load above saw a newer job's parameter, the claim
+  // word read below is that job's blocked word or later, and nothing is claimed with them.
+  std::atomic_thread_fence(std::memory_order_acquire);
   uint64_t claim = claim_.load(std::memory_order_acquire);
   for (;;) {
     // A newer job, or none left: what was read above may belong to another job; stop.

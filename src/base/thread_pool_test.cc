@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -34,6 +35,38 @@ TEST(ThreadPoolTest, VisitsEveryIndexOnce) {
       }
     }
   }
+}
+
+// A worker that wakes late for a finished job must not claim a chunk of the next one: a job of few
+// chunks followed by one of many let such a worker read the new chunk count while the claim word
+// still held the old job's, claim "chunk k" of the finished job, run it with a mix of the two jobs'
+// parameters and count it as done in the new one (whose caller then waited forever; seen as a hang
+// in `prune --method sparsegpt`). More threads than cores make late wake-ups common; each job's
+// context lives on the stack of its iteration, so a stale call hits the wrong job's counters. The
+// race window is a few instructions, so this stress test catches it only rarely; the ordering
+// that closes it is argued in thread_pool.cc (RunChunks, DrainChunks).
+TEST(ThreadPoolTest, LateWorkersNeverRunAChunkOfTheNextJob) {
+  const int threads = 2 * static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  ThreadPool pool(threads);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  int64_t jobs = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    for (int64_t n : {2, 3, 40, 2, 64}) {
+      std::vector<int> hits(n, 0);
+      std::atomic<int64_t> calls{0};
+      pool.Run(n, 1, [&](int64_t begin, int64_t end, int) {
+        for (int64_t i = begin; i < end; ++i) {
+          ASSERT_LT(i, static_cast<int64_t>(hits.size()));
+          ++hits[i];
+        }
+        calls.fetch_add(1);
+      });
+      ASSERT_EQ(calls.load(), n) << "job " << jobs;
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i], 1) << "job " << jobs << " index " << i;
+      ++jobs;
+    }
+  }
+  EXPECT_GT(jobs, 100);
 }
 
 // With more than one thread and many chunks, the workers do take part.
