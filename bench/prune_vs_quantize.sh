@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Pruning against quantization at the same file size (issue 9): does "quantization outperforms pruning in
+# most cases" hold on these models, and where not?
+#
+#  1. The base: the model dequantized to F32 (`shrink quantize --type F32`); its log-probs on WikiText-2
+#     valid (--ctx 512, --chunks) saved once; every file below scored against them by one evaluator,
+#     `shrink perplexity --kl-divergence` (PPL(Q), mean KLD, top-1 agreement).
+#  2. Depth + quantization vs quantization: for each (pruned type, reference type) pair in --pairs, the
+#     reference is `shrink quantize --type REF` (round to nearest, as llama-quantize without an imatrix); the
+#     pruned file drops the fewest least-influential blocks (block influence over tinyshakespeare, the order
+#     `--drop-layers` uses) that bring `shrink prune --type PRUNED`'s file to at most the reference's bytes.
+#  3. 2:4 and 50% unstructured Wanda + Q8_0 vs Q4_0: GGUF stores the zeros, so the pruned file is Q8_0's
+#     size; the table also gives the size a sparse store would need (kept values at Q8_0's 8.5 bits plus the
+#     positions: log2(C(4,2)) = 2.58 bits per group of four for 2:4, a 1-bit mask per weight unstructured) —
+#     a hypothetical no stock runtime reads, labelled as such.
+#
+# Usage: bench/prune_vs_quantize.sh [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N]
+#                                   [--calib-chunks N] [--pairs "Q5_K_M:Q4_K_M Q6_K:Q5_K_M Q4_K_M:Q3_K_M"]
+# Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; BASE=PATH of an
+#        F32 base and BASE_LOGITS=PATH of its saved log-probs over >= --chunks chunks skip step 1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+model_arg=smollm2
+chunks=10
+threads=$(nproc)
+calib_chunks=4
+pairs="Q5_K_M:Q4_K_M Q6_K:Q5_K_M Q8_0:Q6_K Q4_K_M:Q3_K_M"
+source bench/common.sh
+usage="usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N] [--calib-chunks N] [--pairs \"PRUNED:REF ...\"]"
+while [[ $# -gt 0 ]]; do
+  common_flag "$@" && { shift "$shift_by"; continue; }
+  case "$1" in
+    --calib-chunks) calib_chunks="$2"; shift 2 ;;
+    --pairs) pairs="$2"; shift 2 ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+done
+bench_setup --text
+calib="$shared/data/tinyshakespeare/input.txt"
+require_file "$calib" "the shared/ folder beside the repository"
+echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F); load $(load_average); work $work" >&2
+
+base="${BASE:-$work/base.gguf}"
+base_logits="${BASE_LOGITS:-$work/base.logits}"
+if [[ ! -f "$base" ]]; then
+  echo "== base: $model -> F32" >&2
+  "$shrink" quantize "$model" "$base" --type F32 --threads "$threads" >"$work/base.txt" 2>&1
+fi
+if [[ ! -f "$base_logits" ]]; then
+  echo "== base log-probs ($chunks chunks)" >&2
+  nice "$shrink" perplexity -m "$base" -f "$text" --ctx 512 --chunks "$chunks" --threads "$threads" \
+    --save-logits "$base_logits" >"$work/base_ppl.txt" 2>&1
+fi
+
+# score FILE: "ppl kld top1" of FILE against the base log-probs.
+score() {
+  local out="$work/$(basename "$1" .gguf).kld"
+  nice "$shrink" perplexity -m "$1" --kl-divergence "$base_logits" --chunks "$chunks" \
+    --threads "$threads" >"$out" 2>&1 || { echo "perplexity failed on $1 (see $out)" >&2; exit 1; }
+  echo "$(field "$out" "Mean PPL(Q) ") $(field "$out" "Mean    KLD") $(field "$out" "Same top p")"
+}
+# dry_size ARGS...: the file size `shrink prune --dry-run ARGS` reports.
+dry_size() {
+  "$shrink" prune "$base" "$@" --dry-run 2>&1 | sed -n 's/.*file \([0-9]*\) bytes.*/\1/p'
+}
+quantize() {
+  local type=$1 out="$work/q_$1.gguf"
+  [[ -f "$out" ]] || nice "$shrink" quantize "$base" "$out" --type "$type" --threads "$threads" \
+    >"$work/q_$type.txt" 2>&1 || { echo "quantize $type failed (see $work/q_$type.txt)" >&2; exit 1; }
+  echo "$out"
+}
+
+echo "== block influence ($calib_chunks calibration chunks)" >&2
+calib_flags=(--calibration "$calib" --chunks "$calib_chunks" --ctx 512 --threads "$threads")
+nice "$shrink" prune "$base" --drop-layers 1 "${calib_flags[@]}" --dry-run --explain \
+  >"$work/influence.txt" 2>&1 || { echo "influence failed (see $work/influence.txt)" >&2; exit 1; }
+order=($(grep -E '^  blk\.' "$work/influence.txt" | sort -g -k2 | awk '{print $1}' | sed 's/blk\.//'))
+n_layers=${#order[@]}
+[[ $n_layers -gt 0 ]] || { echo "no block influence in $work/influence.txt" >&2; exit 1; }
+
+rows=()
+row() { rows+=("$1"); echo "$1" | tee -a "$work/rows.md" >&2; }
+for pair in $pairs; do
+  pruned_type=${pair%%:*} ref_type=${pair##*:}
+  echo "== $pruned_type with dropped blocks vs $ref_type" >&2
+  ref=$(quantize "$ref_type")
+  ref_size=$(stat -c %s "$ref")
+  read -r ppl kld top <<<"$(score "$ref")"
+  row "| $ref_type (quantized only) | $ref_size | 1.000 | $ppl | $kld | $top |"
+  list="" n=0
+  while :; do
+    n=$((n + 1))
+    [[ $n -lt $n_layers ]] || { echo "no depth fits $ref_size bytes at $pruned_type" >&2; continue 2; }
+    list=$(printf '%s\n' "${order[@]:0:$n}" | sort -n | paste -sd,)
+    size=$(dry_size --layers "$list" --type "$pruned_type")
+    [[ -n "$size" ]] || { echo "no size from prune --dry-run --layers $list" >&2; exit 1; }
+    [[ $size -gt $ref_size ]] || break
+  done
+  out="$work/drop${n}_$pruned_type.gguf"
+  nice "$shrink" prune "$base" "$out" --layers "$list" --type "$pruned_type" >"$work/drop${n}_$pruned_type.txt" 2>&1
+  size=$(stat -c %s "$out")
+  read -r ppl kld top <<<"$(score "$out")"
+  row "| $n blocks dropped ($list) + $pruned_type | $size | $(echo "scale=3; $size / $ref_size" | bc) | $ppl | $kld | $top |"
+  rm -f "$out"
+done
+
+echo "== Wanda 2:4 and 50% + Q8_0 vs Q4_0" >&2
+ref=$(quantize Q4_0)
+ref_size=$(stat -c %s "$ref")
+read -r ppl kld top <<<"$(score "$ref")"
+row "| Q4_0 (quantized only) | $ref_size | 1.000 | $ppl | $kld | $top |"
+# Weights in the pruned linears (every weight matrix inside the blocks), from the base's tensor list.
+linear_weights=$(python3 - "$base" <<'PY'
+import re, sys
+from gguf import GGUFReader
+print(sum(int(t.n_elements) for t in GGUFReader(sys.argv[1]).tensors
+          if re.fullmatch(r"blk\.\d+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight", t.name)))
+PY
+)
+for what in "2:4" "0.5"; do
+  if [[ $what == 2:4 ]]; then flags=(--pattern 2:4); label="2:4"; index_bits=$(echo "2.585 / 4" | bc -l)
+  else flags=(--sparsity 0.5); label="50%"; index_bits=1; fi
+  out="$work/wanda_${what/:/of}_Q8_0.gguf"
+  nice "$shrink" prune "$base" "$out" --method wanda "${flags[@]}" "${calib_flags[@]}" --type Q8_0 \
+    >"$work/wanda_${what/:/of}.txt" 2>&1 || { echo "prune failed (see $work/wanda_${what/:/of}.txt)" >&2; exit 1; }
+  size=$(stat -c %s "$out")
+  read -r ppl kld top <<<"$(score "$out")"
+  row "| Wanda $label + Q8_0, zeros stored (GGUF) | $size | $(echo "scale=3; $size / $ref_size" | bc) | $ppl | $kld | $top |"
+  sparse=$(echo "$size - $linear_weights * (8.5 / 2 - $index_bits) / 8" | bc -l | cut -d. -f1)
+  row "| Wanda $label + Q8_0, hypothetical sparse store | $sparse | $(echo "scale=3; $sparse / $ref_size" | bc) | $ppl | $kld | $top |"
+  rm -f "$out"
+done
+
+echo
+echo "$model, WikiText-2 valid, ctx 512, $chunks chunks; $(cpu_model); $(date -u +%F); load $(load_average)"
+echo
+echo "| file | bytes | of the reference | PPL(Q) | mean KLD | top-1 % |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
