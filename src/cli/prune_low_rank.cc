@@ -162,12 +162,16 @@ Status RunLowRankPrune(const LowRankPruneFlags& f) {
   if (metadata.empty()) {
     SHRINK_ASSIGN_OR_RETURN(metadata, Llama2cGgufMetadata(*model));
   }
-  fmt::print(stderr, "prune: {}: {} loaded in {:.2f} s\n", f.in_path, model->config.Summary(),
-             SecondsSince(t0));
-
   // Factor B's rows are r long: r must be whole blocks of the output type.
   const int64_t multiple = Traits(mix->base).block_elements;
   const std::vector<LowRankSite> sites = LowRankSites(model->weights);
+  // Checked before any output line, so that bad input gives exactly one.
+  if (!f.rank_ratio) {
+    SHRINK_RETURN_IF_ERROR(CheckTargetParams(model->weights, sites, target, multiple));
+  }
+  fmt::print(stderr, "prune: {}: {} loaded in {:.2f} s\n", f.in_path, model->config.Summary(),
+             SecondsSince(t0));
+
   const int64_t before = ParameterCount(model->weights);
   std::vector<std::shared_ptr<const Whitening>> whitening_owned;
   if (!f.calibration.empty()) {

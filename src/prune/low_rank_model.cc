@@ -65,11 +65,8 @@ std::string SiteName(const LowRankSite& s) { return TensorName(s.role, s.layer);
 
 }  // namespace
 
-Result<RankPlan> RanksForTargetParams(const Weights& w, std::span<const LowRankSite> sites,
-                                      int64_t target_params, int64_t multiple,
-                                      const std::function<void(size_t)>& on_site,
-                                      std::span<const Whitening* const> whitening) {
-  SHRINK_CHECK(whitening.empty() || whitening.size() == sites.size());
+Status CheckTargetParams(const Weights& w, std::span<const LowRankSite> sites,
+                         int64_t target_params, int64_t multiple) {
   const int64_t total = ParameterCount(w);
   if (target_params >= total) {
     return Status::Errorf("--target-params {}: the model has {} parameters; nothing to remove",
@@ -88,6 +85,16 @@ Result<RankPlan> RanksForTargetParams(const Weights& w, std::span<const LowRankS
         "the blocks at rank {} (embeddings, norms and the output stay whole)",
         target_params, total - most, multiple);
   }
+  return Status::Ok();
+}
+
+Result<RankPlan> RanksForTargetParams(const Weights& w, std::span<const LowRankSite> sites,
+                                      int64_t target_params, int64_t multiple,
+                                      const std::function<void(size_t)>& on_site,
+                                      std::span<const Whitening* const> whitening) {
+  SHRINK_CHECK(whitening.empty() || whitening.size() == sites.size());
+  SHRINK_RETURN_IF_ERROR(CheckTargetParams(w, sites, target_params, multiple));
+  const int64_t total = ParameterCount(w);
   std::vector<RankCandidate> candidates;
   candidates.reserve(sites.size());
   for (size_t i = 0; i < sites.size(); ++i) {

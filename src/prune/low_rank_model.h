@@ -49,6 +49,11 @@ std::vector<int64_t> RanksFromRatio(std::span<const LowRankSite> sites, double r
 // sites' singular values; one SVD per site, `on_site(i)` after each). Errors: a target at or
 // above the model's count ("nothing to remove"), a target below what factoring every site at rank
 // `multiple` reaches (the message gives that minimum), an SVD failure (named by tensor).
+// The errors of RanksForTargetParams that need no SVD: a target at or above the model's count, or
+// below what every site at rank `multiple` reaches.
+Status CheckTargetParams(const Weights& w, std::span<const LowRankSite> sites,
+                         int64_t target_params, int64_t multiple = 1);
+
 // `whitening`: empty (plain SVD), or per site its input's whitening (low_rank.h; sites reading the
 // same input may share one).
 Result<RankPlan> RanksForTargetParams(const Weights& w, std::span<const LowRankSite> sites,
