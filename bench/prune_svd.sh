@@ -8,12 +8,14 @@
 #     ranks chosen greedily by singular-value energy, factors written F32; plain, and whitened with
 #     the input Grams over tinyshakespeare (--calib-chunks chunks of 512, not the evaluation text).
 #  3. Every output scored by one evaluator, `shrink perplexity --kl-divergence` against the base
-#     log-probs (PPL(Q), mean KLD, top-1 agreement); file size.
-#  4. The llama.cpp peer: llama-perplexity runs the base beside shrink (same PPL), and is given one
-#     factored file: it must refuse it (llama.cpp has no low-rank tensors; `shrink inspect` says so).
+#     log-probs, on the first --score-chunks of them (PPL(Q), mean KLD, top-1 agreement); file size.
+#  4. The llama.cpp peer: llama-perplexity runs the base on --llama-chunks chunks beside shrink's PPL
+#     over as many, and is given one factored file: it must refuse it (llama.cpp has no low-rank
+#     tensors; `shrink inspect` says so).
 #
 # Usage: bench/prune_svd.sh [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N]
-#                           [--calib-chunks N] [--removed "0.1 0.25 0.5"] [--no-whiten]
+#                           [--score-chunks N] [--llama-chunks N] [--calib-chunks N]
+#                           [--removed "0.25 0.5 0.1"] [--no-whiten]
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; the base is
 #        ~540 MB for SmolLM2 and every output at most as large)
 set -euo pipefail
@@ -22,21 +24,26 @@ cd "$(dirname "$0")/.."
 model_arg=smollm2
 chunks=20
 threads=$(nproc)
+score_chunks=
+llama_chunks=4
 calib_chunks=8
-removed="0.1 0.25 0.5"
+removed="0.25 0.5 0.1"
 whiten=1
 source bench/common.sh
-usage="usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N] [--calib-chunks N] [--removed \"F...\"] [--no-whiten]"
+usage="usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N] [--score-chunks N] [--llama-chunks N] [--calib-chunks N] [--removed \"F...\"] [--no-whiten]"
 while [[ $# -gt 0 ]]; do
   common_flag "$@" && { shift "$shift_by"; continue; }
   case "$1" in
     --calib-chunks) calib_chunks="$2"; shift 2 ;;
+    --score-chunks) score_chunks="$2"; shift 2 ;;
+    --llama-chunks) llama_chunks="$2"; shift 2 ;;
     --removed) removed="$2"; shift 2 ;;
     --no-whiten) whiten=0; shift ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
 bench_setup --text --peer
+score_chunks="${score_chunks:-$chunks}"
 calib="$shared/data/tinyshakespeare/input.txt"
 require_file "$calib" "the shared/ folder beside the repository"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -59,7 +66,7 @@ total=$("$shrink" inspect "$work/base.gguf" | sed -n 's/^total: .* bytes (.*), \
 
 score() {
   nice "$shrink" perplexity -m "$work/$1.gguf" --kl-divergence "$work/base.logits" \
-    --threads "$threads" >"$work/$1.kld" 2>&1 || { echo "perplexity failed on $1 (see $work/$1.kld)" >&2; exit 1; }
+    --chunks "$score_chunks" --threads "$threads" >"$work/$1.kld" 2>&1 || { echo "perplexity failed on $1 (see $work/$1.kld)" >&2; exit 1; }
   echo "$(field "$work/$1.kld" "Mean PPL(Q) ") $(field "$work/$1.kld" "Mean    KLD") $(field "$work/$1.kld" "Same top p")"
 }
 prune() {
@@ -95,7 +102,7 @@ for f in $removed; do
 done
 
 echo "== llama.cpp peer: the base, and a factored file ($first)" >&2
-"$bin/llama-perplexity" -nr -m "$work/base.gguf" -f "$text" -c 512 -t "$threads" --chunks "$chunks" \
+"$bin/llama-perplexity" -nr -m "$work/base.gguf" -f "$text" -c 512 -t "$threads" --chunks "$llama_chunks" \
   >"$work/base.llama_ppl" 2>&1 || { echo "llama-perplexity failed on the base" >&2; exit 1; }
 if "$bin/llama-perplexity" -nr -m "$work/$first.gguf" -f "$text" -c 512 -t "$threads" --chunks 1 \
   >"$work/$first.llama_ppl" 2>&1; then
@@ -107,13 +114,14 @@ runtimes=$("$shrink" inspect "$work/$first.gguf" | grep '^runtimes:')
 
 echo
 echo "shrink prune --method svd on $(basename "$model") as F32 (base PPL $ppl_base, $total parameters, $size_base bytes):"
-echo "WikiText-2 valid, $chunks chunks of 512; whitening calibration: tinyshakespeare, $calib_chunks chunks of 512."
+echo "WikiText-2 valid, $score_chunks chunks of 512 (base log-probs over $chunks); whitening calibration: tinyshakespeare, $calib_chunks chunks of 512."
 echo "CPU: $(cpu_model); threads $threads; $(date -u +%F); load before $load_before, after $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| SVD | params removed | params | linears factored | file bytes | of base | PPL(Q) | mean KLD | top-1 % | prune s |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
-echo "base: shrink PPL $ppl_base, llama-perplexity PPL $(final "$work/base.llama_ppl")"
+shrink_at=$(grep -o "\[$llama_chunks\][0-9.]*" "$work/base_ppl.txt" | head -1 | sed "s/^\[$llama_chunks\]//")
+echo "base over $llama_chunks chunks: shrink PPL $shrink_at, llama-perplexity PPL $(final "$work/base.llama_ppl")"
 echo "$refused"
 echo "shrink inspect: $runtimes"
