@@ -186,6 +186,43 @@ Result<int64_t> ParseParamCount(std::string_view text, std::string_view flag) {
   return static_cast<int64_t>(std::llround(value * scale));
 }
 
+namespace {
+
+// A point of one matrix's rank curve: at `rank` (0 = whole) it saves `saved` parameters and loses
+// `loss` of its relative energy.
+struct CurvePoint {
+  int64_t rank;
+  int64_t saved;
+  double loss;
+};
+
+// The lower convex hull, from "whole" on, of the points (saved, loss) of every rank multiple ..
+// MaxUsefulRank in steps of `multiple`. Along it the loss per parameter saved only grows, so
+// taking hull steps cheapest first over all matrices is the greedy of a convex problem: a matrix
+// whose first step is expensive (whole → MaxUsefulRank saves little) is not locked out while
+// another, once started, runs down to rank 1 on cheap steps.
+std::vector<CurvePoint> LowerHull(const RankCandidate& c, std::span<const double> tail,
+                                  int64_t multiple) {
+  std::vector<CurvePoint> hull = {{0, 0, 0.0}};
+  const int64_t k = static_cast<int64_t>(c.singular_values.size());
+  for (int64_t r = MaxUsefulRank(c.rows, c.cols, multiple); r >= multiple; r -= multiple) {
+    const CurvePoint p{r, c.rows * c.cols - r * (c.rows + c.cols), tail[std::min(r, k)]};
+    // Pop the last point while it lies on or above the segment from the one before it to p.
+    while (hull.size() >= 2) {
+      const CurvePoint& a = hull[hull.size() - 2];
+      const CurvePoint& b = hull.back();
+      const double cross = static_cast<double>(b.saved - a.saved) * (p.loss - a.loss) -
+                           (b.loss - a.loss) * static_cast<double>(p.saved - a.saved);
+      if (cross > 0) break;
+      hull.pop_back();
+    }
+    hull.push_back(p);
+  }
+  return hull;
+}
+
+}  // namespace
+
 Result<RankPlan> ChooseRanksForBudget(std::span<const RankCandidate> candidates,
                                       int64_t params_to_remove, int64_t multiple) {
   SHRINK_CHECK(multiple >= 1);
@@ -199,8 +236,8 @@ Result<RankPlan> ChooseRanksForBudget(std::span<const RankCandidate> candidates,
     std::vector<double>& t = tails[c];
     t.assign(s.size() + 1, 0.0);
     for (size_t i = s.size(); i-- > 0;) t[i] = t[i + 1] + s[i] * s[i];
-    if (t[0] > 0) {
-      for (double& e : t) e /= t[0];
+    if (const double total = t[0]; total > 0) {
+      for (double& e : t) e /= total;  // (not by t[0], which the loop overwrites first)
     }
     if (MaxUsefulRank(rc.rows, rc.cols, multiple) > 0) {
       most += rc.rows * rc.cols - multiple * (rc.rows + rc.cols);
@@ -212,39 +249,46 @@ Result<RankPlan> ChooseRanksForBudget(std::span<const RankCandidate> candidates,
         "inside the blocks give up at most {}",
         params_to_remove, multiple, most);
   }
+  std::vector<std::vector<CurvePoint>> hulls(n);
+  for (size_t c = 0; c < n; ++c) hulls[c] = LowerHull(candidates[c], tails[c], multiple);
   RankPlan plan;
   plan.ranks.assign(n, 0);
-  // One pending step per candidate: (energy lost per parameter saved, candidate, next rank).
-  struct Step {
-    double cost;
-    size_t candidate;
-    int64_t rank;
-    bool operator>(const Step& o) const {
-      return cost != o.cost ? cost > o.cost : candidate > o.candidate;
-    }
-  };
+  std::vector<size_t> at(n, 0);  // each candidate's current hull vertex
+  // Pending hull steps: (energy lost per parameter saved, candidate).
+  using Step = std::pair<double, size_t>;
   std::priority_queue<Step, std::vector<Step>, std::greater<>> steps;
   auto push_next = [&](size_t c) {
-    const RankCandidate& rc = candidates[c];
-    const int64_t now = plan.ranks[c];
-    const int64_t next = now == 0 ? MaxUsefulRank(rc.rows, rc.cols, multiple) : now - multiple;
-    if (next < multiple) return;
-    const int64_t k = static_cast<int64_t>(rc.singular_values.size());
-    const double lost = tails[c][std::min(next, k)] - (now == 0 ? 0.0 : tails[c][std::min(now, k)]);
-    const int64_t saved =
-        now == 0 ? rc.rows * rc.cols - next * (rc.rows + rc.cols) : multiple * (rc.rows + rc.cols);
-    steps.push({lost / static_cast<double>(saved), c, next});
+    if (at[c] + 1 >= hulls[c].size()) return;
+    const CurvePoint& a = hulls[c][at[c]];
+    const CurvePoint& b = hulls[c][at[c] + 1];
+    steps.push({(b.loss - a.loss) / static_cast<double>(b.saved - a.saved), c});
   };
   for (size_t c = 0; c < n; ++c) push_next(c);
   while (plan.params_saved < params_to_remove && !steps.empty()) {
-    const Step step = steps.top();
+    const size_t c = steps.top().second;
     steps.pop();
-    const RankCandidate& rc = candidates[step.candidate];
-    const int64_t now = plan.ranks[step.candidate];
-    plan.params_saved += now == 0 ? rc.rows * rc.cols - step.rank * (rc.rows + rc.cols)
-                                  : (now - step.rank) * (rc.rows + rc.cols);
-    plan.ranks[step.candidate] = step.rank;
-    push_next(step.candidate);
+    const CurvePoint& a = hulls[c][at[c]];
+    const CurvePoint& b = hulls[c][at[c] + 1];
+    if (plan.params_saved + (b.saved - a.saved) >= params_to_remove) {
+      // The last step: within the segment, the highest rank that meets the budget (the raw curve
+      // between two hull vertices, so no more is removed than needed).
+      const RankCandidate& rc = candidates[c];
+      const int64_t from =
+          a.rank == 0 ? MaxUsefulRank(rc.rows, rc.cols, multiple) : a.rank - multiple;
+      for (int64_t r = from; r >= b.rank; r -= multiple) {
+        const int64_t saved = rc.rows * rc.cols - r * (rc.rows + rc.cols);
+        if (plan.params_saved + saved - a.saved >= params_to_remove) {
+          plan.params_saved += saved - a.saved;
+          plan.ranks[c] = r;
+          break;
+        }
+      }
+      break;
+    }
+    plan.params_saved += b.saved - a.saved;
+    plan.ranks[c] = b.rank;
+    ++at[c];
+    push_next(c);
   }
   SHRINK_CHECK(plan.params_saved >= params_to_remove);
   return plan;

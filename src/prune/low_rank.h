@@ -12,7 +12,9 @@
 //   * a rank ratio ρ in (0, 1]: every linear keeps r = round(ρ · min(m, n)) (RankFromRatio);
 //   * a parameter budget: ChooseRanksForBudget walks down ranks greedily over all linears, each
 //     step the one with the least discarded singular-value energy per parameter saved (AIMET's
-//     greedy rank selection with the relative energy Σ_{i>r} σ_i² / Σ σ_i² as the per-layer loss).
+//     greedy rank selection with the relative energy Σ_{i>r} σ_i² / Σ σ_i² as the per-layer loss),
+//     on each matrix's convex hull (the first step, whole → MaxUsefulRank, saves little and would
+//     otherwise look dear next to the cheap later steps of a matrix already started).
 // SVDs are LAPACK's dgesdd in F64 on the decoded F32 weights.
 //
 // Calibration-aware whitening (SVD-LLM, Wang et al. 2024): what matters is the error on the layer's
@@ -90,11 +92,12 @@ struct RankPlan {
   int64_t params_saved = 0;    // Σ over factored candidates of rows·cols − r·(rows + cols)
 };
 
-// Ranks removing at least `params_to_remove` parameters from the candidates: all start whole; the
-// greedy step with the least discarded energy per parameter saved is taken until the budget is
-// met. A candidate's first step goes from whole to MaxUsefulRank, the later ones lower its rank by
-// `multiple`, down to `multiple`. Errors: the budget cannot be met even at the smallest ranks
-// (the message gives the most that can be removed).
+// Ranks removing at least `params_to_remove` parameters from the candidates, greedily: each
+// candidate's curve of (parameters saved, relative energy lost) over ranks `multiple`, 2·multiple,
+// .., MaxUsefulRank and "whole" is reduced to its lower convex hull, and hull steps are taken
+// cheapest (least energy per parameter saved) first over all candidates until the budget is met;
+// the last step stops at the highest rank of its segment that meets it. Errors: the budget cannot
+// be met even at the smallest ranks (the message gives the most that can be removed).
 Result<RankPlan> ChooseRanksForBudget(std::span<const RankCandidate> candidates,
                                       int64_t params_to_remove, int64_t multiple = 1);
 
