@@ -41,6 +41,8 @@ params() { "$shrink" inspect "$1" | sed -n 's/^total: .* bytes (.*), \([0-9]*\) 
 "$shrink" prune "$model" "$work/s0.gguf" --tokenizer "$tok" --sparsity 0 >/dev/null 2>&1
 total=$(params "$work/s0.gguf")
 [ -n "$total" ] || fail "no parameter count for the source"
+"$shrink" inspect "$work/s0.gguf" | grep -q "^runtimes: shrink yes; llama.cpp yes" ||
+  fail "inspect: a file without factors is not reported as loading in llama.cpp"
 
 expect_error "neither" "--rank-ratio|--target-params" "$model" "$out" --tokenizer "$tok" --method svd
 expect_error "both" "exactly one" "$model" "$out" --tokenizer "$tok" --method svd --rank-ratio 0.5 \
