@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "formats/types.h"
 #include "io/gguf.h"
+#include "model/tensor_table.h"
 
 namespace shrink::cli {
 namespace {
@@ -78,6 +79,27 @@ std::string FormatShape(const std::vector<int64_t>& shape) {
   return fmt::format("{}", fmt::join(shape, " x "));
 }
 
+// Which runtimes can load a model file: low-rank factor pairs (model/tensor_table.h, TensorPart)
+// run in shrink only; llama.cpp looks for the whole tensors.
+void PrintRuntimes(const GgufFile& file) {
+  if (file.Find("general.architecture") == nullptr) return;  // not a model (an imatrix, ...)
+  int factors = 0;
+  for (const GgufTensorInfo& t : file.tensors()) {
+    factors += TensorPartOfName(t.name) == TensorPart::kLowRankA;
+  }
+  if (factors > 0) {
+    fmt::print(
+        "runtimes: shrink yes; llama.cpp no ({} linears stored as low-rank factor pairs, "
+        "{} = {})\n",
+        factors, kLowRankVersionKey,
+        file.Find(std::string(kLowRankVersionKey)) != nullptr
+            ? FormatValue(*file.Find(std::string(kLowRankVersionKey)))
+            : "missing");
+  } else {
+    fmt::print("runtimes: shrink yes; llama.cpp yes (no shrink-only tensors)\n");
+  }
+}
+
 Status RunInspect(const std::string& path) {
   SHRINK_ASSIGN_OR_RETURN(GgufFile file, GgufFile::Open(path));
   fmt::print("{}: GGUF v{}, {} bytes, alignment {}, data section at offset {}\n", path,
@@ -111,6 +133,7 @@ Status RunInspect(const std::string& path) {
   fmt::print("\ntotal: {} tensors, {} bytes ({:.2f} MiB), {} parameters, {:.4f} bits per weight\n",
              file.tensors().size(), total_bytes, static_cast<double>(total_bytes) / (1 << 20),
              total_elements, bpw);
+  PrintRuntimes(file);
   return Status::Ok();
 }
 

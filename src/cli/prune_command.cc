@@ -31,6 +31,7 @@
 #include "calib/residual_similarity.h"
 #include "cli/command.h"
 #include "cli/flags.h"
+#include "cli/prune_low_rank.h"
 #include "cli/resources.h"
 #include "eval/text_file.h"
 #include "io/gguf.h"
@@ -54,6 +55,8 @@ struct PruneFlags {
   std::string in_path, out_path, method, pattern, layers, calibration, tokenizer_path;
   std::string type = "F32";
   std::optional<double> sparsity;
+  std::optional<double> rank_ratio;  // --method svd
+  std::string target_params;         // --method svd
   int32_t drop_layers = -1;
   int32_t n_ctx = 512;
   int32_t max_chunks = -1;
@@ -95,7 +98,7 @@ Result<PruneRequest> CheckFlags(const PruneFlags& f) {
     } else if (f.method == "sparsegpt") {
       r.method = PruneMethod::kSparseGpt;
     } else if (f.method != "magnitude") {
-      return Status::Errorf("--method: expected magnitude, wanda or sparsegpt, got \"{}\"",
+      return Status::Errorf("--method: expected magnitude, wanda, sparsegpt or svd, got \"{}\"",
                             f.method);
     }
   }
@@ -246,6 +249,27 @@ void AddPruneMetadata(GgufMetadata& m, const PruneFlags& f, const PruneRequest& 
 }
 
 Status RunPrune(const PruneFlags& f) {
+  if (f.method == "svd") {
+    if (f.sparsity || !f.pattern.empty() || f.drop_layers >= 0 || !f.layers.empty()) {
+      return Status::Error("--method svd combines with no other pruning in one run");
+    }
+    return RunLowRankPrune({.in_path = f.in_path,
+                            .out_path = f.out_path,
+                            .tokenizer_path = f.tokenizer_path,
+                            .type = f.type,
+                            .rank_ratio = f.rank_ratio,
+                            .target_params = f.target_params,
+                            .calibration = f.calibration,
+                            .n_ctx = f.n_ctx,
+                            .max_chunks = f.max_chunks,
+                            .allow_long_context = f.allow_long_context,
+                            .explain = f.explain,
+                            .dry_run = f.dry_run,
+                            .threads = f.threads});
+  }
+  if (f.rank_ratio || !f.target_params.empty()) {
+    return Status::Error("--rank-ratio and --target-params need --method svd");
+  }
   SHRINK_ASSIGN_OR_RETURN(const PruneRequest request, CheckFlags(f));
   SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(f.type));
   if (!f.dry_run) {
@@ -437,7 +461,13 @@ void AddPruneCommand(CLI::App& app) {
   cmd->add_option("output", flags->out_path, "GGUF file to write (not needed with --dry-run)");
   cmd->add_option("--method", flags->method,
                   "magnitude (|W|), wanda (|W|·‖X‖₂) or sparsegpt (OBS with weight updates, layer "
-                  "by layer); wanda and sparsegpt need --calibration; default magnitude");
+                  "by layer); wanda and sparsegpt need --calibration; default magnitude; svd "
+                  "(low-rank factors, with --rank-ratio or --target-params)");
+  cmd->add_option("--rank-ratio", flags->rank_ratio,
+                  "svd: fraction of each linear's full rank kept, in (0, 1]");
+  cmd->add_option("--target-params", flags->target_params,
+                  "svd: parameter count of the output (100M, 1.5G): ranks chosen greedily by "
+                  "singular-value energy");
   cmd->add_option("--sparsity", flags->sparsity,
                   "fraction of each output row's weights set to 0, in [0, 1)");
   cmd->add_option("--pattern", flags->pattern, "N:M: keep N of every M consecutive weights (2:4)");

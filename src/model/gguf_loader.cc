@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "io/gguf.h"
 #include "model/architecture.h"
 #include "model/loaders.h"
@@ -208,9 +210,62 @@ Result<Config> ReadGgufConfig(const GgufFile& file) {
   return c;
 }
 
+namespace {
+
+// A linear the file stores as a factor pair (tensor_table.h, TensorPart) becomes one in `w`, of
+// the rank A's shape gives; the shape checks of the caller's visit then cover both factors.
+// Errors: factors without the shrink.low_rank.version key (or another version), a whole tensor
+// stored together with its factors, one factor without the other, a rank outside 1..min(m, n).
+Status ReadLowRankPairs(const GgufFile& file, Weights& w) {
+  bool any = false;
+  for (LayerWeights& layer : w.layers) {
+    for (const TensorSpec& spec : TensorTable()) {
+      if (!Factorable(spec)) continue;
+      TensorView& whole = layer.*spec.layer_member;
+      if (!whole.listed()) continue;
+      const std::string a_name = TensorName(spec.role, whole.layer, TensorPart::kLowRankA);
+      const std::string b_name = TensorName(spec.role, whole.layer, TensorPart::kLowRankB);
+      const GgufTensorInfo* a = file.FindTensor(a_name);
+      const GgufTensorInfo* b = file.FindTensor(b_name);
+      if (a == nullptr && b == nullptr) continue;
+      if (a == nullptr || b == nullptr) {
+        return Status::Errorf("{}: tensor {} has no partner {}", file.path(),
+                              a != nullptr ? a_name : b_name, a != nullptr ? b_name : a_name);
+      }
+      if (file.FindTensor(whole.name) != nullptr) {
+        return Status::Errorf("{}: tensor {} is stored both whole and as factors {}", file.path(),
+                              whole.name, a_name);
+      }
+      const int64_t max_rank = std::min(whole.rows(), whole.cols());
+      if (a->shape.size() != 2 || a->shape[1] < 1 || a->shape[1] > max_rank) {
+        return Status::Errorf("{}: tensor {} has shape [{}], expected [{}, r] with r in 1..{}",
+                              file.path(), a_name, fmt::join(a->shape, ", "), whole.cols(),
+                              max_rank);
+      }
+      FactorizeLinear(layer, spec.role, a->shape[1]);
+      any = true;
+    }
+  }
+  if (!any) return Status::Ok();
+  const std::string key(kLowRankVersionKey);
+  if (file.Find(key) == nullptr) {
+    return Status::Errorf("{}: low-rank factor tensors (*.lr_a, *.lr_b) but no key '{}'",
+                          file.path(), key);
+  }
+  SHRINK_ASSIGN_OR_RETURN(const int64_t version, file.GetInt(key));
+  if (version != kLowRankVersion) {
+    return Status::Errorf("{}: key '{}' is {}, expected {}", file.path(), key, version,
+                          kLowRankVersion);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<Weights> ReadGgufWeights(std::shared_ptr<const GgufFile> file, Config& config) {
   config.tied_embeddings = file->FindTensor("output.weight") == nullptr;
   Weights w = Weights::Skeleton(config);
+  SHRINK_RETURN_IF_ERROR(ReadLowRankPairs(*file, w));
   Status status;
   w.ForEachTensor([&](TensorView& v) {
     if (!status.ok()) return;

@@ -1,5 +1,7 @@
 #include "model/prepared_model.h"
 
+#include <vector>
+
 #include "base/check.h"
 
 namespace shrink {
@@ -8,6 +10,18 @@ namespace {
 MatrixRef AsMatrix(const TensorView& v) { return {v.type, v.rows(), v.cols(), v.data}; }
 
 }  // namespace
+
+void PreparedLinear::MatMul(const float* x, int64_t T, float* y) const {
+  if (!factored_) {
+    whole_.MatMul(x, T, y);
+    return;
+  }
+  // Per thread: sessions on different threads share the PreparedModel, never this buffer.
+  thread_local std::vector<float> middle;
+  middle.resize(static_cast<size_t>(T * a_.rows()));
+  a_.MatMul(x, T, middle.data());
+  b_.MatMul(middle.data(), T, y);
+}
 
 PreparedModel::PreparedModel(const Model& model) : model_(&model) {
   const Config& c = model.config;
@@ -22,10 +36,17 @@ PreparedModel::PreparedModel(const Model& model) : model_(&model) {
     for (const TensorSpec& spec : TensorTable()) {
       if (spec.scope != TensorScope::kLayer) continue;
       const TensorView& v = w.layers[l].*spec.layer_member;
-      if (!v.listed()) continue;
       const auto i = static_cast<size_t>(spec.role);
+      if (const LowRankPair& pair = w.layers[l].factors(spec.role); pair.listed()) {
+        PreparedLinear& linear = pl.matrices_[i];
+        linear.a_ = PreparedMatrix::Prepare(AsMatrix(pair.a));
+        linear.b_ = PreparedMatrix::Prepare(AsMatrix(pair.b));
+        linear.factored_ = true;
+        continue;
+      }
+      if (!v.listed()) continue;
       if (spec.linear) {
-        pl.matrices_[i] = PreparedMatrix::Prepare(AsMatrix(v));
+        pl.matrices_[i].whole_ = PreparedMatrix::Prepare(AsMatrix(v));
       } else {
         pl.vectors_[i] = v.f32().data();
       }
@@ -40,7 +61,7 @@ const PreparedMatrix& PreparedModel::output() const {
 int64_t PreparedModel::owned_bytes() const {
   int64_t bytes = embedding_.owned_bytes() + output_.owned_bytes();
   for (const PreparedLayer& pl : layers_) {
-    for (const PreparedMatrix& m : pl.matrices_) bytes += m.owned_bytes();
+    for (const PreparedLinear& m : pl.matrices_) bytes += m.owned_bytes();
   }
   return bytes;
 }

@@ -2,7 +2,7 @@
 //
 // Every linear weight (the tensor table's `linear` rows) becomes a PreparedMatrix (kernels/
 // matmul.h decides how: the stored blocks in place for every type with a SIMD kernel, a decoded
-// F32 copy for the others); norm vectors are F32 pointers into the weights. A PreparedModel is read-only after construction and
+// F32 copy for the others), or two for a low-rank factor pair (PreparedLinear); norm vectors are F32 pointers into the weights. A PreparedModel is read-only after construction and
 // safe to share between threads: any number of InferenceSessions (model/transformer.h) run on one
 // PreparedModel, each holding only its KV cache and activations.
 #pragma once
@@ -17,13 +17,32 @@
 
 namespace shrink {
 
-inline constexpr size_t kTensorRoleCount = static_cast<size_t>(TensorRole::kOutput) + 1;
+// A layer's linear: one prepared matrix, or a low-rank factor pair (weights.h LowRankPair) run as
+// two products through the same kernels: y = (x · Aᵀ) · Bᵀ, the (T, r) middle in a per-thread
+// scratch buffer. Same interface as PreparedMatrix for the forward pass.
+class PreparedLinear {
+ public:
+  int64_t rows() const { return factored_ ? b_.rows() : whole_.rows(); }
+  int64_t cols() const { return factored_ ? a_.cols() : whole_.cols(); }
+  bool factored() const { return factored_; }
+  // The factor pair's rank (0 when whole).
+  int64_t rank() const { return factored_ ? a_.rows() : 0; }
+  // y: (T, rows) = x: (T, cols) · Wᵀ (W = B·A when factored). `x` and `y` must not overlap.
+  void MatMul(const float* x, int64_t T, float* y) const;
+  int64_t owned_bytes() const { return whole_.owned_bytes() + a_.owned_bytes() + b_.owned_bytes(); }
+
+ private:
+  friend class PreparedModel;
+  PreparedMatrix whole_;
+  PreparedMatrix a_, b_;
+  bool factored_ = false;
+};
 
 // One layer's prepared tensors, indexed by role. Roles the config does not list (Gemma's Q/K
 // norms in a Llama model) hold an empty matrix / null vector.
 class PreparedLayer {
  public:
-  const PreparedMatrix& matrix(TensorRole role) const {
+  const PreparedLinear& matrix(TensorRole role) const {
     return matrices_[static_cast<size_t>(role)];
   }
   // The F32 weights of a norm vector, or nullptr when the config does not have it.
@@ -31,7 +50,7 @@ class PreparedLayer {
 
  private:
   friend class PreparedModel;
-  std::array<PreparedMatrix, kTensorRoleCount> matrices_;
+  std::array<PreparedLinear, kTensorRoleCount> matrices_;
   std::array<const float*, kTensorRoleCount> vectors_{};
 };
 

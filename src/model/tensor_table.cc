@@ -87,4 +87,30 @@ std::string TensorName(TensorRole role, int layer) {
   return fmt::format("blk.{}.{}.weight", layer, TensorRoleName(role));
 }
 
+namespace {
+constexpr std::string_view kLowRankASuffix = ".lr_a";
+constexpr std::string_view kLowRankBSuffix = ".lr_b";
+}  // namespace
+
+std::string TensorName(TensorRole role, int layer, TensorPart part) {
+  std::string name = TensorName(role, layer);
+  if (part == TensorPart::kLowRankA) name += kLowRankASuffix;
+  if (part == TensorPart::kLowRankB) name += kLowRankBSuffix;
+  return name;
+}
+
+TensorPart TensorPartOfName(std::string_view name) {
+  if (name.ends_with(kLowRankASuffix)) return TensorPart::kLowRankA;
+  if (name.ends_with(kLowRankBSuffix)) return TensorPart::kLowRankB;
+  return TensorPart::kWhole;
+}
+
+bool Factorable(const TensorSpec& spec) { return spec.linear && spec.scope == TensorScope::kLayer; }
+
+std::vector<int64_t> FactorShape(std::span<const int64_t> whole, TensorPart part, int64_t rank) {
+  SHRINK_CHECK(part != TensorPart::kWhole && whole.size() == 2);
+  if (part == TensorPart::kLowRankA) return {whole[0], rank};
+  return {rank, whole[1]};
+}
+
 }  // namespace shrink

@@ -7,6 +7,7 @@
 // architecture's norm, a pruned model's factor) is one row here plus one Weights member.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -40,7 +41,22 @@ enum class TensorRole {
   kOutput,
 };
 
+inline constexpr size_t kTensorRoleCount = static_cast<size_t>(TensorRole::kOutput) + 1;
+
 enum class TensorScope { kModel, kLayer };
+
+// How a tensor is stored. A linear inside the blocks (a `linear` layer row) may be stored as a
+// low-rank factor pair instead of whole (`shrink prune --method svd`; docs/formats.md, "Low-rank
+// factors"): W: (m, n) ≈ B · A with A: (r, n) and B: (m, r), so y = x·Wᵀ runs as (x·Aᵀ)·Bᵀ. The
+// factors take the whole tensor's name plus ".lr_a" / ".lr_b"; a file holds either the whole
+// tensor or its pair, never both. llama.cpp does not know these names: only shrink runs them.
+enum class TensorPart { kWhole, kLowRankA, kLowRankB };
+
+// Metadata of a file with factor pairs: the storage version (kLowRankVersion) and the names of
+// the factored whole tensors (an array of strings, for readers and `shrink inspect`).
+inline constexpr std::string_view kLowRankVersionKey = "shrink.low_rank.version";
+inline constexpr std::string_view kLowRankTensorsKey = "shrink.low_rank.tensors";
+inline constexpr uint32_t kLowRankVersion = 1;
 
 struct TensorSpec {
   TensorRole role;
@@ -66,5 +82,17 @@ const TensorSpec& SpecOf(TensorRole role);
 std::string_view TensorRoleName(TensorRole role);
 // The GGUF tensor name: "token_embd.weight", "blk.3.attn_q.weight" (layer < 0 for model tensors).
 std::string TensorName(TensorRole role, int layer);
+// The name of a part: TensorName(role, layer) for kWhole, + ".lr_a" / ".lr_b" for the factors.
+std::string TensorName(TensorRole role, int layer, TensorPart part);
+
+// The part a GGUF tensor name denotes by its suffix (".lr_a", ".lr_b", else kWhole).
+TensorPart TensorPartOfName(std::string_view name);
+
+// Whether `spec` may be stored as a low-rank factor pair: the linear rows inside the blocks
+// (token_embd is a lookup table; output stays whole so tied and untied models look alike).
+bool Factorable(const TensorSpec& spec);
+// The ggml-order shape of a factor of rank r of a matrix of ggml shape `whole` = {n, m}:
+// A: {n, r}, B: {r, m}. REQUIRES: part != kWhole, whole.size() == 2.
+std::vector<int64_t> FactorShape(std::span<const int64_t> whole, TensorPart part, int64_t rank);
 
 }  // namespace shrink

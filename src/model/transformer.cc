@@ -89,6 +89,14 @@ void Linear(const PreparedMatrix& w, int layer, TensorRole role, const float* x,
   w.MatMul(x, T, y);
 }
 
+void Linear(const PreparedLinear& w, int layer, TensorRole role, const float* x, int64_t T,
+            float* y, ForwardObserver* observer) {
+  if (observer != nullptr) {
+    observer->OnLinearInput(layer, role, {x, Count(T * w.cols())}, T);
+  }
+  w.MatMul(x, T, y);
+}
+
 const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64_t T, int64_t pos0,
                             KvCache& cache, LayerActivations& a, ForwardObserver* observer) {
   const Config& c = m.config();

@@ -84,6 +84,10 @@ void Embed(const PreparedModel& m, std::span<const TokenId> tokens, float* x);
 // y: (T, rows) = x: (T, cols) · Wᵀ for `role` of layer `layer` (-1: output), observed first.
 void Linear(const PreparedMatrix& w, int layer, TensorRole role, const float* x, int64_t T,
             float* y, ForwardObserver* observer);
+// The same for a layer's linear, whole or a low-rank factor pair (observed as one linear: the
+// observer sees x, the input of W = B·A).
+void Linear(const PreparedLinear& w, int layer, TensorRole role, const float* x, int64_t T,
+            float* y, ForwardObserver* observer);
 // The attention half of layer l: reads x: (T, C), fills acts from attn_in to att_proj/att_post
 // and cache rows [pos0, pos0 + T), and returns the block's output to add to x.
 const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64_t T, int64_t pos0,

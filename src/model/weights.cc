@@ -36,4 +36,23 @@ Weights Weights::Skeleton(const Config& config) {
   return w;
 }
 
+void FactorizeLinear(LayerWeights& layer, TensorRole role, int64_t rank) {
+  const TensorSpec& spec = SpecOf(role);
+  SHRINK_CHECK(Factorable(spec) && rank >= 1);
+  TensorView& whole = layer.*spec.layer_member;
+  SHRINK_CHECK(whole.listed() && whole.shape.size() == 2);
+  LowRankPair& pair = layer.low_rank[static_cast<size_t>(role)];
+  for (TensorPart part : {TensorPart::kLowRankA, TensorPart::kLowRankB}) {
+    TensorView& v = part == TensorPart::kLowRankA ? pair.a : pair.b;
+    v = {};
+    v.name = TensorName(role, whole.layer, part);
+    v.role = role;
+    v.layer = whole.layer;
+    v.part = part;
+    v.shape = FactorShape(whole.shape, part, rank);
+  }
+  whole.name.clear();
+  whole.data = {};
+}
+
 }  // namespace shrink

@@ -10,6 +10,7 @@
 // pointing its view at a new buffer and pushing that buffer onto `storage`.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -26,7 +27,8 @@ namespace shrink {
 struct TensorView {
   std::string name;  // GGUF name, e.g. "blk.0.ffn_up.weight"; empty when not listed
   TensorRole role = TensorRole::kTokenEmbd;
-  int layer = -1;  // -1 for token_embd, output_norm, output
+  int layer = -1;                        // -1 for token_embd, output_norm, output
+  TensorPart part = TensorPart::kWhole;  // a low-rank factor of `role`'s matrix, or the whole
   TensorType type = TensorType::kF32;
   // ggml order: shape[0] is the contiguous dimension. A matrix W: (rows, cols) has shape {cols,
   // rows}; a norm vector has shape {C}.
@@ -40,6 +42,16 @@ struct TensorView {
   int64_t element_count() const;
   // The data as F32. REQUIRES: type == kF32.
   std::span<const float> f32() const;
+};
+
+// A linear stored as a low-rank factor pair, W ≈ B · A (model/tensor_table.h, TensorPart).
+// A: (r, cols of W), B: (rows of W, r). Both unlisted unless the linear is factored.
+struct LowRankPair {
+  TensorView a;
+  TensorView b;
+
+  bool listed() const { return a.listed(); }
+  int64_t rank() const { return a.rows(); }
 };
 
 // Shapes as W: (rows, cols); Q = n_heads·head_dim, KV = n_kv_heads·head_dim, F = ffn_dim.
@@ -57,7 +69,17 @@ struct LayerWeights {
   TensorView ffn_up;          // W: (F, C)
   TensorView ffn_down;        // W: (C, F)
   TensorView ffn_post_norm;   // (C), post_norms only
+  // Indexed by role: the factor pair of a factored linear (whose whole view is then unlisted).
+  std::array<LowRankPair, kTensorRoleCount> low_rank;
+
+  const LowRankPair& factors(TensorRole role) const { return low_rank[static_cast<size_t>(role)]; }
 };
+
+// Replaces the whole view of linear `role` in `layer` by a factor pair of rank `rank`: names and
+// shapes from the tensor table, type F32, no data yet (the caller fills both). The whole view
+// becomes unlisted, so visits see A and B in its place.
+// REQUIRES: Factorable(SpecOf(role)), the whole view listed, 1 <= rank.
+void FactorizeLinear(LayerWeights& layer, TensorRole role, int64_t rank);
 
 struct Weights {
   TensorView token_embd;  // (vocab, C)
@@ -73,7 +95,8 @@ struct Weights {
   static Weights Skeleton(const Config& config);
 
   // Visits every listed tensor once, in table order: token_embd, then per layer the layer rows,
-  // then output_norm and output. `fn(TensorView&)` (or const&) returning void.
+  // then output_norm and output. A factored linear is visited as its A then its B, in its place.
+  // `fn(TensorView&)` (or const&) returning void.
   template <typename Fn>
   void ForEachTensor(Fn&& fn) {
     ForEachTensorTogether(fn, *this);
@@ -84,7 +107,8 @@ struct Weights {
   }
 
   // Walks several Weights of the same skeleton in step (weights, gradients, Adam moments):
-  // fn(a.t, b.t, ...) for every tensor t listed in `first`.
+  // fn(a.t, b.t, ...) for every tensor t listed in `first` (factor pairs included: the others
+  // must list the same pairs).
   // REQUIRES: every argument was built from the same Config (same layer count).
   template <typename Fn, typename First, typename... Rest>
   static void ForEachTensorTogether(Fn&& fn, First& first, Rest&... rest);
@@ -111,6 +135,12 @@ void Weights::ForEachTensorTogether(Fn&& fn, First& first, Rest&... rest) {
         const auto member = table[r].layer_member;
         if ((first.layers[l].*member).listed()) {
           fn(first.layers[l].*member, rest.layers[l].*member...);
+          continue;
+        }
+        const auto role = static_cast<size_t>(table[r].role);
+        if (first.layers[l].low_rank[role].listed()) {
+          fn(first.layers[l].low_rank[role].a, rest.layers[l].low_rank[role].a...);
+          fn(first.layers[l].low_rank[role].b, rest.layers[l].low_rank[role].b...);
         }
       }
     }
