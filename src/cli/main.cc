@@ -10,7 +10,8 @@
 #include "kernels/cpu_target.h"
 
 int main(int argc, char** argv) {
-  shrink::ReexecForFasterBlas(argv);  // before any work: may restart the process once
+  // Before any work: may restart the process once, for the commands that use OpenBLAS at all.
+  if (shrink::SubcommandUsesBlas(argc, argv)) shrink::ReexecForFasterBlas(argv);
   if (const shrink::Status cpu = shrink::ApplyCpuTargetFromEnvironment(); !cpu.ok()) {
     fmt::print(stderr, "shrink: error: {}\n", cpu.message());
     return 1;

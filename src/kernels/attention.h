@@ -26,9 +26,9 @@ struct AttentionParams {
 // included. out: (T, n_heads, head_dim).
 // probs: (n_heads, T, pos0 + T): receives every head's attention probabilities (0 for masked keys),
 // kept for observers and a backward pass.
-// Scores and weighted sums are BLAS sgemm products (F32 accumulation), heads split over the kernel
-// thread pool (kernel_threads.h); softmax as
-// kernels/softmax.h.
+// Scores and weighted sums are FloatGemm products (float_gemm.h: our SIMD kernels, F32
+// accumulation, only the keys a query sees), heads split over the kernel thread pool
+// (kernel_threads.h); softmax as kernels/softmax.h.
 void Attention(const AttentionParams& params, int64_t T, int64_t pos0, const float* q,
                const float* k, const float* v, float* out, float* probs);
 

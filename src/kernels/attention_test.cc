@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "hwy/tests/hwy_gtest.h"
 #include "kernels/reference.h"
 
 namespace shrink {
@@ -48,12 +49,17 @@ void Check(int64_t T, int64_t pos0, int64_t window = 0) {
   for (size_t i = 0; i < fast.size(); ++i) EXPECT_NEAR(fast[i], ref[i], tol) << i;
 }
 
-TEST(AttentionTest, PromptMatchesReference) { Check(33, 0); }
-TEST(AttentionTest, SingleTokenOverCacheMatchesReference) { Check(1, 40); }
-TEST(AttentionTest, BatchOverCacheMatchesReference) { Check(5, 12); }
-TEST(AttentionTest, SlidingWindowMatchesReference) { Check(20, 7, /*window=*/6); }
+// On every compiled target this CPU supports (the products are FloatGemm's, float_gemm.h).
+HWY_BEFORE_TEST(AttentionTest);
+TEST_P(AttentionTest, PromptMatchesReference) { Check(33, 0); }
+TEST_P(AttentionTest, LongPromptMatchesReference) { Check(150, 0); }  // several panels of keys
+TEST_P(AttentionTest, SingleTokenOverCacheMatchesReference) { Check(1, 40); }
+TEST_P(AttentionTest, FewTokensOverCacheMatchesReference) { Check(3, 40); }  // the dot path
+TEST_P(AttentionTest, BatchOverCacheMatchesReference) { Check(5, 12); }
+TEST_P(AttentionTest, SlidingWindowMatchesReference) { Check(20, 7, /*window=*/6); }
+TEST_P(AttentionTest, LongSlidingWindowMatchesReference) { Check(90, 100, /*window=*/70); }
 
-TEST(AttentionTest, ProbabilitiesAreKeptPerHeadAndMasked) {
+TEST_P(AttentionTest, ProbabilitiesAreKeptPerHeadAndMasked) {
   // Every head's (T, P) probabilities survive the call: rows sum to 1 over the visible keys and
   // are exactly 0 for future keys and keys outside the window.
   AttentionParams p{
@@ -83,7 +89,7 @@ TEST(AttentionTest, ProbabilitiesAreKeptPerHeadAndMasked) {
   }
 }
 
-TEST(AttentionTest, FirstTokenSeesOnlyItself) {
+TEST_P(AttentionTest, FirstTokenSeesOnlyItself) {
   // With one visible key the output is exactly that key's value, whatever the scores.
   AttentionParams p{.n_heads = 2, .n_kv_heads = 1, .head_dim = 2, .scale = 1.0f};
   const float q[4] = {1, 2, 3, 4}, k[4] = {5, 6, 100, 100}, v[4] = {7, 8, -1, -1};

@@ -5,10 +5,19 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 namespace shrink {
 
 const char* BlasCoreName() { return openblas_get_corename(); }
+
+bool SubcommandUsesBlas(int argc, char** argv) {
+  if (argc < 2 || argv[1] == nullptr) return false;
+  for (const char* name : {"train", "quantize"}) {
+    if (std::strcmp(argv[1], name) == 0) return true;
+  }
+  return false;
+}
 
 void ReexecForFasterBlas(char** argv) {
 #if defined(__x86_64__) || defined(__i386__)  // Prescott and the cores below are x86 names

@@ -13,10 +13,16 @@ namespace shrink {
 // The kernel set OpenBLAS chose ("SkylakeX", "Haswell", "Prescott", ...).
 const char* BlasCoreName();
 
+// Whether the subcommand argv[1] makes large BLAS/LAPACK calls: training (train/ops.cc) and
+// quantization with Hessians (quantize --method gptq, size budgets: calib/gram.cc,
+// inverse_hessian.cc). Inference (generate, bench, perplexity, imatrix, ...) runs our own kernels
+// only and never needs OpenBLAS's faster cores, nor the restart.
+bool SubcommandUsesBlas(int argc, char** argv);
+
 // When OpenBLAS chose its generic Prescott kernels, OPENBLAS_CORETYPE is unset and the CPU supports
 // AVX-512 (SkylakeX) or AVX2+FMA (Haswell): sets OPENBLAS_CORETYPE and execv's /proc/self/exe with
 // `argv`. Returns normally (doing nothing) otherwise or when execv fails. Call first thing in
-// main().
+// main(), and only for SubcommandUsesBlas.
 void ReexecForFasterBlas(char** argv);
 
 }  // namespace shrink

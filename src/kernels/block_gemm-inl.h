@@ -19,11 +19,6 @@
 // are the same for any row split (thread count). F32 rounding: per unit at most 3 roundings per
 // term, as the row kernels (docs/numerics.md "Integer kernels").
 //
-// F32/F16/BF16: the activations are packed once per product into panels of P tokens (P = F32
-// lanes), transposed so that column k of P tokens is one vector; rows in chunks of kFloatChunkRows
-// are converted once to F32 (exact); a register tile of kFloatRows rows × kFloatPanels panels
-// multiplies each broadcast weight into every panel vector (outer products, no lane sums: each
-// output is one lane summing in column order, so the tiling never changes a result).
 // Activations of a whole prompt stay in L2 for the integer path (52 bytes per 32 elements).
 
 #if defined(SHRINK_KERNELS_BLOCK_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -42,7 +37,6 @@
 
 #include "hwy/highway.h"
 #include "kernels/activation_blocks.h"
-#include "kernels/float_rows-inl.h"
 #include "kernels/int8_dot-inl.h"
 #include "kernels/k_units-inl.h"
 #include "kernels/legacy_units-inl.h"
@@ -238,112 +232,6 @@ void UnitGemmRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0,
 }
 
 #endif  // SHRINK_HAVE_UNIT_VECTORS
-
-using PF32 = hn::ScalableTag<float>;
-// Activation rows per panel of packed activations: one F32 vector's lanes.
-inline constexpr int64_t kPanelTokens = static_cast<int64_t>(hn::MaxLanes(PF32()));
-
-// Floats of x: (T, cols) packed into panels (PackFloatPanels).
-HWY_INLINE int64_t FloatPanelFloats(int64_t T, int64_t cols) {
-  return (T + kPanelTokens - 1) / kPanelTokens * kPanelTokens * cols;
-}
-
-// Panel p of `out` holds activation rows [p·P, p·P + P) transposed: out[(p·cols + k)·P + j] =
-// x[(p·P + j)·cols + k], zero past row T. Panels [p0, p1).
-HWY_INLINE void PackFloatPanels(const float* x, int64_t T, int64_t cols, int64_t p0, int64_t p1,
-                                float* out) {
-  constexpr int64_t P = kPanelTokens;
-  for (int64_t p = p0; p < p1; ++p) {
-    float* panel = out + p * cols * P;
-    for (int64_t j = 0; j < P; ++j) {
-      const int64_t t = p * P + j;
-      if (t < T) {
-        const float* row = x + t * cols;
-        for (int64_t k = 0; k < cols; ++k) panel[k * P + j] = row[k];
-      } else {
-        for (int64_t k = 0; k < cols; ++k) panel[k * P + j] = 0.0f;
-      }
-    }
-  }
-}
-
-// Register tile of the float kernel: kFloatRows weight rows × kFloatPanels panels of tokens.
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-inline constexpr int kFloatRows = 6;
-inline constexpr int kFloatPanels = 4;
-#else
-inline constexpr int kFloatRows = 4;
-inline constexpr int kFloatPanels = 3;
-#endif
-// Weight rows converted to F32 at once: a few register tiles (24 rows of 2048 columns: 192 KiB).
-inline constexpr int64_t kFloatChunkRows = 4 * kFloatRows;
-
-// acc[r][v] (lane j) = Σ_k w[r][k] · panel_v[k][j]: each weight broadcast, each panel vector
-// loaded once per k. Every output is one lane summing its products in k order, whatever the tile.
-template <int NV>
-HWY_INLINE void FloatPanelTile(const float* const* w, const float* const* panels, int64_t cols,
-                               hn::Vec<PF32> (&acc)[kFloatRows][NV]) {
-  const PF32 df;
-  for (int r = 0; r < kFloatRows; ++r) {
-    for (int v = 0; v < NV; ++v) acc[r][v] = hn::Zero(df);
-  }
-  for (int64_t k = 0; k < cols; ++k) {
-    hn::Vec<PF32> xv[NV];
-    for (int v = 0; v < NV; ++v) xv[v] = hn::LoadU(df, panels[v] + k * kPanelTokens);
-    for (int r = 0; r < kFloatRows; ++r) {
-      const auto wk = hn::Set(df, w[r][k]);
-      for (int v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(wk, xv[v], acc[r][v]);
-    }
-  }
-}
-
-// y[t · w.rows + r] for r in [r0, r1), t < T, for F32/F16/BF16 weights; `panels` is x packed by
-// PackFloatPanels. `buffer` is scratch the caller keeps (grown here; unused for F32 weights).
-template <class W>
-void FloatGemmRows(const MatrixRef& w, const float* panels, int64_t T, int64_t r0, int64_t r1,
-                   float* y, std::vector<float>& buffer) {
-  const PF32 df;
-  const int64_t cols = w.cols;
-  const int64_t n_panels = (T + kPanelTokens - 1) / kPanelTokens;
-  const auto* weights = reinterpret_cast<const typename W::T*>(w.data.data());
-  for (int64_t c0 = r0; c0 < r1; c0 += kFloatChunkRows) {
-    const int64_t chunk = std::min<int64_t>(kFloatChunkRows, r1 - c0);
-    const float* rows;
-    if constexpr (std::is_same_v<W, F32Weights>) {
-      rows = weights + c0 * cols;
-    } else {
-      if (static_cast<int64_t>(buffer.size()) < kFloatChunkRows * cols) {
-        buffer.resize(kFloatChunkRows * cols);
-      }
-      for (int64_t r = 0; r < chunk; ++r) {
-        DecodeFloatRow<W>(weights + (c0 + r) * cols, cols, buffer.data() + r * cols);
-      }
-      rows = buffer.data();
-    }
-    ForEachTile<kFloatPanels>(n_panels, [&]<int NV>(int64_t p0) {
-      const float* xp[NV];
-      for (int v = 0; v < NV; ++v) xp[v] = panels + (p0 + v) * cols * kPanelTokens;
-      for (int64_t r = 0; r < chunk; r += kFloatRows) {
-        const int64_t n = std::min<int64_t>(kFloatRows, chunk - r);
-        const float* wr[kFloatRows];
-        // A short last tile repeats its last row (computed, not stored).
-        for (int i = 0; i < kFloatRows; ++i)
-          wr[i] = rows + (r + std::min<int64_t>(i, n - 1)) * cols;
-        hn::Vec<PF32> acc[kFloatRows][NV];
-        FloatPanelTile<NV>(wr, xp, cols, acc);
-        for (int64_t i = 0; i < n; ++i) {
-          for (int v = 0; v < NV; ++v) {
-            alignas(64) float lanes[kPanelTokens];
-            hn::Store(acc[i][v], df, lanes);
-            const int64_t t0 = (p0 + v) * kPanelTokens;
-            const int64_t nt = std::min<int64_t>(kPanelTokens, T - t0);
-            for (int64_t j = 0; j < nt; ++j) y[(t0 + j) * w.rows + c0 + r + i] = lanes[j];
-          }
-        }
-      }
-    });
-  }
-}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace shrink

@@ -118,20 +118,10 @@ GemmScratch& ThreadGemmScratch() {
   return scratch;
 }
 
-int64_t GemmPanelTokensTarget() { return kPanelTokens; }
-
-void PackGemmPanelsTarget(const float* x, int64_t T, int64_t cols, int64_t p0, int64_t p1,
-                          float* out) {
-  PackFloatPanels(x, T, cols, p0, p1, out);
-}
-
 void BlockGemmRowsTarget(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T,
                          int64_t r0, int64_t r1, float* y) {
   GemmScratch& scratch = ThreadGemmScratch();
-  const bool is_float = VisitFloatWeights(w.type, [&](auto weights) {
-    FloatGemmRows<decltype(weights)>(w, x, T, r0, r1, y, scratch.floats);
-  });
-  if (is_float) return;
+  (void)x;  // integer formats only (block_matmul.h)
 #if SHRINK_HAVE_UNIT_VECTORS
   VisitUnits(w.type, [&](auto units) {
     UnitGemmRows<decltype(units)>(w, xq, T, r0, r1, y, scratch.quads, scratch.floats);
@@ -168,8 +158,6 @@ HWY_EXPORT(QuantizeActivationsTarget);
 HWY_EXPORT(BlockMatMulRowsTarget);
 HWY_EXPORT(DecodeRowsTarget);
 HWY_EXPORT(BlockGemmRowsTarget);
-HWY_EXPORT(GemmPanelTokensTarget);
-HWY_EXPORT(PackGemmPanelsTarget);
 
 BlockKernel BlockKernelFor(TensorType type) {
   // The F32/F16/BF16 mapping is target-independent: ask the static target's copy.
@@ -192,16 +180,6 @@ void BlockGemmRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64
                    int64_t r1, float* y) {
   EnsureCpuTarget();
   HWY_DYNAMIC_DISPATCH(BlockGemmRowsTarget)(w, x, xq, T, r0, r1, y);
-}
-
-int64_t GemmPanelTokens() {
-  EnsureCpuTarget();
-  return HWY_DYNAMIC_DISPATCH(GemmPanelTokensTarget)();
-}
-
-void PackGemmPanels(const float* x, int64_t T, int64_t cols, int64_t p0, int64_t p1, float* out) {
-  EnsureCpuTarget();
-  HWY_DYNAMIC_DISPATCH(PackGemmPanelsTarget)(x, T, cols, p0, p1, out);
 }
 
 void DecodeRows(const MatrixRef& w, int64_t r0, int64_t r1, float* out) {

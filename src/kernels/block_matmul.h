@@ -32,21 +32,15 @@ BlockKernel BlockKernelFor(TensorType type);
 void BlockMatMulRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
                      int64_t r1, float* y);
 
-// The same product for prompt-sized batches (block_gemm-inl.h): weight rows unpacked once per
-// group and used for every activation row, register tiles of rows × activation rows. Inputs as
-// BlockMatMulRows, except that for kFloat types `x` is the activations packed into panels
-// (PackGemmPanels). A thread's scratch grows to one row group or chunk (a few KB per 256 columns).
-// Results do not depend on the row range a call covers; for a given target they may differ from
-// BlockMatMulRows' by F32 rounding (docs/numerics.md).
+// The same product for prompt-sized batches of integer formats (block_gemm-inl.h): weight rows
+// unpacked once per group and used for every activation row, register tiles of rows × activation
+// rows. Inputs as BlockMatMulRows (`x` unused). Float formats' prompts use FloatGemm
+// (float_gemm.h). A thread's scratch grows to one row group (a few KB per 256 columns). Results do
+// not depend on the row range a call covers; for a given target they may differ from
+// BlockMatMulRows' by F32 rounding (docs/numerics.md). REQUIRES: BlockKernelFor(w.type) ==
+// kInteger.
 void BlockGemmRows(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T, int64_t r0,
                    int64_t r1, float* y);
-
-// Float activations for BlockGemmRows: x: (T, cols) as ceil(T / P) panels of P = GemmPanelTokens()
-// rows, each transposed (cols × P floats, zero past row T). PackGemmPanels writes panels [p0, p1)
-// of `out` (ceil(T / P) · P · cols floats). Both follow the dispatched target: pack and multiply
-// under the same target.
-int64_t GemmPanelTokens();
-void PackGemmPanels(const float* x, int64_t T, int64_t cols, int64_t p0, int64_t p1, float* out);
 
 // out: ((r1 - r0), w.cols) = rows [r0, r1) of W decoded to F32, bit-identical to the formats
 // table's decode (Traits(type).decode), for any type in the table (types without a SIMD decoder

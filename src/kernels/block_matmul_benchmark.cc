@@ -8,6 +8,7 @@
 // The products' counters divide by CPU time (on a shared machine wall time includes other
 // processes); StreamRead's by wall time, like the generation tokens/s it is the bound for.
 #include <benchmark/benchmark.h>
+#include <cblas.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,7 @@
 
 #include "kernels/block_matmul.h"
 #include "kernels/cpu_target.h"
+#include "kernels/float_gemm.h"
 #include "kernels/matmul.h"
 #include "kernels/random_blocks_test_util.h"
 
@@ -68,8 +70,8 @@ void Product(benchmark::State& state, TensorType type) {
 }
 
 // A prompt's product through PreparedMatrix on one thread: state.range(1) == 0 the prompt kernels
-// (BlockGemmRows; for F16/BF16/F32 only with SHRINK_FLOAT_PROMPT_KERNELS=1, else sgemm as well),
-// 1 decoded tiles and sgemm (SetBlasMinRows). One matrix, reused: a prompt's
+// (BlockGemmRows; FloatGemm for F16/BF16/F32), 1 the exact F32 products (decoded tiles and
+// FloatGemm: SetBlasMinRows). One matrix, reused: a prompt's
 // weights are read once per product and the product is bound by arithmetic, not memory.
 void Prompt(benchmark::State& state, TensorType type) {
   const int64_t T = state.range(0);
@@ -91,7 +93,42 @@ void Prompt(benchmark::State& state, TensorType type) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * kRows * kCols * T * state.iterations(), benchmark::Counter::kIsRate,
                          benchmark::Counter::kIs1000);
-  state.SetLabel(std::string(CpuTargetName()) + (blas ? " sgemm" : " kernels"));
+  state.SetLabel(std::string(CpuTargetName()) + (blas ? " exact F32" : " kernels"));
+}
+
+// Our float product (FloatGemm, state.range(0) == 0) against OpenBLAS sgemm (1) on the same F32
+// operands, one thread: x (512, kCols) · Wᵀ, W (kRows, kCols); and attention's shapes (range(1)
+// == 1): scores of 512 queries against 512 keys of head_dim 64. The evidence that taking BLAS
+// out of the inference path costs nothing (OpenBLAS's threads: 1).
+void FloatVsSgemm(benchmark::State& state) {
+  const bool sgemm = state.range(0) != 0;
+  const bool attention = state.range(1) != 0;
+  const int64_t T = 512, N = attention ? 512 : kRows, K = attention ? 64 : kCols;
+  std::mt19937 rng(4);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(T * K), w(N * K), y(T * N);
+  for (float& v : x) v = normal(rng);
+  for (float& v : w) v = normal(rng);
+  openblas_set_num_threads(1);
+  for (auto _ : state) {
+    if (sgemm) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(T), static_cast<int>(N),
+                  static_cast<int>(K), 1.0f, x.data(), static_cast<int>(K), w.data(),
+                  static_cast<int>(K), 0.0f, y.data(), static_cast<int>(N));
+    } else {
+      FloatGemm(x.data(), K, T, K,
+                {.type = TensorType::kF32,
+                 .layout = FloatOperand::Layout::kRowsOfN,
+                 .data = w.data(),
+                 .stride = K},
+                0, N, y.data(), N);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * N * K * T * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+  state.SetLabel(std::string(CpuTargetName()) + (sgemm ? " OpenBLAS sgemm" : " FloatGemm"));
 }
 
 // The bandwidth bound: sum 64-bit words over the same total bytes, cycled the same way.
@@ -116,6 +153,9 @@ void StreamRead(benchmark::State& state) {
 void RegisterAll() {
   // Wall time, as the tokens/s it bounds (bench/runtime_vs_llama_cpp.sh reads it).
   benchmark::RegisterBenchmark("StreamRead", StreamRead)->UseRealTime();
+  benchmark::RegisterBenchmark("FloatVsSgemm", FloatVsSgemm)
+      ->ArgsProduct({{0, 1}, {0, 1}})
+      ->Unit(benchmark::kMillisecond);
   for (TensorType type :
        {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ5_0, TensorType::kQ5_1,
         TensorType::kQ8_0, TensorType::kQ4_K, TensorType::kQ5_K, TensorType::kQ6_K,

@@ -130,43 +130,6 @@ TEST_P(BlockMatMulTest, GemmKernelsMatchScalarReference) {
   }
 }
 
-// The float prompt kernel against the F64 reference: the F32 dot bound γ_n·Σ|w·x|.
-TEST_P(BlockMatMulTest, FloatGemmKernelsMatchReference) {
-  std::mt19937 rng(25);
-  for (TensorType type : {TensorType::kF32, TensorType::kF16, TensorType::kBF16}) {
-    for (int64_t cols : {64, 100, 257}) {
-      const int64_t rows = 29;  // a chunk of 16 or 24 and a short one; a short last row tile
-      const std::vector<uint8_t> bytes = RandomBlocks(type, rows, cols, rng);
-      const MatrixRef w{type, rows, cols, bytes};
-      for (int64_t T : {1, 6, 17, 70}) {
-        const std::vector<float> x = RandomActivations(T * cols, rng);
-        std::vector<float> fast(T * rows, NAN), split(T * rows, NAN), ref(T * rows), row(cols);
-        const int64_t P = GemmPanelTokens(), n_panels = (T + P - 1) / P;
-        std::vector<float> panels(n_panels * P * cols, NAN);
-        PackGemmPanels(x.data(), T, cols, 0, 1, panels.data());
-        PackGemmPanels(x.data(), T, cols, 1, n_panels, panels.data());
-        BlockGemmRows(w, panels.data(), nullptr, T, 0, rows, fast.data());
-        BlockGemmRows(w, panels.data(), nullptr, T, 0, 5, split.data());
-        BlockGemmRows(w, panels.data(), nullptr, T, 5, rows, split.data());
-        reference::MatMul(w, x.data(), T, ref.data());
-        const double gamma = cols * kU / (1 - cols * kU);
-        for (int64_t r = 0; r < rows; ++r) {
-          Traits(type).decode(bytes.data() + r * bytes.size() / rows, row.data(), cols);
-          for (int64_t t = 0; t < T; ++t) {
-            const int64_t i = t * rows + r;
-            double abs_dot = 0.0;
-            for (int64_t k = 0; k < cols; ++k) abs_dot += std::fabs(row[k] * x[t * cols + k]);
-            ASSERT_NEAR(fast[i], ref[i], gamma * abs_dot + kU * std::fabs(ref[i]))
-                << Name(type) << " cols " << cols << " T " << T << " on " << CpuTargetName();
-            ASSERT_EQ(std::bit_cast<uint32_t>(fast[i]), std::bit_cast<uint32_t>(split[i]))
-                << Name(type) << " cols " << cols << " T " << T << " on " << CpuTargetName();
-          }
-        }
-      }
-    }
-  }
-}
-
 // F32/F16/BF16 rows against the F64 reference on the same decoded weights: an F32 dot of n terms
 // errs by at most γ_n·Σ|w·x| in any summation order; plus the reference's rounding to F32.
 TEST_P(BlockMatMulTest, FloatKernelsMatchReference) {

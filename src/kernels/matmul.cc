@@ -1,7 +1,5 @@
 #include "kernels/matmul.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -10,6 +8,7 @@
 
 #include "base/check.h"
 #include "kernels/block_matmul.h"
+#include "kernels/float_gemm.h"
 #include "kernels/kernel_threads.h"
 
 namespace shrink {
@@ -56,23 +55,13 @@ std::vector<ActBlock>& ActivationScratch() {
   return blocks;
 }
 
-// Whether prompt products on F16/BF16/F32 weights use our tiled kernel (block_gemm-inl.h) instead
-// of decoded tiles and sgemm. Off by default: on AVX3_DL (Sapphire Rapids, one thread) OpenBLAS
-// reaches ~117 GFLOP/s on SmolLM2's ffn_down, our kernel ~92 (kernels_benchmark Prompt/F16).
-// SHRINK_FLOAT_PROMPT_KERNELS=1 turns it on, for measurements.
-bool FloatPromptKernels() {
-  static const bool on = [] {
-    const char* value = std::getenv("SHRINK_FLOAT_PROMPT_KERNELS");
-    return value != nullptr && std::atoi(value) != 0;
-  }();
-  return on;
+// Operand view of F32/F16/BF16 rows (in place) for FloatGemm.
+FloatOperand RowsOperand(TensorType type, const void* data, int64_t cols) {
+  return {.type = type, .layout = FloatOperand::Layout::kRowsOfN, .data = data, .stride = cols};
 }
 
-// The caller's packed float activations (prompt products on F16/BF16/F32 weights).
-std::vector<float>& PanelScratch() {
-  thread_local std::vector<float> panels;
-  return panels;
-}
+// Rows per chunk of a float product: whole panels of FloatGemm (64 rows on AVX-512).
+int64_t FloatGrain(int64_t rows, int threads) { return RoundUp(RowGrain(rows, threads), 64); }
 
 }  // namespace
 
@@ -110,41 +99,46 @@ void PreparedMatrix::DecodeRow(int64_t r, float* out) const {
   }
 }
 
-void PreparedMatrix::TiledBlasMatMul(const float* x, int64_t T, float* y) const {
+void PreparedMatrix::ExactMatMul(const float* x, int64_t T, float* y) const {
   ThreadPool& pool = KernelThreads();
-  const int K = static_cast<int>(w_.cols), N = static_cast<int>(w_.rows);
-  // Tiles as large as possible (each sgemm call packs the activations again), at most
+  const int64_t K = w_.cols, N = w_.rows;
+  if (BlockKernelFor(w_.type) == BlockKernel::kFloat) {
+    // F32/F16/BF16 convert exactly inside FloatGemm: no decoded copy.
+    pool.Run(N, FloatGrain(N, pool.threads()), [&](int64_t r0, int64_t r1, int) {
+      FloatGemm(x, K, T, K, RowsOperand(w_.type, w_.data.data(), K), r0, r1, y, N);
+    });
+    return;
+  }
+  // Tiles as large as possible (each product packs the activations' blocks again), at most
   // kMaxTileFloats, and kPromptTiles per matrix so threads share the work and one slowed by
-  // another process does not hold the product back. The tiling depends on the matrix only, never
-  // on the thread count: sgemm's results depend on the tile shape.
+  // another process does not hold the product back.
   const int64_t tile_rows =
-      std::clamp<int64_t>(RoundUp((w_.rows + kPromptTiles - 1) / kPromptTiles, 16), 16,
-                          std::max<int64_t>(16, kMaxTileFloats / w_.cols));
-  pool.Run(w_.rows, tile_rows, [&](int64_t r0, int64_t r1, int) {
-    const float* tile = reinterpret_cast<const float*>(w_.data.data()) + r0 * w_.cols;
-    if (w_.type != TensorType::kF32) {
-      std::vector<float>& scratch = TileScratch();
-      if (static_cast<int64_t>(scratch.size()) < tile_rows * w_.cols) {
-        scratch.resize(tile_rows * w_.cols);
-      }
-      DecodeRows(w_, r0, r1, scratch.data());
-      tile = scratch.data();
-    }
-    // y[:, r0:r1] (T, r1 - r0) = x (T, K) · tileᵀ; single-threaded inside (kernel_threads.h).
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(T),
-                static_cast<int>(r1 - r0), K, 1.0f, x, K, tile, K, 0.0f, y + r0, N);
+      std::clamp<int64_t>(RoundUp((N + kPromptTiles - 1) / kPromptTiles, 64), 64,
+                          std::max<int64_t>(64, RoundUp(kMaxTileFloats / K, 64)));
+  pool.Run(N, tile_rows, [&](int64_t r0, int64_t r1, int) {
+    std::vector<float>& scratch = TileScratch();
+    if (static_cast<int64_t>(scratch.size()) < tile_rows * K) scratch.resize(tile_rows * K);
+    DecodeRows(w_, r0, r1, scratch.data());
+    // y[:, r0:r1] = x · tileᵀ (FloatGemm's sums do not depend on the tile bounds).
+    FloatGemm(x, K, T, K, RowsOperand(TensorType::kF32, scratch.data(), K), 0, r1 - r0, y + r0, N);
   });
 }
 
 void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
   const bool prompt = T >= kPromptMinRows;
   const bool is_float = BlockKernelFor(w_.type) == BlockKernel::kFloat;
-  if (T >= BlasMinRowsSetting().load(std::memory_order_relaxed) ||
-      (prompt && is_float && !FloatPromptKernels())) {
-    TiledBlasMatMul(x, T, y);
+  if (T >= BlasMinRowsSetting().load(std::memory_order_relaxed)) {
+    ExactMatMul(x, T, y);
     return;
   }
   ThreadPool& pool = KernelThreads();
+  if (prompt && is_float) {
+    pool.Run(w_.rows, FloatGrain(w_.rows, pool.threads()), [&](int64_t r0, int64_t r1, int) {
+      FloatGemm(x, w_.cols, T, w_.cols, RowsOperand(w_.type, w_.data.data(), w_.cols), r0, r1, y,
+                w_.rows);
+    });
+    return;
+  }
   const ActBlock* xq = nullptr;
   if (BlockKernelFor(w_.type) == BlockKernel::kInteger) {
     const int64_t row_blocks = w_.cols / kActBlockElements;
@@ -154,23 +148,6 @@ void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
       QuantizeActivations(x + t0 * w_.cols, (t1 - t0) * w_.cols, blocks.data() + t0 * row_blocks);
     });
     xq = blocks.data();
-  }
-  if (prompt && is_float) {
-    // Pack the activations once into token panels (block_matmul.h), then split the rows.
-    const int64_t P = GemmPanelTokens();
-    const int64_t n_panels = (T + P - 1) / P;
-    std::vector<float>& panels = PanelScratch();
-    if (static_cast<int64_t>(panels.size()) < n_panels * P * w_.cols) {
-      panels.resize(n_panels * P * w_.cols);
-    }
-    pool.Run(n_panels, 1, [&](int64_t p0, int64_t p1, int) {
-      PackGemmPanels(x, T, w_.cols, p0, p1, panels.data());
-    });
-    const int64_t grain = RoundUp(RowGrain(w_.rows, pool.threads()), 24);
-    pool.Run(w_.rows, grain, [&](int64_t r0, int64_t r1, int) {
-      BlockGemmRows(w_, panels.data(), nullptr, T, r0, r1, y);
-    });
-    return;
   }
   if (prompt) {
     // Chunks of whole row groups (16 rows: the widest group, block_gemm-inl.h), about 8 per
@@ -189,14 +166,12 @@ void PreparedMatrix::MatMul(const float* x, int64_t T, float* y) const {
     InPlaceMatMul(x, T, y);
     return;
   }
-  const int M = static_cast<int>(T), N = static_cast<int>(w_.rows), K = static_cast<int>(w_.cols);
+  const int64_t N = w_.rows, K = w_.cols;
   if (f32_ != nullptr) {
-    if (T == 1) {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, f32_, K, x, 1, 0.0f, y, 1);
-    } else {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, f32_, K, 0.0f, y,
-                  N);
-    }
+    ThreadPool& pool = KernelThreads();
+    pool.Run(N, FloatGrain(N, pool.threads()), [&](int64_t r0, int64_t r1, int) {
+      FloatGemm(x, K, T, K, RowsOperand(TensorType::kF32, f32_, K), r0, r1, y, N);
+    });
     return;
   }
   // kDecodeRows: decode each weight row once and use it for all T inputs.

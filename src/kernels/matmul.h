@@ -6,20 +6,20 @@
 // (PreparedMatrix::Prepare) and calls MatMul. How a prepared matrix computes is this file's
 // business:
 //   - MatrixStrategy::kInPlace (default): no copy of the weights (a mapped file's pages are their
-//     only copy). Every product runs the SIMD kernels of block_matmul.h on the stored blocks:
-//     integer formats take the activations quantized to 8-bit blocks (activation_blocks.h, once
-//     per product), F16/BF16/F32 the F32 activations. Batches of fewer than kPromptMinRows rows
-//     (generation) use the row kernels (BlockMatMulRows), larger ones (prompts) the register-tiled
-//     prompt kernels (BlockGemmRows) for integer formats; for F16/BF16/F32 prompts decoded tiles
-//     and sgemm (below) stay the default, faster than our F32 kernel where measured
-//     (SHRINK_FLOAT_PROMPT_KERNELS=1 selects ours). Rows are split over the kernel thread pool
-//     (kernel_threads.h). Types without an in-place kernel (BlockKernelFor == kNone: Q2_K, Q3_K,
-//     IQ4_*) fall back to kDecodeToF32. Exact F32 products on request: from BlasMinRows() rows
-//     (never by default; SetBlasMinRows or the environment variable SHRINK_BLAS_MIN_ROWS) W is
-//     decoded tile by tile into a per-thread F32 buffer (bit-identical to the formats table's
-//     decode) and multiplied by OpenBLAS sgemm with F32 activations.
+//     only copy). Every product runs our SIMD kernels on the stored blocks: integer formats take
+//     the activations quantized to 8-bit blocks (activation_blocks.h, once per product),
+//     F16/BF16/F32 the F32 activations. Batches of fewer than kPromptMinRows rows (generation) use
+//     the row kernels (BlockMatMulRows), larger ones (prompts) the register-tiled prompt kernels:
+//     BlockGemmRows for integer formats, FloatGemm (float_gemm.h, converting F16/BF16 in the
+//     kernel) for float ones. Rows are split over the kernel thread pool (kernel_threads.h). Types
+//     without an in-place kernel (BlockKernelFor == kNone) fall back to kDecodeToF32. Exact F32
+//     products on request: from BlasMinRows() rows (never by default; SetBlasMinRows or the
+//     environment variable SHRINK_BLAS_MIN_ROWS; the name is historical, no BLAS is involved) W
+//     is decoded tile by tile into a per-thread F32 buffer (bit-identical to the formats table's
+//     decode; float types are converted inside the kernel) and multiplied by FloatGemm with F32
+//     activations.
 //   - MatrixStrategy::kDecodeToF32: non-F32 weights are decoded once (formats' scalar decode) into
-//     an owned F32 copy (4 bytes per weight); products are OpenBLAS sgemm (T > 1) or sgemv (T == 1).
+//     an owned F32 copy (4 bytes per weight); products are FloatGemm.
 //   - MatrixStrategy::kDecodeRows: no copy; each row is decoded into a scratch buffer and dotted
 //     with the T inputs (F32 accumulation). Slow, small.
 // All accumulate in F32; the integer kernels' extra error (8-bit activations) is bounded in
@@ -76,7 +76,7 @@ class PreparedMatrix {
 
  private:
   void InPlaceMatMul(const float* x, int64_t T, float* y) const;
-  void TiledBlasMatMul(const float* x, int64_t T, float* y) const;
+  void ExactMatMul(const float* x, int64_t T, float* y) const;
 
   MatrixRef w_;
   MatrixStrategy strategy_ = MatrixStrategy::kDecodeToF32;
@@ -89,10 +89,11 @@ class PreparedMatrix {
 // before running a model; affects the process.
 void SetMatMulThreads(int n);
 
-// The batch size (activation rows) from which kInPlace products use decoded tiles and sgemm, F32
-// activations; below it the in-place kernels (8-bit activations for integer formats). Starts at
-// never or the environment's SHRINK_BLAS_MIN_ROWS. SetBlasMinRows(1) makes every product exact F32
-// arithmetic (the model oracle tests); rows <= 0: never sgemm. Affects the process.
+// The batch size (activation rows) from which kInPlace products are exact F32 arithmetic (decoded
+// tiles and FloatGemm, F32 activations); below it the in-place kernels (8-bit activations for
+// integer formats). Starts at never or the environment's SHRINK_BLAS_MIN_ROWS. SetBlasMinRows(1)
+// makes every product exact F32 arithmetic (the model oracle tests); rows <= 0: never. Affects the
+// process. (Named when these products were BLAS sgemm.)
 int64_t BlasMinRows();
 void SetBlasMinRows(int64_t rows);
 
