@@ -25,10 +25,10 @@ cd "$(dirname "$0")/.."
 
 model_arg=smollm2
 type=Q4_0
-steps=40
+steps=16
 batch=4
 seq=256
-lr=5e-5
+lr=1e-4
 chunks=10
 imatrix_chunks=20
 threads=2
@@ -79,7 +79,7 @@ once "$work/ptq_imatrix.gguf" "$shrink" quantize "$work/base.gguf" "$work/ptq_im
   --type "$type" --imatrix "$work/train.imatrix.gguf" --threads "$threads"
 
 train_flags=(--data "$train_text" --steps "$steps" --batch "$batch" --seq "$seq" --lr "$lr"
-             --warmup $((steps / 10)) --threads "$threads" --log-every 5)
+             --warmup $((steps / 10)) --threads "$threads" --log-every 1)
 tokens=$((steps * batch * seq))
 echo "== QAT: shrink train --quantize $type, $steps steps × $batch × $seq = $tokens tokens" >&2
 once "$work/qat.gguf" "$shrink" train -m "$work/base.gguf" "${train_flags[@]}" --quantize "$type" \

@@ -90,16 +90,13 @@ Status RunTrain(TrainFlags flags) {
   // forward pass fake-quantizes, so the file holds exactly the grid the weights trained on.
   SHRINK_ASSIGN_OR_RETURN(TrainedOutputPlan out, PlanTrainedOutput(trainable, *mix));
   SHRINK_ASSIGN_OR_RETURN(const GgufMetadata source_metadata, SourceMetadata(*model));
+  int64_t fake_quantized = 0;
   if (!flags.quantize.empty()) {
     train::FakeQuantSpec spec = FakeQuantSpecFor(out.plan, trainable);
-    const auto fake = std::count_if(spec.begin(), spec.end(), [](const train::FakeQuantTensor& t) {
+    fake_quantized = std::count_if(spec.begin(), spec.end(), [](const train::FakeQuantTensor& t) {
       return t.type != TensorType::kF32;
     });
     SHRINK_RETURN_IF_ERROR(trainable.SetFakeQuant(std::move(spec)));
-    fmt::print(stderr,
-               "train: quantization-aware: {} of {} tensors fake-quantized as the {} plan writes "
-               "them (straight-through gradients to F32 masters)\n",
-               fake, trainable.tensors().size(), flags.quantize);
   }
   train::Trainer trainer(trainable, o);
   const double param_mb = static_cast<double>(trainable.params().size()) * 4.0 / (1 << 20);
@@ -114,6 +111,12 @@ Status RunTrain(TrainFlags flags) {
              "×{}), seed {}, {} threads\n",
              o.steps, o.batch, o.seq, o.accum, o.schedule.lr, o.schedule.warmup_steps,
              o.schedule.min_lr_ratio, flags.seed, flags.threads);
+  if (!flags.quantize.empty()) {
+    fmt::print(stderr,
+               "train: quantization-aware: {} of {} tensors fake-quantized as the {} plan writes "
+               "them (one more copy of the weights; straight-through gradients to F32 masters)\n",
+               fake_quantized, trainable.tensors().size(), flags.quantize);
+  }
 
   std::vector<int32_t> inputs(static_cast<size_t>(o.batch * o.seq)), targets(inputs.size());
   const auto t1 = std::chrono::steady_clock::now();
