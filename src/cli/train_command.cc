@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,10 +19,12 @@
 #include "cli/flags.h"
 #include "cli/resources.h"
 #include "eval/text_file.h"
+#include "io/imatrix_file.h"
 #include "model/config_metadata.h"
 #include "model/model.h"
 #include "model/weights.h"
 #include "pipeline/quantized_training.h"
+#include "quant/importance.h"
 #include "quant/mix.h"
 #include "train/token_batches.h"
 #include "train/trainer.h"
@@ -31,6 +34,7 @@ namespace {
 
 struct TrainFlags {
   std::string model_path, data_path, out_path, tokenizer_path, type = "F32", quantize;
+  std::string imatrix_path;
   train::TrainOptions options;
   uint64_t seed = 1;
   int log_every = 1;
@@ -71,6 +75,10 @@ Status RunTrain(TrainFlags flags) {
   }
   SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
   SHRINK_ASSIGN_OR_RETURN(const std::string text, ReadUtf8TextFile(flags.data_path));
+  std::optional<ImatrixData> imatrix;
+  if (!flags.imatrix_path.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(imatrix, ReadImatrixFile(flags.imatrix_path));
+  }
   const auto t0 = std::chrono::steady_clock::now();
   SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                           LoadModel(flags.model_path, {.tokenizer_path = flags.tokenizer_path}));
@@ -88,8 +96,18 @@ Status RunTrain(TrainFlags flags) {
   train::SetTrainThreads(flags.threads);
   // The output's plan, made before training: with --quantize the same plan decides what the
   // forward pass fake-quantizes, so the file holds exactly the grid the weights trained on.
-  SHRINK_ASSIGN_OR_RETURN(TrainedOutputPlan out, PlanTrainedOutput(trainable, *mix));
-  SHRINK_ASSIGN_OR_RETURN(const GgufMetadata source_metadata, SourceMetadata(*model));
+  // With --imatrix the plan's matrices are encoded importance-weighted, in the fake-quantized
+  // forward and in the file alike (`importance` backs the plan's spans until the file is written).
+  SHRINK_ASSIGN_OR_RETURN(TrainedOutputPlan out,
+                          PlanTrainedOutput(trainable, *mix, imatrix.has_value()));
+  AttachedImportance importance;
+  SHRINK_ASSIGN_OR_RETURN(GgufMetadata source_metadata, SourceMetadata(*model));
+  if (imatrix) {
+    SHRINK_ASSIGN_OR_RETURN(importance, AttachImatrix(*imatrix, flags.imatrix_path, out.plan));
+    for (auto& kv : ImatrixMetadata(*imatrix, flags.imatrix_path)) {
+      source_metadata.push_back(std::move(kv));
+    }
+  }
   int64_t fake_quantized = 0;
   if (!flags.quantize.empty()) {
     train::FakeQuantSpec spec = FakeQuantSpecFor(out.plan, trainable);
@@ -114,8 +132,9 @@ Status RunTrain(TrainFlags flags) {
   if (!flags.quantize.empty()) {
     fmt::print(stderr,
                "train: quantization-aware: {} of {} tensors fake-quantized as the {} plan writes "
-               "them (one more copy of the weights; straight-through gradients to F32 masters)\n",
-               fake_quantized, trainable.tensors().size(), flags.quantize);
+               "them{} (one more copy of the weights; straight-through gradients to F32 masters)\n",
+               fake_quantized, trainable.tensors().size(), flags.quantize,
+               imatrix ? fmt::format(", {} importance-weighted", importance.used) : "");
   }
 
   std::vector<int32_t> inputs(static_cast<size_t>(o.batch * o.seq)), targets(inputs.size());
@@ -190,6 +209,9 @@ void AddTrainCommand(CLI::App& app) {
                   "quantization-aware training: the forward pass reads every tensor the type or "
                   "mix T quantizes as decode(encode(W)) (straight-through gradients), and T is "
                   "written");
+  cmd->add_option("--imatrix", flags->imatrix_path,
+                  "importance matrix (shrink imatrix or llama-imatrix): the output's (and with "
+                  "--quantize the training's) rounding is importance-weighted, as quantize's");
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
   cmd->add_option("--threads", flags->threads, "threads")

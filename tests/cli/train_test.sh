@@ -100,5 +100,18 @@ else
     run_shrink perplexity -m "$work/q.gguf" -f "$work/text.txt" --ctx 128 --chunks 2
     [ "$rc" -eq 0 ] || fail "perplexity on the QAT file: status $rc: $(head -c 600 "$work/err")"
   fi
+  # With an importance matrix: the rounding of training and file is importance-weighted, so the
+  # file differs from the unweighted one, and it records the imatrix like quantize --imatrix.
+  run_shrink imatrix "${model[@]}" -f "$work/text.txt" -o "$work/im.gguf" --ctx 128 --chunks 4
+  [ "$rc" -eq 0 ] || fail "imatrix: status $rc: $(head -c 600 "$work/err")"
+  run_shrink "${args[@]}" --seed 5 --quantize Q4_0 --imatrix "$work/im.gguf" --out "$work/qi.gguf"
+  if [ "$rc" -ne 0 ]; then
+    fail "train --quantize --imatrix: exit status $rc: $(head -c 800 "$work/err")"
+  else
+    expect_stderr_has quantize-imatrix "importance-weighted"
+    cmp -s "$work/q.gguf" "$work/qi.gguf" && fail "--imatrix changed nothing in the QAT file"
+    run_shrink inspect "$work/qi.gguf"
+    grep -q "quantize.imatrix.file" "$work/out" || fail "the QAT file does not record its imatrix"
+  fi
 fi
 finish train_test
