@@ -2,13 +2,15 @@
 // of a model's weights (train/trainer.h: F32 master weights, AdamW, warmup + cosine, clipping,
 // gradient accumulation) on a text's tokens in a seeded order (train/token_batches.h), written as a
 // GGUF with the source's metadata (F32, or --type re-encodes through the quantizer's writer),
-// atomically: an interrupted run leaves no file.
+// atomically: an interrupted run leaves no file. --quantize T trains against T's grid
+// (quantization-aware training, pipeline/quantized_training.h) and writes that grid.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,12 +19,13 @@
 #include "cli/flags.h"
 #include "cli/resources.h"
 #include "eval/text_file.h"
+#include "io/imatrix_file.h"
 #include "model/config_metadata.h"
 #include "model/model.h"
 #include "model/weights.h"
+#include "pipeline/quantized_training.h"
+#include "quant/importance.h"
 #include "quant/mix.h"
-#include "quant/plan.h"
-#include "quant/quantized_gguf.h"
 #include "train/token_batches.h"
 #include "train/trainer.h"
 
@@ -30,7 +33,8 @@ namespace shrink::cli {
 namespace {
 
 struct TrainFlags {
-  std::string model_path, data_path, out_path, tokenizer_path, type = "F32";
+  std::string model_path, data_path, out_path, tokenizer_path, type = "F32", quantize;
+  std::string imatrix_path;
   train::TrainOptions options;
   uint64_t seed = 1;
   int log_every = 1;
@@ -48,41 +52,33 @@ std::string Duration(double seconds) {
   return fmt::format("{}s", s);
 }
 
-// Views of the trained F32 parameters, named and shaped as the tensor table says.
-Weights TrainedWeights(train::TrainableModel& model) {
-  Weights w = Weights::Skeleton(model.config());
-  size_t i = 0;
-  w.ForEachTensor([&](TensorView& t) {
-    const train::ParamTensor& p = model.tensors()[i++];
-    t.type = TensorType::kF32;
-    t.data = {reinterpret_cast<const uint8_t*>(model.params().data() + p.offset),
-              static_cast<size_t>(p.count) * sizeof(float)};
-  });
-  return w;
-}
-
-Status WriteTrained(const TrainFlags& flags, const Model& source, train::TrainableModel& model) {
-  SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
-  GgufMetadata source_metadata = source.metadata;
-  if (source_metadata.empty()) {
-    // A llama2.c checkpoint: architecture keys from its Config, tokenizer keys from its file.
-    SHRINK_ASSIGN_OR_RETURN(source_metadata, Llama2cGgufMetadata(source));
-  }
-  const Weights weights = TrainedWeights(model);
-  const std::vector<const TensorView*> order = TensorsInTableOrder(weights);
-  const QuantPlan plan = PlanQuantization(model.config(), order, *mix);
-  SHRINK_RETURN_IF_ERROR(CheckEncodable(plan));
-  const GgufMetadata metadata = QuantizedMetadata(source_metadata, *mix);
-  QuantizeOptions q;
-  q.threads = flags.threads;
-  return WriteQuantizedGguf(flags.out_path, metadata, plan, q);
+// The output file's metadata: the source's, or for a llama2.c checkpoint (which has none) its
+// architecture keys from the Config and tokenizer keys from its file.
+Result<GgufMetadata> SourceMetadata(const Model& source) {
+  if (!source.metadata.empty()) return source.metadata;
+  return Llama2cGgufMetadata(source);
 }
 
 Status RunTrain(TrainFlags flags) {
   // Cheap checks first: output folder, type, text, before a large model is loaded.
   SHRINK_RETURN_IF_ERROR(CheckOutputFolder(flags.out_path));
-  SHRINK_RETURN_IF_ERROR(FindMix(flags.type).status());
+  if (!flags.quantize.empty()) {
+    // --quantize T trains against T's grid and writes T: an output --type other than T would
+    // re-round the trained weights onto another grid.
+    if (flags.type != "F32" && flags.type != flags.quantize) {
+      return Status::Errorf(
+          "--type {} with --quantize {}: the output type is the trained one; "
+          "drop --type",
+          flags.type, flags.quantize);
+    }
+    flags.type = flags.quantize;
+  }
+  SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
   SHRINK_ASSIGN_OR_RETURN(const std::string text, ReadUtf8TextFile(flags.data_path));
+  std::optional<ImatrixData> imatrix;
+  if (!flags.imatrix_path.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(imatrix, ReadImatrixFile(flags.imatrix_path));
+  }
   const auto t0 = std::chrono::steady_clock::now();
   SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                           LoadModel(flags.model_path, {.tokenizer_path = flags.tokenizer_path}));
@@ -98,6 +94,28 @@ Status RunTrain(TrainFlags flags) {
   SHRINK_ASSIGN_OR_RETURN(train::TrainableModel trainable,
                           train::TrainableModel::FromModel(*model).WithContext(flags.model_path));
   train::SetTrainThreads(flags.threads);
+  // The output's plan, made before training: with --quantize the same plan decides what the
+  // forward pass fake-quantizes, so the file holds exactly the grid the weights trained on.
+  // With --imatrix the plan's matrices are encoded importance-weighted, in the fake-quantized
+  // forward and in the file alike (`importance` backs the plan's spans until the file is written).
+  SHRINK_ASSIGN_OR_RETURN(TrainedOutputPlan out,
+                          PlanTrainedOutput(trainable, *mix, imatrix.has_value()));
+  AttachedImportance importance;
+  SHRINK_ASSIGN_OR_RETURN(GgufMetadata source_metadata, SourceMetadata(*model));
+  if (imatrix) {
+    SHRINK_ASSIGN_OR_RETURN(importance, AttachImatrix(*imatrix, flags.imatrix_path, out.plan));
+    for (auto& kv : ImatrixMetadata(*imatrix, flags.imatrix_path)) {
+      source_metadata.push_back(std::move(kv));
+    }
+  }
+  int64_t fake_quantized = 0;
+  if (!flags.quantize.empty()) {
+    train::FakeQuantSpec spec = FakeQuantSpecFor(out.plan, trainable);
+    fake_quantized = std::count_if(spec.begin(), spec.end(), [](const train::FakeQuantTensor& t) {
+      return t.type != TensorType::kF32;
+    });
+    SHRINK_RETURN_IF_ERROR(trainable.SetFakeQuant(std::move(spec)));
+  }
   train::Trainer trainer(trainable, o);
   const double param_mb = static_cast<double>(trainable.params().size()) * 4.0 / (1 << 20);
   fmt::print(stderr,
@@ -111,6 +129,13 @@ Status RunTrain(TrainFlags flags) {
              "×{}), seed {}, {} threads\n",
              o.steps, o.batch, o.seq, o.accum, o.schedule.lr, o.schedule.warmup_steps,
              o.schedule.min_lr_ratio, flags.seed, flags.threads);
+  if (!flags.quantize.empty()) {
+    fmt::print(stderr,
+               "train: quantization-aware: {} of {} tensors fake-quantized as the {} plan writes "
+               "them{} (one more copy of the weights; straight-through gradients to F32 masters)\n",
+               fake_quantized, trainable.tensors().size(), flags.quantize,
+               imatrix ? fmt::format(", {} importance-weighted", importance.used) : "");
+  }
 
   std::vector<int32_t> inputs(static_cast<size_t>(o.batch * o.seq)), targets(inputs.size());
   const auto t1 = std::chrono::steady_clock::now();
@@ -129,7 +154,8 @@ Status RunTrain(TrainFlags flags) {
     }
   }
   const auto t2 = std::chrono::steady_clock::now();
-  SHRINK_RETURN_IF_ERROR(WriteTrained(flags, *model, trainable));
+  SHRINK_RETURN_IF_ERROR(
+      WriteTrainedGguf(flags.out_path, source_metadata, *mix, out.plan, flags.threads));
   fmt::print(stderr, "train: wrote {} ({}) in {:.2f} s\n", flags.out_path, flags.type,
              SecondsSince(t2));
   return Status::Ok();
@@ -179,6 +205,13 @@ void AddTrainCommand(CLI::App& app) {
       ->check(IntegerIn(0, UINT64_MAX));
   cmd->add_option("--type", flags->type, "output type or mix (quantize's names)")
       ->capture_default_str();
+  cmd->add_option("--quantize", flags->quantize,
+                  "quantization-aware training: the forward pass reads every tensor the type or "
+                  "mix T quantizes as decode(encode(W)) (straight-through gradients), and T is "
+                  "written");
+  cmd->add_option("--imatrix", flags->imatrix_path,
+                  "importance matrix (shrink imatrix or llama-imatrix): the output's (and with "
+                  "--quantize the training's) rounding is importance-weighted, as quantize's");
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
   cmd->add_option("--threads", flags->threads, "threads")

@@ -92,6 +92,58 @@ float* TrainableModel::Param(std::span<float> base, TensorRole role, int layer) 
   return off < 0 ? nullptr : base.data() + off;
 }
 
+const float* TrainableModel::P(TensorRole role, int layer) const {
+  const int64_t off = offsets_[Count(layer + 1)][static_cast<size_t>(role)];
+  if (off < 0) return nullptr;
+  const bool fake = !fake_.empty() && fake_[Count(layer + 1)][static_cast<size_t>(role)];
+  return (fake ? fake_params_.data() : params_.data()) + off;
+}
+
+Status TrainableModel::SetFakeQuant(FakeQuantSpec spec) {
+  if (spec.empty()) {
+    fake_quant_.clear();
+    fake_params_ = {};
+    fake_.clear();
+    return Status::Ok();
+  }
+  if (spec.size() != tensors_.size()) {
+    return Status::Errorf("fake quantization: {} tensor types for a model of {} tensors",
+                          spec.size(), tensors_.size());
+  }
+  std::vector<std::array<bool, kRoleCount>> fake(offsets_.size());
+  for (auto& row : fake) row.fill(false);
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const ParamTensor& t = tensors_[i];
+    SHRINK_RETURN_IF_ERROR(CheckFakeQuantTensor(spec[i], t.name, t.shape[0], t.matrix()));
+    fake[Count(t.layer + 1)][static_cast<size_t>(t.role)] = spec[i].type != TensorType::kF32;
+  }
+  fake_quant_ = std::move(spec);
+  fake_ = std::move(fake);
+  fake_params_.assign(params_.size(), 0.0f);
+  fake_quant_stale_ = true;
+  RefreshFakeQuant();
+  return Status::Ok();
+}
+
+void TrainableModel::RefreshFakeQuant() {
+  if (fake_quant_.empty() || !fake_quant_stale_) return;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const FakeQuantTensor& f = fake_quant_[i];
+    if (f.type == TensorType::kF32) continue;
+    const ParamTensor& t = tensors_[i];
+    const int64_t cols = t.shape[0];
+    FakeQuantizeRows(Traits(f.type), params_.data() + t.offset, fake_params_.data() + t.offset,
+                     t.count / cols, cols, f.importance);
+  }
+  fake_quant_stale_ = false;
+}
+
+std::span<const float> TrainableModel::ForwardWeights(size_t tensor) {
+  RefreshFakeQuant();
+  const ParamTensor& t = tensors_[tensor];
+  return {P(t.role, t.layer), Count(t.count)};
+}
+
 std::pair<int64_t, int64_t> TrainableModel::Layout(int64_t B, int64_t T, bool grow) {
   const Config& c = config_;
   const int64_t N = B * T, C = c.d_model, V = c.vocab_size;
@@ -250,6 +302,7 @@ void TrainableModel::Forward(const int32_t* inputs, int64_t B, int64_t T) {
   const Config& c = config_;
   B_ = B;
   T_ = T;
+  RefreshFakeQuant();
   Layout(B, T, /*grow=*/false);
   const int64_t N = B * T, C = c.d_model, V = c.vocab_size;
   tokens_.assign(inputs, inputs + N);
@@ -263,7 +316,7 @@ void TrainableModel::Forward(const int32_t* inputs, int64_t B, int64_t T) {
   }
   RmsNormForward(final_in_, final_rstd_, x_final_, P(TensorRole::kOutputNorm, -1), N, C,
                  c.rms_norm_eps);
-  float* out_w = P(TensorRole::kOutput, -1);
+  const float* out_w = P(TensorRole::kOutput, -1);
   if (out_w == nullptr) out_w = P(TensorRole::kTokenEmbd, -1);  // tied embeddings
   if (c.final_logit_softcap > 0.0f) {
     LinearForward(logits_raw_, final_in_, out_w, N, C, V);
@@ -356,7 +409,7 @@ void TrainableModel::Backward() {
     // In place: logits_ becomes the gradient of the pre-cap logits.
     SoftcapBackward(logits_, logits_, logits_raw_, N * V, c.final_logit_softcap);
   }
-  float* out_w = P(TensorRole::kOutput, -1);
+  const float* out_w = P(TensorRole::kOutput, -1);
   float* out_g = G(TensorRole::kOutput, -1);
   if (out_w == nullptr) {
     out_w = P(TensorRole::kTokenEmbd, -1);

@@ -12,8 +12,16 @@
 // train/ops.h KlDivergenceForwardBackward) can write dL/dlogits in its place; Backward starts from
 // whatever logits() holds. Gradients accumulate over Backward calls until ZeroGrad (gradient
 // accumulation). Every weight read of Forward and Backward goes through one accessor (P(role,
-// layer)), the place where quantization-aware training will substitute fake-quantized copies
-// (straight-through: dx from the copies, dW into the master gradients); not built yet.
+// layer)), where quantization-aware training substitutes fake-quantized copies (SetFakeQuant,
+// train/fake_quant.h; straight-through: dx from the copies, dW into the master gradients).
+//
+// Fake quantization (QAT):
+//   m.SetFakeQuant(spec);        // spec[i] for tensors()[i]: a GGUF type (and importance) or F32
+//   ... steps as above; the optimizer writes the masters through params() ...
+// Forward reads each fake-quantized tensor as decode(encode(master)). The copies are re-encoded
+// lazily: any non-const params() call marks them stale and the next Forward (or ForwardWeights)
+// re-encodes them, so an optimizer step costs one re-encoding however many micro-batches it has,
+// and the copies a Backward uses are those of the Forward before it.
 //
 // Layout: tensors are laid out in tensor-table order (model/tensor_table.h, Weights::Skeleton), so
 // per-layer widths of a pruned config and the extra norms of Gemma-3 need no special case; every
@@ -34,6 +42,7 @@
 #include "model/config.h"
 #include "model/model.h"
 #include "model/tensor_table.h"
+#include "train/fake_quant.h"
 
 namespace shrink::train {
 
@@ -61,12 +70,26 @@ class TrainableModel {
 
   const Config& config() const { return config_; }
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
-  std::span<float> params() { return params_; }
+  // Non-const access marks the fake-quantized copies stale (see above).
+  std::span<float> params() {
+    fake_quant_stale_ = true;
+    return params_;
+  }
   std::span<const float> params() const { return params_; }
   std::span<float> grads() { return grads_; }
   // The parameter `role` of layer `layer` (-1 for model tensors) inside `base` (params() or
   // grads()); nullptr when the config has no such tensor.
   float* Param(std::span<float> base, TensorRole role, int layer) const;
+
+  // Fake quantization from now on (see above); an empty spec turns it off. Errors (the model is
+  // unchanged): spec.size() != tensors().size(), or an entry CheckFakeQuantTensor rejects.
+  Status SetFakeQuant(FakeQuantSpec spec);
+  const FakeQuantSpec& fake_quant() const { return fake_quant_; }
+  // Re-encodes the fake-quantized copies from the masters now if they are stale.
+  void RefreshFakeQuant();
+  // The floats Forward reads for tensors()[tensor] (count of them): the fake-quantized copy, after
+  // RefreshFakeQuant, or the master when the tensor is not fake-quantized.
+  std::span<const float> ForwardWeights(size_t tensor);
 
   // Allocates activations for batches of up to B × T tokens. Bytes reserved: activation_bytes().
   void Reserve(int64_t B, int64_t T);
@@ -102,7 +125,8 @@ class TrainableModel {
   };
   // Lays out acts_ and scratch_ for B × T (growing them when `grow`); returns floats needed.
   std::pair<int64_t, int64_t> Layout(int64_t B, int64_t T, bool grow);
-  float* P(TensorRole role, int layer) { return Param(params_, role, layer); }
+  // The weights Forward and Backward read: the fake-quantized copy where there is one.
+  const float* P(TensorRole role, int layer) const;
   float* G(TensorRole role, int layer) { return Param(grads_, role, layer); }
   void LayerForward(int l, const float* x_in, float* x_out);
   void LayerBackward(int l, float* dres);
@@ -111,6 +135,11 @@ class TrainableModel {
   std::vector<ParamTensor> tensors_;
   std::vector<std::array<int64_t, kRoleCount>> offsets_;  // [layer + 1][role], -1 when absent
   std::vector<float> params_, grads_;
+  // QAT: the spec, and the copies laid out as params_ (filled for fake-quantized tensors only).
+  FakeQuantSpec fake_quant_;
+  std::vector<float> fake_params_;
+  std::vector<std::array<bool, kRoleCount>> fake_;  // [layer + 1][role]: read from fake_params_
+  bool fake_quant_stale_ = true;
   // Activations and the backward pass's scratch, each one allocation; pointers below point in.
   std::vector<float> acts_, scratch_;
   std::vector<LayerActs> layer_acts_;

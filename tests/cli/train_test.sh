@@ -59,6 +59,10 @@ expect_error type "Q9_9" -- \
   train "${model[@]}" --data "$work/text.txt" --steps 1 --type Q9_9 --out "$work/bad.gguf"
 expect_error folder "no/such/folder" -- \
   train "${model[@]}" --data "$work/text.txt" --steps 1 --out "$work/no/such/folder/x.gguf"
+expect_error quantize-type "--type Q8_0" "--quantize Q4_0" -- \
+  train "${model[@]}" --data "$work/text.txt" --steps 1 --type Q8_0 --quantize Q4_0 --out "$work/bad.gguf"
+expect_error quantize-unknown "Q9_9" -- \
+  train "${model[@]}" --data "$work/text.txt" --steps 1 --quantize Q9_9 --out "$work/bad.gguf"
 expect_error missing-data "missing.txt" -- \
   train "${model[@]}" --data "$work/missing.txt" --steps 1 --out "$work/bad.gguf"
 
@@ -80,5 +84,34 @@ else
   cmp -s "$work/a.gguf" "$work/c.gguf" && fail "another seed, the same file"
   run_shrink perplexity -m "$work/a.gguf" -f "$work/text.txt" --ctx 128 --chunks 2
   [ "$rc" -eq 0 ] || fail "perplexity on the trained file: status $rc: $(head -c 600 "$work/err")"
+  # Quantization-aware training into Q4_0: a quantized file (file type 2) that loads and whose
+  # training loss fell (the loss of the fake-quantized forward, i.e. of the file's weights).
+  run_shrink "${args[@]}" --seed 5 --quantize Q4_0 --out "$work/q.gguf"
+  if [ "$rc" -ne 0 ]; then
+    fail "train --quantize: exit status $rc: $(head -c 800 "$work/err")"
+  else
+    expect_stderr_has quantize "quantization-aware" "fake-quantized" "step 12/12" "(Q4_0)"
+    first=$(grep -m1 -o 'step 1/12 loss [0-9.]*' "$work/err" | awk '{print $4}')
+    last=$(grep -o 'step 12/12 loss [0-9.]*' "$work/err" | awk '{print $4}')
+    awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.1) }' ||
+      fail "QAT did not lower the loss: first $first, last $last"
+    run_shrink inspect "$work/q.gguf"
+    grep -q "Q4_0" "$work/out" || fail "inspect shows no Q4_0 tensor in the QAT file"
+    run_shrink perplexity -m "$work/q.gguf" -f "$work/text.txt" --ctx 128 --chunks 2
+    [ "$rc" -eq 0 ] || fail "perplexity on the QAT file: status $rc: $(head -c 600 "$work/err")"
+  fi
+  # With an importance matrix: the rounding of training and file is importance-weighted, so the
+  # file differs from the unweighted one, and it records the imatrix like quantize --imatrix.
+  run_shrink imatrix "${model[@]}" -f "$work/text.txt" -o "$work/im.gguf" --ctx 128 --chunks 4
+  [ "$rc" -eq 0 ] || fail "imatrix: status $rc: $(head -c 600 "$work/err")"
+  run_shrink "${args[@]}" --seed 5 --quantize Q4_0 --imatrix "$work/im.gguf" --out "$work/qi.gguf"
+  if [ "$rc" -ne 0 ]; then
+    fail "train --quantize --imatrix: exit status $rc: $(head -c 800 "$work/err")"
+  else
+    expect_stderr_has quantize-imatrix "importance-weighted"
+    cmp -s "$work/q.gguf" "$work/qi.gguf" && fail "--imatrix changed nothing in the QAT file"
+    run_shrink inspect "$work/qi.gguf"
+    grep -q "quantize.imatrix.file" "$work/out" || fail "the QAT file does not record its imatrix"
+  fi
 fi
 finish train_test

@@ -1,0 +1,79 @@
+#include "train/fake_quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "base/check.h"
+#include "kernels/kernel_threads.h"
+
+namespace shrink::train {
+
+Status CheckFakeQuantTensor(const FakeQuantTensor& t, std::string_view name, int64_t cols,
+                            bool matrix) {
+  if (t.type == TensorType::kF32) {
+    if (!t.importance.empty()) {
+      return Status::Errorf("{}: importance weights given for an F32 (not quantized) tensor", name);
+    }
+    return Status::Ok();
+  }
+  const TypeTraits& traits = Traits(t.type);
+  if (!matrix) {
+    return Status::Errorf("{}: a vector is kept in F32, not fake-quantized to {}", name,
+                          traits.name);
+  }
+  if (traits.encode == nullptr) {
+    return Status::Errorf("{}: no encoder for {} to fake-quantize with", name, traits.name);
+  }
+  if (cols % traits.block_elements != 0) {
+    return Status::Errorf("{}: rows of {} are not a multiple of {}'s block of {}", name, cols,
+                          traits.name, traits.block_elements);
+  }
+  if (t.importance.empty()) return Status::Ok();
+  if (traits.encode_weighted == nullptr) {
+    return Status::Errorf("{}: {} has no importance-weighted encoder", name, traits.name);
+  }
+  if (static_cast<int64_t>(t.importance.size()) != cols) {
+    return Status::Errorf("{}: {} importance weights for rows of {}", name, t.importance.size(),
+                          cols);
+  }
+  for (size_t i = 0; i < t.importance.size(); ++i) {
+    if (!std::isfinite(t.importance[i]) || t.importance[i] < 0.0f) {
+      return Status::Errorf("{}: importance weight {} is {}, expected finite and >= 0", name, i,
+                            t.importance[i]);
+    }
+  }
+  return Status::Ok();
+}
+
+void FakeQuantizeRows(const TypeTraits& traits, const float* src, float* dst, int64_t rows,
+                      int64_t cols, std::span<const float> importance) {
+  SHRINK_CHECK(traits.encode != nullptr && cols % traits.block_elements == 0);
+  SHRINK_CHECK(importance.empty() || (traits.encode_weighted != nullptr &&
+                                      static_cast<int64_t>(importance.size()) == cols));
+  const int64_t row_bytes = cols / traits.block_elements * traits.block_bytes;
+  // Rows per chunk: enough work (a few thousand elements) that claiming a chunk costs nothing.
+  const int64_t grain = std::max<int64_t>(1, 16384 / cols);
+  KernelThreads().Run(rows, grain, [&](int64_t begin, int64_t end, int) {
+    std::unique_ptr<uint8_t[]> blocks = std::make_unique_for_overwrite<uint8_t[]>(row_bytes);
+    for (int64_t r = begin; r < end; ++r) {
+      const float* in = src + r * cols;
+      float* out = dst + r * cols;
+      bool finite = true;
+      for (int64_t c = 0; c < cols && finite; ++c) finite = std::isfinite(in[c]);
+      if (!finite) {
+        std::fill(out, out + cols, std::numeric_limits<float>::quiet_NaN());
+        continue;
+      }
+      if (importance.empty()) {
+        traits.encode(in, blocks.get(), cols);
+      } else {
+        traits.encode_weighted(in, blocks.get(), cols, importance.data());
+      }
+      traits.decode(blocks.get(), out, cols);
+    }
+  });
+}
+
+}  // namespace shrink::train
