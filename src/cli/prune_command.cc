@@ -4,7 +4,10 @@
 //                 on every linear inside the blocks (not token_embd, not output);
 //   depth:        --drop-layers N (the N blocks of least influence on the residual stream over
 //                 the calibration text) or --layers 3,7 (those blocks);
-// both in one run if asked. Wanda and --drop-layers need --calibration FILE (run through the
+//   width:        --ffn F --heads H --kv-heads K --hidden D (uniform widths), or --method width
+//                 --target-params P (per-layer FFN widths and KV groups chosen under a parameter
+//                 budget), by Minitron activation scores on --calibration (prune/width.h);
+// unstructured and depth in one run if asked (width alone). Wanda and --drop-layers need --calibration FILE (run through the
 // model in --chunks chunks of --ctx tokens, as shrink imatrix does). Weights are written dense
 // with zeros in F32, or in --type T (any quantize type or mix, through the quantization plan).
 // The pruning is recorded in shrink.prune.* metadata keys (docs/pruning.md).
@@ -39,6 +42,9 @@
 #include "prune/pruned_gguf.h"
 #include "prune/sparsity.h"
 #include "prune/wanda.h"
+#include "prune/width.h"
+#include "prune/width_scores.h"
+#include "quant/fallback.h"
 #include "quant/plan.h"
 #include "quant/quantized_gguf.h"
 
@@ -47,6 +53,8 @@ namespace {
 
 struct PruneFlags {
   std::string in_path, out_path, method, pattern, layers, calibration, tokenizer_path;
+  std::string target_params;  // --target-params (with --method width)
+  UniformWidths widths;       // --ffn, --heads, --kv-heads, --hidden (-1: keep)
   std::string type = "F32";
   std::optional<double> sparsity;
   int32_t drop_layers = -1;
@@ -66,6 +74,8 @@ struct PruneRequest {
   PruneMethod method = PruneMethod::kMagnitude;
   SparsityTarget target;
   bool depth = false;
+  bool width = false;   // --ffn/--heads/--kv-heads/--hidden or --method width --target-params
+  bool budget = false;  // --target-params: per-layer widths
   bool needs_calibration = false;
 };
 
@@ -83,27 +93,54 @@ Result<PruneRequest> CheckFlags(const PruneFlags& f) {
     SHRINK_ASSIGN_OR_RETURN(r.target, ParsePattern(f.pattern));
   }
   r.unstructured = has_sparsity || !f.pattern.empty();
-  if (!f.method.empty()) {
+  const UniformWidths& w = f.widths;
+  const bool uniform_width = w.ffn != -1 || w.heads != -1 || w.kv_heads != -1 || w.hidden != -1;
+  if (f.method == "width") {
+    if (r.unstructured) return Status::Error("--method width takes no --sparsity or --pattern");
+    if (f.target_params.empty() && !uniform_width) {
+      return Status::Error(
+          "--method width needs --target-params P (per-layer widths) or --ffn/--heads/--kv-heads/"
+          "--hidden");
+    }
+  } else if (!f.target_params.empty()) {
+    return Status::Error("--target-params needs --method width");
+  } else if (!f.method.empty()) {
     if (!r.unstructured) return Status::Error("--method needs --sparsity or --pattern");
     if (f.method == "wanda") {
       r.method = PruneMethod::kWanda;
     } else if (f.method != "magnitude") {
-      return Status::Errorf("--method: expected magnitude or wanda, got \"{}\"", f.method);
+      return Status::Errorf("--method: expected magnitude, wanda or width, got \"{}\"", f.method);
     }
+  }
+  r.budget = !f.target_params.empty();
+  r.width = uniform_width || r.budget;
+  if (r.budget && (w.ffn != -1 || w.heads != -1 || w.kv_heads != -1)) {
+    return Status::Error(
+        "--target-params chooses the FFN widths and heads per layer: give no --ffn/--heads/"
+        "--kv-heads with it (--hidden may be combined)");
   }
   if (f.drop_layers >= 0 && !f.layers.empty()) {
     return Status::Error("--drop-layers and --layers both given: choose one");
   }
   r.depth = f.drop_layers >= 0 || !f.layers.empty();
-  if (!r.unstructured && !r.depth) {
+  if (!r.unstructured && !r.depth && !r.width) {
     return Status::Error(
-        "nothing to prune: give --sparsity S or --pattern N:M (unstructured), or --drop-layers N "
-        "or --layers I,J (depth)");
+        "nothing to prune: give --sparsity S or --pattern N:M (unstructured), --drop-layers N "
+        "or --layers I,J (depth), or --ffn/--heads/--kv-heads/--hidden or --method width "
+        "--target-params P (width)");
   }
-  r.needs_calibration = (r.unstructured && r.method == PruneMethod::kWanda) || f.drop_layers > 0;
+  if (r.width && (r.unstructured || r.depth)) {
+    return Status::Error(
+        "width pruning runs alone: prune the width first, then run shrink prune again on its "
+        "output for sparsity or depth");
+  }
+  r.needs_calibration =
+      (r.unstructured && r.method == PruneMethod::kWanda) || f.drop_layers > 0 || r.width;
   if (r.needs_calibration && f.calibration.empty()) {
     return Status::Errorf("{} needs --calibration FILE (text run through the model)",
-                          f.drop_layers > 0 ? "--drop-layers" : "--method wanda");
+                          r.width             ? "width pruning (activation scores)"
+                          : f.drop_layers > 0 ? "--drop-layers"
+                                              : "--method wanda");
   }
   return r;
 }
@@ -122,6 +159,7 @@ Result<std::vector<const TensorView*>> SourceOrder(const std::string& path, cons
 struct Calibration {
   ImatrixCollector imatrix{BlockLinears};
   ResidualSimilarityCollector residual;
+  std::unique_ptr<WidthScoreCollector> width;  // width pruning only
   int32_t chunks = 0, n_ctx = 0;
 };
 
@@ -145,7 +183,9 @@ Status RunCalibrationPass(const PruneFlags& f, const Model& model, Calibration& 
   SetMatMulThreads(f.threads);
   const PreparedModel prepared(model);
   InferenceSession session(prepared, plan.n_ctx);
-  ObserverFanout fanout({&calib.imatrix, &calib.residual});
+  std::vector<ForwardObserver*> observers = {&calib.imatrix, &calib.residual};
+  if (calib.width != nullptr) observers = {calib.width.get()};
+  ObserverFanout fanout(observers);
   session.SetObserver(&fanout);
   ProgressReporter progress("prune: calibration", "chunks", plan.n_chunk);
   CalibrationOptions run;
@@ -183,6 +223,94 @@ void AddPruneMetadata(GgufMetadata& m, const PruneFlags& f, const PruneRequest& 
     const std::string name = std::filesystem::path(f.calibration).filename().string();
     m.emplace_back("shrink.prune.calibration", GgufValue::String(name.substr(0, 127)));
   }
+}
+
+// Width flags checked against the model before calibration: resolved uniform widths, the budget.
+struct WidthArgs {
+  UniformWidths widths;
+  int64_t target_params = -1;
+  int64_t multiple = 1;  // rows must be whole blocks of this many elements
+};
+
+Result<WidthArgs> CheckWidthFlags(const PruneFlags& f, const Config& config, const QuantMix& mix) {
+  WidthArgs a;
+  // A quantized mix may fall back from 256-element k-quant blocks to block-32 types
+  // (quant/fallback.h), never further: widths must be whole blocks of the smallest of them.
+  const TensorType smallest = SmallerBlockType(mix.base).value_or(mix.base);
+  a.multiple = Traits(smallest).block_elements;
+  SHRINK_ASSIGN_OR_RETURN(
+      a.widths, ResolveUniformWidths(config, f.widths, a.multiple, Traits(smallest).name));
+  if (!f.target_params.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(a.target_params, ParseParamCount("--target-params", f.target_params));
+    const int64_t source = ParamCount(config);
+    if (a.target_params >= source) {
+      return Status::Errorf("--target-params {}: the model has {} parameters already",
+                            f.target_params, source);
+    }
+  }
+  return a;
+}
+
+// Width pruning: scores from calibration, the plan, the pruned model written in the mix's types.
+Status WriteWidthPruned(const PruneFlags& f, const Model& model,
+                        std::span<const TensorView* const> order, const WidthArgs& args,
+                        const WidthScores& scores, const QuantMix& mix) {
+  const Config& config = model.config;
+  WidthPlan plan = UniformWidthPlan(config, scores, args.widths);
+  if (args.target_params > 0) {
+    // Per-layer FFN widths in chunks of at least 32 channels, so that the output can later be
+    // quantized to any block-32 type.
+    SHRINK_ASSIGN_OR_RETURN(plan, BudgetWidthPlan(model, scores, plan, args.target_params,
+                                                  std::max<int64_t>(32, args.multiple)));
+  }
+  SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> pruned, WidthPrunedModel(model, plan));
+  const Config& out = pruned->config;
+  const int64_t before = ParamCount(config), after = ParamCount(out);
+  fmt::print(stderr, "prune: width {} → {} parameters ({:.2f}% removed): {}\n", before, after,
+             100.0 * (before - after) / before, out.Summary());
+  if (f.explain || f.dry_run) {
+    fmt::print("hidden width {} of {}\n", out.d_model, config.d_model);
+    fmt::print("layer  ffn (of)     heads kv (of)   kept kv groups\n");
+    for (int l = 0; l < config.n_layers; ++l) {
+      fmt::print("blk.{:<3} {:>5} ({:>5})  {:>3} {:>3} ({}/{})  {}\n", l, out.layers[l].ffn_dim,
+                 config.layers[l].ffn_dim, out.layers[l].n_heads, out.layers[l].n_kv_heads,
+                 config.layers[l].n_heads, config.layers[l].n_kv_heads,
+                 fmt::join(plan.kv_heads[l], ","));
+    }
+  }
+  // The pruned tensors in the source's order (names are unchanged).
+  std::map<std::string, const TensorView*> by_name;
+  pruned->weights.ForEachTensor([&](const TensorView& t) { by_name[t.name] = &t; });
+  std::vector<const TensorView*> view_order;
+  for (const TensorView* v : order) view_order.push_back(by_name.at(v->name));
+  const QuantPlan qplan = PlanQuantization(out, view_order, mix);
+  std::vector<PrunedTensor> tensors;
+  for (const TensorPlan& t : qplan.tensors) tensors.push_back({t.source, t.type, {}});
+  SHRINK_RETURN_IF_ERROR(CheckPrunable(tensors, SparsityTarget{}));
+  GgufMetadata metadata = QuantizedMetadata(pruned->metadata, mix);
+  metadata.emplace_back("shrink.prune.method", GgufValue::String("width"));
+  metadata.emplace_back("shrink.prune.source_params",
+                        GgufValue::U64(static_cast<uint64_t>(before)));
+  const std::string name = std::filesystem::path(f.calibration).filename().string();
+  metadata.emplace_back("shrink.prune.calibration", GgufValue::String(name.substr(0, 127)));
+  SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes,
+                          GgufFileSize(metadata, PrunedTensorDecls(tensors)));
+  if (f.dry_run) {
+    fmt::print("{} tensors, {} parameters, file {} bytes (dry run: nothing written)\n",
+               tensors.size(), after, file_bytes);
+    return Status::Ok();
+  }
+  ProgressReporter progress("prune", "tensors", static_cast<int64_t>(tensors.size()));
+  PruneWriteOptions w;
+  w.on_tensor_done = [&](size_t i, const TensorPruneStats&) {
+    progress.Update(static_cast<int64_t>(i + 1));
+  };
+  const auto t1 = std::chrono::steady_clock::now();
+  SHRINK_RETURN_IF_ERROR(WritePrunedGguf(f.out_path, metadata, tensors, w));
+  progress.Finish();
+  fmt::print(stderr, "prune: wrote {} ({} bytes, architecture {}) in {:.2f} s\n", f.out_path,
+             file_bytes, out.architecture, SecondsSince(t1));
+  return Status::Ok();
 }
 
 Status RunPrune(const PruneFlags& f) {
@@ -226,11 +354,19 @@ Status RunPrune(const PruneFlags& f) {
       }
     }
   }
+  WidthArgs width_args;
+  if (request.width) {
+    SHRINK_ASSIGN_OR_RETURN(width_args, CheckWidthFlags(f, config, *mix));
+  }
   fmt::print(stderr, "prune: {}: {} loaded in {:.2f} s\n", f.in_path, config.Summary(),
              SecondsSince(t0));
 
   Calibration calib;
+  if (request.width) calib.width = std::make_unique<WidthScoreCollector>(config);
   if (request.needs_calibration) SHRINK_RETURN_IF_ERROR(RunCalibrationPass(f, *model, calib));
+  if (request.width) {
+    return WriteWidthPruned(f, *model, order, width_args, calib.width->Scores(), *mix);
+  }
   if (f.drop_layers >= 0) {
     std::vector<double> influence(config.n_layers, 0.0);
     for (int l = 0; l < config.n_layers && l < calib.residual.layers(); ++l) {
@@ -361,7 +497,8 @@ void AddPruneCommand(CLI::App& app) {
       ->required();
   cmd->add_option("output", flags->out_path, "GGUF file to write (not needed with --dry-run)");
   cmd->add_option("--method", flags->method,
-                  "magnitude (|W|) or wanda (|W|·‖X‖₂, needs --calibration); default magnitude");
+                  "magnitude (|W|) or wanda (|W|·‖X‖₂, needs --calibration); default magnitude; "
+                  "width with --target-params");
   cmd->add_option("--sparsity", flags->sparsity,
                   "fraction of each output row's weights set to 0, in [0, 1)");
   cmd->add_option("--pattern", flags->pattern, "N:M: keep N of every M consecutive weights (2:4)");
@@ -370,6 +507,19 @@ void AddPruneCommand(CLI::App& app) {
                   "--calibration)")
       ->check(IntegerIn(0, 1 << 20));
   cmd->add_option("--layers", flags->layers, "drop these layers (comma-separated indexes)");
+  cmd->add_option("--ffn", flags->widths.ffn,
+                  "width: keep this many FFN channels in every layer (highest mean |activation| "
+                  "entering ffn_down; needs --calibration)");
+  cmd->add_option("--heads", flags->widths.heads,
+                  "width: keep this many query heads per layer (in whole GQA groups unless "
+                  "--kv-heads says otherwise)");
+  cmd->add_option("--kv-heads", flags->widths.kv_heads,
+                  "width: keep this many key/value heads (groups) per layer");
+  cmd->add_option("--hidden", flags->widths.hidden,
+                  "width: keep this many residual-stream dimensions (embedding_length)");
+  cmd->add_option("--target-params", flags->target_params,
+                  "with --method width: per-layer FFN widths and KV groups chosen by score until "
+                  "the model has at most this many parameters (100M, 1.5G, 250000)");
   cmd->add_option("--calibration", flags->calibration, "UTF-8 calibration text");
   cmd->add_option("--chunks", flags->max_chunks, "use only the first N calibration chunks")
       ->check(IntegerIn(1, INT32_MAX));
