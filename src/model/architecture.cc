@@ -21,6 +21,15 @@ constexpr std::array kArchitectures = {
                  .default_swa_pattern = 0,
                  .default_swa_rope_theta = 10000.0f,
                  .default_chat_template = ""},
+    Architecture{.name = "gemma3",
+                 .rope_ordering = RopeOrdering::kHalves,
+                 .activation = Activation::kGeluTanh,
+                 .qk_norm = true,
+                 .post_norms = true,
+                 .scale_embedding = true,
+                 .default_swa_pattern = 6,
+                 .default_swa_rope_theta = 10000.0f,
+                 .default_chat_template = "gemma"},
     // Nemotron-NAS (llama.cpp's "deci"): llama's tensors and graph with per-layer head counts and
     // FFN widths; width-pruned llama models with per-layer widths are written as it
     // (prune/width.h), since llama.cpp's "llama" loader sizes every layer from layer 0.
@@ -33,15 +42,6 @@ constexpr std::array kArchitectures = {
                  .default_swa_pattern = 0,
                  .default_swa_rope_theta = 10000.0f,
                  .default_chat_template = ""},
-    Architecture{.name = "gemma3",
-                 .rope_ordering = RopeOrdering::kHalves,
-                 .activation = Activation::kGeluTanh,
-                 .qk_norm = true,
-                 .post_norms = true,
-                 .scale_embedding = true,
-                 .default_swa_pattern = 6,
-                 .default_swa_rope_theta = 10000.0f,
-                 .default_chat_template = "gemma"},
 };
 
 }  // namespace
