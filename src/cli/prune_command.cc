@@ -241,6 +241,12 @@ Result<WidthArgs> CheckWidthFlags(const PruneFlags& f, const Config& config, con
   SHRINK_ASSIGN_OR_RETURN(
       a.widths, ResolveUniformWidths(config, f.widths, a.multiple, Traits(smallest).name));
   if (!f.target_params.empty()) {
+    if (config.architecture != "llama" && config.architecture != "deci") {
+      return Status::Errorf(
+          "--target-params: per-layer widths load in llama.cpp only for llama models (as "
+          "architecture deci); {} takes uniform --ffn/--heads/--kv-heads/--hidden",
+          config.architecture);
+    }
     SHRINK_ASSIGN_OR_RETURN(a.target_params, ParseParamCount("--target-params", f.target_params));
     const int64_t source = ParamCount(config);
     if (a.target_params >= source) {
@@ -253,6 +259,7 @@ Result<WidthArgs> CheckWidthFlags(const PruneFlags& f, const Config& config, con
 
 // Width pruning: scores from calibration, the plan, the pruned model written in the mix's types.
 Status WriteWidthPruned(const PruneFlags& f, const Model& model,
+                        const GgufMetadata& source_metadata,
                         std::span<const TensorView* const> order, const WidthArgs& args,
                         const WidthScores& scores, const QuantMix& mix) {
   const Config& config = model.config;
@@ -287,7 +294,9 @@ Status WriteWidthPruned(const PruneFlags& f, const Model& model,
   std::vector<PrunedTensor> tensors;
   for (const TensorPlan& t : qplan.tensors) tensors.push_back({t.source, t.type, {}});
   SHRINK_RETURN_IF_ERROR(CheckPrunable(tensors, SparsityTarget{}));
-  GgufMetadata metadata = QuantizedMetadata(pruned->metadata, mix);
+  // From the source's keys (a llama2.c model's include its vocabulary's).
+  SHRINK_ASSIGN_OR_RETURN(GgufMetadata metadata, WidthPrunedMetadata(source_metadata, config, out));
+  metadata = QuantizedMetadata(metadata, mix);
   metadata.emplace_back("shrink.prune.method", GgufValue::String("width"));
   metadata.emplace_back("shrink.prune.source_params",
                         GgufValue::U64(static_cast<uint64_t>(before)));
@@ -365,7 +374,8 @@ Status RunPrune(const PruneFlags& f) {
   if (request.width) calib.width = std::make_unique<WidthScoreCollector>(config);
   if (request.needs_calibration) SHRINK_RETURN_IF_ERROR(RunCalibrationPass(f, *model, calib));
   if (request.width) {
-    return WriteWidthPruned(f, *model, order, width_args, calib.width->Scores(), *mix);
+    return WriteWidthPruned(f, *model, source_metadata, order, width_args, calib.width->Scores(),
+                            *mix);
   }
   if (f.drop_layers >= 0) {
     std::vector<double> influence(config.n_layers, 0.0);
