@@ -225,6 +225,10 @@ void AddPruneMetadata(GgufMetadata& m, const PruneFlags& f, const PruneRequest& 
   }
 }
 
+// Per-layer FFN widths move in chunks of at least 32 channels, so that the output can later be
+// quantized to any block-32 type.
+int64_t BudgetFfnMultiple(int64_t multiple) { return std::max<int64_t>(32, multiple); }
+
 // Width flags checked against the model before calibration: resolved uniform widths, the budget.
 struct WidthArgs {
   UniformWidths widths;
@@ -253,6 +257,14 @@ Result<WidthArgs> CheckWidthFlags(const PruneFlags& f, const Config& config, con
       return Status::Errorf("--target-params {}: the model has {} parameters already",
                             f.target_params, source);
     }
+    const int64_t hidden = a.widths.hidden > 0 ? a.widths.hidden : config.d_model;
+    const int64_t floor = BudgetFloorParams(config, hidden, BudgetFfnMultiple(a.multiple));
+    if (a.target_params < floor) {
+      return Status::Errorf(
+          "--target-params {}: keeping one {}-channel FFN chunk and one key/value group per layer "
+          "leaves {} parameters; that is the smallest this width pruning reaches",
+          f.target_params, BudgetFfnMultiple(a.multiple), floor);
+    }
   }
   return a;
 }
@@ -265,10 +277,8 @@ Status WriteWidthPruned(const PruneFlags& f, const Model& model,
   const Config& config = model.config;
   WidthPlan plan = UniformWidthPlan(config, scores, args.widths);
   if (args.target_params > 0) {
-    // Per-layer FFN widths in chunks of at least 32 channels, so that the output can later be
-    // quantized to any block-32 type.
     SHRINK_ASSIGN_OR_RETURN(plan, BudgetWidthPlan(model, scores, plan, args.target_params,
-                                                  std::max<int64_t>(32, args.multiple)));
+                                                  BudgetFfnMultiple(args.multiple)));
   }
   SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> pruned, WidthPrunedModel(model, plan));
   const Config& out = pruned->config;

@@ -250,6 +250,17 @@ Result<int64_t> ParseParamCount(std::string_view flag, std::string_view text) {
   return static_cast<int64_t>(std::llround(value * scale));
 }
 
+int64_t BudgetFloorParams(const Config& config, int64_t hidden, int64_t ffn_multiple) {
+  Config c = config;
+  c.d_model = static_cast<int32_t>(hidden);
+  for (LayerConfig& l : c.layers) {
+    l.ffn_dim = static_cast<int32_t>(std::min<int64_t>(l.ffn_dim, ffn_multiple));
+    l.n_heads /= l.n_kv_heads;
+    l.n_kv_heads = 1;
+  }
+  return ParamCount(c);
+}
+
 Config WidthPrunedConfig(const Config& config, const WidthPlan& plan) {
   Config out = config;
   out.d_model = static_cast<int32_t>(plan.hidden.size());

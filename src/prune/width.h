@@ -91,6 +91,11 @@ Result<int64_t> ParseParamCount(std::string_view flag, std::string_view text);
 // score / parameters until ParamCount ≤ target_params. Error: the target is below what the
 // constraints can reach (the message gives that minimum). The source's weights give the column
 // norms (any stored type).
+// The fewest parameters BudgetWidthPlan reaches from `config` with `hidden` residual dimensions:
+// every layer at one FFN chunk (min(F, ffn_multiple) channels) and one KV group. Known before any
+// score, so that a budget below it is refused before calibration.
+int64_t BudgetFloorParams(const Config& config, int64_t hidden, int64_t ffn_multiple);
+
 Result<WidthPlan> BudgetWidthPlan(const Model& model, const WidthScores& scores,
                                   const WidthPlan& start, int64_t target_params,
                                   int64_t ffn_multiple);

@@ -124,6 +124,13 @@ TEST(WidthPruneTest, RemovedChannelsAndHeadsEqualZeroedOutputColumns) {
   // Same products with the zero terms left out of each dot product: only the summation order of
   // F32 accumulations differs (≤ ~100 terms of size ~0.05² per product, a few ulps of O(1) logits).
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4f) << i;
+  // Not vacuous: the removed units mattered.
+  const std::vector<float> dense = Logits(*model);
+  double max_change = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    max_change = std::max<double>(max_change, std::fabs(got[i] - dense[i]));
+  }
+  EXPECT_GT(max_change, 1e-2);
 }
 
 TEST(WidthPruneTest, HeadsGoInWholeGroupsOfTheirKvHead) {
@@ -246,6 +253,11 @@ TEST(WidthPruneTest, BudgetKeepsWholeChunksAndGroupsAndMeetsTheTarget) {
   const auto too_small = BudgetWidthPlan(*model, RandomScores(c, 9), FullWidthPlan(c), 1000, 32);
   ASSERT_FALSE(too_small.ok());
   EXPECT_THAT(too_small.status().ToString(), HasSubstr("smallest this width pruning reaches"));
+  // The floor known before scores: FFN 32 and one group of 2 heads in each of 3 layers.
+  EXPECT_EQ(BudgetFloorParams(c, 64, 32),
+            64 * 128 + 64 + 3 * (2 * 64 + 32 * 64 + 2 * 16 * 64 + 32 * 64 + 3 * 32 * 64));
+  EXPECT_THAT(too_small.status().ToString(),
+              HasSubstr(std::to_string(BudgetFloorParams(c, 64, 32))));
 }
 
 TEST(WidthPruneTest, BadWidthsAreOneLineErrors) {
