@@ -327,8 +327,12 @@ Status WriteWidthPruned(const PruneFlags& f, const Model& model,
   const auto t1 = std::chrono::steady_clock::now();
   SHRINK_RETURN_IF_ERROR(WritePrunedGguf(f.out_path, metadata, tensors, w));
   progress.Finish();
+  std::string arch;
+  for (const auto& [key, value] : metadata) {
+    if (key == "general.architecture") arch = value.AsString();
+  }
   fmt::print(stderr, "prune: wrote {} ({} bytes, architecture {}) in {:.2f} s\n", f.out_path,
-             file_bytes, out.architecture, SecondsSince(t1));
+             file_bytes, arch, SecondsSince(t1));
   return Status::Ok();
 }
 

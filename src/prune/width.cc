@@ -300,8 +300,16 @@ Result<WidthPlan> BudgetWidthPlan(const Model& model, const WidthScores& scores,
     // FFN channels: mean |h_j| · ‖W_down[:, j]‖.
     SHRINK_ASSIGN_OR_RETURN(const std::vector<double> down_norm,
                             ColumnNorms(model.weights.layers[l].ffn_down));
+    // Relative to the residual stream the block adds to: what the next RMSNorm sees changes with
+    // the ratio, and the stream grows with depth, so raw magnitudes would strip early layers first.
+    const double stream =
+        l < static_cast<int>(scores.residual_norm.size()) && scores.residual_norm[l] > 0
+            ? scores.residual_norm[l]
+            : 1.0;
     std::vector<double> ffn_score(lc.ffn_dim);
-    for (int j = 0; j < lc.ffn_dim; ++j) ffn_score[j] = scores.ffn_channel[l][j] * down_norm[j];
+    for (int j = 0; j < lc.ffn_dim; ++j) {
+      ffn_score[j] = scores.ffn_channel[l][j] * down_norm[j] / stream;
+    }
     std::vector<int> order = Iota(lc.ffn_dim);
     std::stable_sort(order.begin(), order.end(),
                      [&](int a, int b) { return ffn_score[a] < ffn_score[b]; });
@@ -326,7 +334,7 @@ Result<WidthPlan> BudgetWidthPlan(const Model& model, const WidthScores& scores,
     const int group = lc.n_heads / lc.n_kv_heads;
     std::vector<double> group_score(lc.n_kv_heads, 0.0);
     for (int i = 0; i < lc.n_heads * hd; ++i) {
-      group_score[i / hd / group] += scores.attn_column[l][i] * o_norm[i];
+      group_score[i / hd / group] += scores.attn_column[l][i] * o_norm[i] / stream;
     }
     std::vector<int> groups = Iota(lc.n_kv_heads);
     std::stable_sort(groups.begin(), groups.end(),

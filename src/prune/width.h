@@ -86,8 +86,10 @@ Result<int64_t> ParseParamCount(std::string_view flag, std::string_view text);
 // hidden set is kept). Removable units: per layer, FFN channels in chunks of `ffn_multiple`
 // (lowest scores first; the first chunk takes F mod ffn_multiple) and whole KV groups with their
 // query heads; at least one chunk and one group stay in every layer. Each unit's score is the sum
-// over its columns i of mean|x_i|·‖W[:, i]‖₂ (W: ffn_down or attn_output, so that units of
-// different layers and kinds compare in the residual stream's units); units go in ascending
+// over its columns i of mean|x_i|·‖W[:, i]‖₂ (W: ffn_down or attn_output: its contribution to the
+// residual stream) divided by the layer's mean residual norm (scores.residual_norm; 1 when
+// absent), so that units of different layers and kinds compare as relative changes of the stream
+// the next RMSNorm sees; units go in ascending
 // score / parameters until ParamCount ≤ target_params. Error: the target is below what the
 // constraints can reach (the message gives that minimum). The source's weights give the column
 // norms (any stored type).

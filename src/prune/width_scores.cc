@@ -13,6 +13,8 @@ WidthScoreCollector::WidthScoreCollector(const Config& config) : config_(config)
   column_sum_.resize(L);
   ffn_rows_.assign(L, 0);
   attn_rows_.assign(L, 0);
+  residual_rows_.assign(L, 0);
+  residual_sum_.assign(L, 0.0);
   for (int l = 0; l < L; ++l) {
     ffn_sum_[l].assign(config.layers[l].ffn_dim, 0.0);
     head_sum_[l].assign(config.layers[l].n_heads, 0.0);
@@ -68,6 +70,18 @@ void WidthScoreCollector::OnLinearInput(int layer, TensorRole role, std::span<co
   }
 }
 
+void WidthScoreCollector::OnResidual(int layer, ResidualPoint point, std::span<const float> x,
+                                     int64_t T) {
+  if (T <= 0 || point != ResidualPoint::kBlockInput) return;
+  const int64_t C = static_cast<int64_t>(x.size()) / T;
+  for (int64_t t = 0; t < T; ++t) {
+    double sq = 0.0;
+    for (int64_t i = 0; i < C; ++i) sq += static_cast<double>(x[t * C + i]) * x[t * C + i];
+    residual_sum_[layer] += std::sqrt(sq);
+  }
+  residual_rows_[layer] += T;
+}
+
 WidthScores WidthScoreCollector::Scores() const {
   WidthScores s;
   auto mean = [](std::vector<double> v, int64_t rows) {
@@ -80,6 +94,10 @@ WidthScores WidthScoreCollector::Scores() const {
     s.ffn_channel.push_back(mean(ffn_sum_[l], ffn_rows_[l]));
     s.head.push_back(mean(head_sum_[l], attn_rows_[l]));
     s.attn_column.push_back(mean(column_sum_[l], attn_rows_[l]));
+  }
+  s.residual_norm.assign(residual_sum_.size(), 0.0);
+  for (size_t l = 0; l < residual_sum_.size(); ++l) {
+    s.residual_norm[l] = residual_rows_[l] > 0 ? residual_sum_[l] / residual_rows_[l] : 0.0;
   }
   s.hidden.assign(config_.d_model, 0.0);
   for (size_t k = 0; k < norm_sum_.size(); ++k) {

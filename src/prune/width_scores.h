@@ -9,6 +9,8 @@
 //   * hidden dimension i: Σ_t |n[t][i]|  n = every RMSNorm output of the residual stream that feeds a
 //                     linear (attn_q's input, ffn_gate's input, the output projection's input),
 //                     summed over layers as Minitron sums its LayerNorm outputs;
+//   * residual norm:  Σ_t ‖x[t]‖₂ of the residual stream entering each block (what a unit's
+//                     contribution is measured against when layers compete for a budget);
 // and the rows seen. Means are the sums / rows. Not thread-safe (one session at a time).
 #pragma once
 
@@ -27,6 +29,7 @@ struct WidthScores {
   std::vector<std::vector<double>> head;         // [layer][H_l]   mean ‖a_h‖₂
   std::vector<std::vector<double>> attn_column;  // [layer][Q_l]   mean |a_i|
   std::vector<double> hidden;                    // [C]            Σ over norms of mean |n_i|
+  std::vector<double> residual_norm;  // [layer]        mean ‖x‖₂ entering the block
 };
 
 class WidthScoreCollector : public ForwardObserver {
@@ -34,6 +37,7 @@ class WidthScoreCollector : public ForwardObserver {
   explicit WidthScoreCollector(const Config& config);
 
   void OnLinearInput(int layer, TensorRole role, std::span<const float> x, int64_t T) override;
+  void OnResidual(int layer, ResidualPoint point, std::span<const float> x, int64_t T) override;
 
   // The means over every row seen so far (zeros where nothing was seen).
   WidthScores Scores() const;
@@ -41,7 +45,8 @@ class WidthScoreCollector : public ForwardObserver {
  private:
   Config config_;
   std::vector<std::vector<double>> ffn_sum_, head_sum_, column_sum_;
-  std::vector<int64_t> ffn_rows_, attn_rows_;
+  std::vector<int64_t> ffn_rows_, attn_rows_, residual_rows_;
+  std::vector<double> residual_sum_;
   std::vector<double> hidden_sum_;
   // Rows seen per norm output (attn_q and ffn_gate per layer, and the output projection): each
   // norm's sum is divided by its own rows before the norms are summed.

@@ -85,6 +85,34 @@ std::unique_ptr<Model> Alias(const Model& m) {
   return out;
 }
 
+// The collector's means on hand-made inputs (values chosen so every norm is exact).
+TEST(WidthScoreCollectorTest, MeansOfAbsoluteValuesAndHeadNorms) {
+  const Config c = TinyTestConfig(2);  // head_dim 16, 4 heads, FFN 96, width 64
+  WidthScoreCollector collector(c);
+  std::vector<float> h(2 * 96, 0.0f);
+  h[5] = -2.0f;       // row 0, channel 5
+  h[96 + 5] = 4.0f;   // row 1, channel 5
+  h[96 + 7] = -1.0f;  // row 1, channel 7
+  collector.OnLinearInput(1, TensorRole::kFfnDown, h, 2);
+  std::vector<float> a(64, 0.0f);  // one row; head 2 = columns 32..47
+  a[32] = 3.0f;
+  a[33] = -4.0f;
+  collector.OnLinearInput(0, TensorRole::kAttnOutput, a, 1);
+  std::vector<float> x(64, 0.0f);
+  x[0] = 3.0f;
+  x[1] = 4.0f;
+  collector.OnResidual(0, ResidualPoint::kBlockInput, x, 1);
+  collector.OnResidual(0, ResidualPoint::kBlockOutput, a, 1);  // ignored
+  const WidthScores s = collector.Scores();
+  EXPECT_DOUBLE_EQ(s.ffn_channel[1][5], 3.0);  // (2 + 4) / 2
+  EXPECT_DOUBLE_EQ(s.ffn_channel[1][7], 0.5);
+  EXPECT_DOUBLE_EQ(s.ffn_channel[0][5], 0.0);  // nothing seen
+  EXPECT_DOUBLE_EQ(s.head[0][2], 5.0);         // ‖(3, -4)‖
+  EXPECT_DOUBLE_EQ(s.head[0][1], 0.0);
+  EXPECT_DOUBLE_EQ(s.attn_column[0][33], 4.0);
+  EXPECT_DOUBLE_EQ(s.residual_norm[0], 5.0);
+}
+
 TEST(WidthPruneTest, PruningNothingGivesTheDenseModelsLogits) {
   for (const char* arch : {"llama", "gemma3"}) {
     const auto model = RandomF32Model(TinyTestConfig(2, arch), 1);
