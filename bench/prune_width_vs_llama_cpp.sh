@@ -80,25 +80,30 @@ run() {  # NAME KIND ARGS...: prune, score, add a row
   echo "${rows[-1]}" | tee -a "$work/rows.md" >&2
 }
 
-for pct in 10 25 50; do
+# 25% first, then the peer on its per-layer file, then 10% and 50% (a long run on a loaded machine
+# leaves the figures that matter most in $work/rows.md first).
+peer_check() {
+  echo "== llama.cpp on perlayer_25 ($chunks chunks)" >&2
+  "$bin/llama-completion" -m "$work/perlayer_25.gguf" -p "The capital of France is" -n 16 -no-cnv \
+    --temp 0 -t "$threads" >"$work/perlayer_25.completion" 2>&1 \
+    || { echo "llama-completion failed (see $work/perlayer_25.completion)" >&2; exit 1; }
+  "$bin/llama-perplexity" -nr -m "$work/perlayer_25.gguf" -f "$text" -c 512 -t "$threads" --chunks "$chunks" \
+    >"$work/perlayer_25.llama_ppl" 2>&1 || { echo "llama-perplexity failed (see $work/perlayer_25.llama_ppl)" >&2; exit 1; }
+  ppl_peer=$(final "$work/perlayer_25.llama_ppl")
+  ppl_ours=$(field "$work/perlayer_25.kld" "Mean PPL(Q) ")
+  echo "perlayer_25: llama-perplexity $ppl_peer, shrink $ppl_ours" | tee -a "$work/rows.md" >&2
+}
+for pct in 25 10 50; do
   target=$(( params_base * (100 - pct) / 100 ))
+  run "perlayer_$pct" per-layer --method width --target-params "$target"
   case $pct in
     10) run "uniform_$pct" uniform --ffn 1280 ;;
     25) run "uniform_$pct" uniform --ffn 1024 --heads 6 --kv-heads 2
+        peer_check
         run "hidden_$pct" "uniform+hidden" --hidden 512 --ffn 1152 ;;
     50) run "uniform_$pct" uniform --ffn 384 --heads 6 --kv-heads 2 ;;
   esac
-  run "perlayer_$pct" per-layer --method width --target-params "$target"
 done
-
-echo "== llama.cpp on perlayer_25 ($chunks chunks)" >&2
-"$bin/llama-completion" -m "$work/perlayer_25.gguf" -p "The capital of France is" -n 24 -no-cnv \
-  --temp 0 -t "$threads" >"$work/perlayer_25.completion" 2>&1 \
-  || { echo "llama-completion failed (see $work/perlayer_25.completion)" >&2; exit 1; }
-"$bin/llama-perplexity" -nr -m "$work/perlayer_25.gguf" -f "$text" -c 512 -t "$threads" --chunks "$chunks" \
-  >"$work/perlayer_25.llama_ppl" 2>&1 || { echo "llama-perplexity failed (see $work/perlayer_25.llama_ppl)" >&2; exit 1; }
-ppl_peer=$(final "$work/perlayer_25.llama_ppl")
-ppl_ours=$(field "$work/perlayer_25.kld" "Mean PPL(Q) ")
 
 echo
 echo "shrink prune (width) on $(basename "$model") as F32 (base PPL $ppl_base, $params_base parameters, $size_base bytes):"
