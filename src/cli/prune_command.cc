@@ -7,9 +7,13 @@
 //   SparseGPT:    --method sparsegpt with --sparsity S or --pattern N:M: each block linear pruned
 //                 from the Hessian of its inputs, layer by layer through the pruned layers
 //                 (prune/sparsegpt_model.h), the kept weights updated to compensate;
-// both in one run if asked (not with SparseGPT). Wanda, SparseGPT and --drop-layers need
-// --calibration FILE (run through the model in --chunks chunks of --ctx tokens, as shrink imatrix
-// does). Weights are written dense
+//   width:        --ffn F --heads H --kv-heads K --hidden D (uniform widths), or --method width
+//                 --target-params P (per-layer FFN widths and KV groups chosen under a parameter
+//                 budget), by Minitron activation scores on --calibration (prune/width.h);
+//   low rank:     --method svd with --rank-ratio R or --target-params P (cli/prune_low_rank.h);
+// unstructured and depth in one run if asked (not with SparseGPT; width and svd alone). Wanda,
+// SparseGPT, width and --drop-layers need --calibration FILE (run through the model in --chunks
+// chunks of --ctx tokens, as shrink imatrix does). Weights are written dense
 // with zeros in F32, or in --type T (any quantize type or mix, through the quantization plan).
 // The pruning is recorded in shrink.prune.* metadata keys (docs/pruning.md).
 #include <fmt/format.h>
@@ -41,10 +45,14 @@
 #include "model/model.h"
 #include "model/transformer.h"
 #include "prune/depth.h"
+#include "prune/param_count.h"
 #include "prune/pruned_gguf.h"
 #include "prune/sparsegpt_model.h"
 #include "prune/sparsity.h"
 #include "prune/wanda.h"
+#include "prune/width.h"
+#include "prune/width_scores.h"
+#include "quant/fallback.h"
 #include "quant/plan.h"
 #include "quant/quantized_gguf.h"
 
@@ -53,10 +61,11 @@ namespace {
 
 struct PruneFlags {
   std::string in_path, out_path, method, pattern, layers, calibration, tokenizer_path;
+  std::string target_params;  // --target-params (with --method width or svd)
+  UniformWidths widths;       // --ffn, --heads, --kv-heads, --hidden (-1: keep)
   std::string type = "F32";
   std::optional<double> sparsity;
   std::optional<double> rank_ratio;  // --method svd
-  std::string target_params;         // --method svd
   int32_t drop_layers = -1;
   int32_t n_ctx = 512;
   int32_t max_chunks = -1;
@@ -74,6 +83,8 @@ struct PruneRequest {
   PruneMethod method = PruneMethod::kMagnitude;
   SparsityTarget target;
   bool depth = false;
+  bool width = false;   // --ffn/--heads/--kv-heads/--hidden or --method width --target-params
+  bool budget = false;  // --target-params: per-layer widths
   bool needs_calibration = false;
 };
 
@@ -91,25 +102,49 @@ Result<PruneRequest> CheckFlags(const PruneFlags& f) {
     SHRINK_ASSIGN_OR_RETURN(r.target, ParsePattern(f.pattern));
   }
   r.unstructured = has_sparsity || !f.pattern.empty();
-  if (!f.method.empty()) {
+  const UniformWidths& w = f.widths;
+  const bool uniform_width = w.ffn != -1 || w.heads != -1 || w.kv_heads != -1 || w.hidden != -1;
+  if (f.method == "width") {
+    if (r.unstructured) return Status::Error("--method width takes no --sparsity or --pattern");
+    if (f.target_params.empty() && !uniform_width) {
+      return Status::Error(
+          "--method width needs --target-params P (per-layer widths) or --ffn/--heads/--kv-heads/"
+          "--hidden");
+    }
+  } else if (!f.target_params.empty()) {
+    return Status::Error("--target-params needs --method width or --method svd");
+  } else if (!f.method.empty()) {
     if (!r.unstructured) return Status::Error("--method needs --sparsity or --pattern");
     if (f.method == "wanda") {
       r.method = PruneMethod::kWanda;
     } else if (f.method == "sparsegpt") {
       r.method = PruneMethod::kSparseGpt;
     } else if (f.method != "magnitude") {
-      return Status::Errorf("--method: expected magnitude, wanda, sparsegpt or svd, got \"{}\"",
-                            f.method);
+      return Status::Errorf(
+          "--method: expected magnitude, wanda, sparsegpt, width or svd, got \"{}\"", f.method);
     }
+  }
+  r.budget = !f.target_params.empty();
+  r.width = uniform_width || r.budget;
+  if (r.budget && (w.ffn != -1 || w.heads != -1 || w.kv_heads != -1)) {
+    return Status::Error(
+        "--target-params chooses the FFN widths and heads per layer: give no --ffn/--heads/"
+        "--kv-heads with it (--hidden may be combined)");
   }
   if (f.drop_layers >= 0 && !f.layers.empty()) {
     return Status::Error("--drop-layers and --layers both given: choose one");
   }
   r.depth = f.drop_layers >= 0 || !f.layers.empty();
-  if (!r.unstructured && !r.depth) {
+  if (!r.unstructured && !r.depth && !r.width) {
     return Status::Error(
-        "nothing to prune: give --sparsity S or --pattern N:M (unstructured), or --drop-layers N "
-        "or --layers I,J (depth)");
+        "nothing to prune: give --sparsity S or --pattern N:M (unstructured), --drop-layers N "
+        "or --layers I,J (depth), or --ffn/--heads/--kv-heads/--hidden or --method width "
+        "--target-params P (width)");
+  }
+  if (r.width && (r.unstructured || r.depth)) {
+    return Status::Error(
+        "width pruning runs alone: prune the width first, then run shrink prune again on its "
+        "output for sparsity or depth");
   }
   const bool sparsegpt = r.unstructured && r.method == PruneMethod::kSparseGpt;
   if (sparsegpt && r.depth) {
@@ -120,10 +155,11 @@ Result<PruneRequest> CheckFlags(const PruneFlags& f) {
         "then run sparsegpt on that file");
   }
   r.needs_calibration =
-      (r.unstructured && r.method != PruneMethod::kMagnitude) || f.drop_layers > 0;
+      (r.unstructured && r.method != PruneMethod::kMagnitude) || f.drop_layers > 0 || r.width;
   if (r.needs_calibration && f.calibration.empty()) {
     return Status::Errorf("{} needs --calibration FILE (text run through the model)",
-                          f.drop_layers > 0
+                          r.width ? "width pruning (activation scores)"
+                          : f.drop_layers > 0
                               ? "--drop-layers"
                               : fmt::format("--method {}", PruneMethodName(r.method)));
   }
@@ -144,6 +180,7 @@ Result<std::vector<const TensorView*>> SourceOrder(const std::string& path, cons
 struct Calibration {
   ImatrixCollector imatrix{BlockLinears};
   ResidualSimilarityCollector residual;
+  std::unique_ptr<WidthScoreCollector> width;  // width pruning only
   int32_t chunks = 0, n_ctx = 0;
 };
 
@@ -208,7 +245,9 @@ Status RunCalibrationPass(const PruneFlags& f, const Model& model, Calibration& 
   SetMatMulThreads(f.threads);
   const PreparedModel prepared(model);
   InferenceSession session(prepared, plan.n_ctx);
-  ObserverFanout fanout({&calib.imatrix, &calib.residual});
+  std::vector<ForwardObserver*> observers = {&calib.imatrix, &calib.residual};
+  if (calib.width != nullptr) observers = {calib.width.get()};
+  ObserverFanout fanout(observers);
   session.SetObserver(&fanout);
   ProgressReporter progress("prune: calibration", "chunks", plan.n_chunk);
   CalibrationOptions run;
@@ -248,6 +287,117 @@ void AddPruneMetadata(GgufMetadata& m, const PruneFlags& f, const PruneRequest& 
   }
 }
 
+// Per-layer FFN widths move in chunks of at least 32 channels, so that the output can later be
+// quantized to any block-32 type.
+int64_t BudgetFfnMultiple(int64_t multiple) { return std::max<int64_t>(32, multiple); }
+
+// Width flags checked against the model before calibration: resolved uniform widths, the budget.
+struct WidthArgs {
+  UniformWidths widths;
+  int64_t target_params = -1;
+  int64_t multiple = 1;  // rows must be whole blocks of this many elements
+};
+
+Result<WidthArgs> CheckWidthFlags(const PruneFlags& f, const Config& config, const QuantMix& mix) {
+  WidthArgs a;
+  // A quantized mix may fall back from 256-element k-quant blocks to block-32 types
+  // (quant/fallback.h), never further: widths must be whole blocks of the smallest of them.
+  const TensorType smallest = SmallerBlockType(mix.base).value_or(mix.base);
+  a.multiple = Traits(smallest).block_elements;
+  SHRINK_ASSIGN_OR_RETURN(
+      a.widths, ResolveUniformWidths(config, f.widths, a.multiple, Traits(smallest).name));
+  if (!f.target_params.empty()) {
+    if (config.architecture != "llama" && config.architecture != "deci") {
+      return Status::Errorf(
+          "--target-params: per-layer widths load in llama.cpp only for llama models (as "
+          "architecture deci); {} takes uniform --ffn/--heads/--kv-heads/--hidden",
+          config.architecture);
+    }
+    SHRINK_ASSIGN_OR_RETURN(a.target_params, ParseParamCount("--target-params", f.target_params));
+    const int64_t source = ParamCount(config);
+    if (a.target_params >= source) {
+      return Status::Errorf("--target-params {}: the model has {} parameters already",
+                            f.target_params, source);
+    }
+    const int64_t hidden = a.widths.hidden > 0 ? a.widths.hidden : config.d_model;
+    const int64_t floor = BudgetFloorParams(config, hidden, BudgetFfnMultiple(a.multiple));
+    if (a.target_params < floor) {
+      return Status::Errorf(
+          "--target-params {}: keeping one {}-channel FFN chunk and one key/value group per layer "
+          "leaves {} parameters; that is the smallest this width pruning reaches",
+          f.target_params, BudgetFfnMultiple(a.multiple), floor);
+    }
+  }
+  return a;
+}
+
+// Width pruning: scores from calibration, the plan, the pruned model written in the mix's types.
+Status WriteWidthPruned(const PruneFlags& f, const Model& model,
+                        const GgufMetadata& source_metadata,
+                        std::span<const TensorView* const> order, const WidthArgs& args,
+                        const WidthScores& scores, const QuantMix& mix) {
+  const Config& config = model.config;
+  WidthPlan plan = UniformWidthPlan(config, scores, args.widths);
+  if (args.target_params > 0) {
+    SHRINK_ASSIGN_OR_RETURN(plan, BudgetWidthPlan(model, scores, plan, args.target_params,
+                                                  BudgetFfnMultiple(args.multiple)));
+  }
+  SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> pruned, WidthPrunedModel(model, plan));
+  const Config& out = pruned->config;
+  const int64_t before = ParamCount(config), after = ParamCount(out);
+  fmt::print(stderr, "prune: width {} → {} parameters ({:.2f}% removed): {}\n", before, after,
+             100.0 * (before - after) / before, out.Summary());
+  if (f.explain || f.dry_run) {
+    fmt::print("hidden width {} of {}\n", out.d_model, config.d_model);
+    fmt::print("layer  ffn (of)     heads kv (of)   kept kv groups\n");
+    for (int l = 0; l < config.n_layers; ++l) {
+      fmt::print("blk.{:<3} {:>5} ({:>5})  {:>3} {:>3} ({}/{})  {}\n", l, out.layers[l].ffn_dim,
+                 config.layers[l].ffn_dim, out.layers[l].n_heads, out.layers[l].n_kv_heads,
+                 config.layers[l].n_heads, config.layers[l].n_kv_heads,
+                 fmt::join(plan.kv_heads[l], ","));
+    }
+  }
+  // The pruned tensors in the source's order (names are unchanged).
+  std::map<std::string, const TensorView*> by_name;
+  pruned->weights.ForEachTensor([&](const TensorView& t) { by_name[t.name] = &t; });
+  std::vector<const TensorView*> view_order;
+  for (const TensorView* v : order) view_order.push_back(by_name.at(v->name));
+  const QuantPlan qplan = PlanQuantization(out, view_order, mix);
+  std::vector<PrunedTensor> tensors;
+  for (const TensorPlan& t : qplan.tensors) tensors.push_back({t.source, t.type, {}});
+  SHRINK_RETURN_IF_ERROR(CheckPrunable(tensors, SparsityTarget{}));
+  // From the source's keys (a llama2.c model's include its vocabulary's).
+  SHRINK_ASSIGN_OR_RETURN(GgufMetadata metadata, WidthPrunedMetadata(source_metadata, config, out));
+  metadata = QuantizedMetadata(metadata, mix);
+  metadata.emplace_back("shrink.prune.method", GgufValue::String("width"));
+  metadata.emplace_back("shrink.prune.source_params",
+                        GgufValue::U64(static_cast<uint64_t>(before)));
+  const std::string name = std::filesystem::path(f.calibration).filename().string();
+  metadata.emplace_back("shrink.prune.calibration", GgufValue::String(name.substr(0, 127)));
+  SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes,
+                          GgufFileSize(metadata, PrunedTensorDecls(tensors)));
+  if (f.dry_run) {
+    fmt::print("{} tensors, {} parameters, file {} bytes (dry run: nothing written)\n",
+               tensors.size(), after, file_bytes);
+    return Status::Ok();
+  }
+  ProgressReporter progress("prune", "tensors", static_cast<int64_t>(tensors.size()));
+  PruneWriteOptions w;
+  w.on_tensor_done = [&](size_t i, const TensorPruneStats&) {
+    progress.Update(static_cast<int64_t>(i + 1));
+  };
+  const auto t1 = std::chrono::steady_clock::now();
+  SHRINK_RETURN_IF_ERROR(WritePrunedGguf(f.out_path, metadata, tensors, w));
+  progress.Finish();
+  std::string arch;
+  for (const auto& [key, value] : metadata) {
+    if (key == "general.architecture") arch = value.AsString();
+  }
+  fmt::print(stderr, "prune: wrote {} ({} bytes, architecture {}) in {:.2f} s\n", f.out_path,
+             file_bytes, arch, SecondsSince(t1));
+  return Status::Ok();
+}
+
 Status RunPrune(const PruneFlags& f) {
   if (f.method == "svd") {
     if (f.sparsity || !f.pattern.empty() || f.drop_layers >= 0 || !f.layers.empty()) {
@@ -267,9 +417,7 @@ Status RunPrune(const PruneFlags& f) {
                             .dry_run = f.dry_run,
                             .threads = f.threads});
   }
-  if (f.rank_ratio || !f.target_params.empty()) {
-    return Status::Error("--rank-ratio and --target-params need --method svd");
-  }
+  if (f.rank_ratio) return Status::Error("--rank-ratio needs --method svd");
   SHRINK_ASSIGN_OR_RETURN(const PruneRequest request, CheckFlags(f));
   SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(f.type));
   if (!f.dry_run) {
@@ -310,18 +458,27 @@ Status RunPrune(const PruneFlags& f) {
       }
     }
   }
+  WidthArgs width_args;
+  if (request.width) {
+    SHRINK_ASSIGN_OR_RETURN(width_args, CheckWidthFlags(f, config, *mix));
+  }
   fmt::print(stderr, "prune: {}: {} loaded in {:.2f} s\n", f.in_path, config.Summary(),
              SecondsSince(t0));
 
   const bool sparsegpt = request.unstructured && request.method == PruneMethod::kSparseGpt;
   Calibration calib;
   std::optional<SparseGptModelReport> sparsegpt_report;
+  if (request.width) calib.width = std::make_unique<WidthScoreCollector>(config);
   if (sparsegpt && !f.dry_run) {
     // Prunes model->weights in place: the views below then carry the pruned weights, written
     // as they are (not pruned again).
     SHRINK_ASSIGN_OR_RETURN(sparsegpt_report, RunSparseGpt(f, request, *model));
   } else if (request.needs_calibration && !sparsegpt) {
     SHRINK_RETURN_IF_ERROR(RunCalibrationPass(f, *model, calib));
+  }
+  if (request.width) {
+    return WriteWidthPruned(f, *model, source_metadata, order, width_args, calib.width->Scores(),
+                            *mix);
   }
   if (f.drop_layers >= 0) {
     std::vector<double> influence(config.n_layers, 0.0);
@@ -459,15 +616,14 @@ void AddPruneCommand(CLI::App& app) {
   cmd->add_option("input", flags->in_path, "model file (GGUF, or llama2.c .bin with --tokenizer)")
       ->required();
   cmd->add_option("output", flags->out_path, "GGUF file to write (not needed with --dry-run)");
-  cmd->add_option("--method", flags->method,
-                  "magnitude (|W|), wanda (|W|·‖X‖₂) or sparsegpt (OBS with weight updates, layer "
-                  "by layer); wanda and sparsegpt need --calibration; default magnitude; svd "
-                  "(low-rank factors, with --rank-ratio or --target-params)");
+  cmd->add_option(
+      "--method", flags->method,
+      "magnitude (|W|), wanda (|W|·‖X‖₂) or sparsegpt (OBS with weight updates, layer "
+      "by layer), with --sparsity or --pattern; wanda and sparsegpt need --calibration; "
+      "default magnitude; width with --target-params (per-layer widths); svd (low-rank "
+      "factors, with --rank-ratio or --target-params)");
   cmd->add_option("--rank-ratio", flags->rank_ratio,
                   "svd: fraction of each linear's full rank kept, in (0, 1]");
-  cmd->add_option("--target-params", flags->target_params,
-                  "svd: parameter count of the output (100M, 1.5G): ranks chosen greedily by "
-                  "singular-value energy");
   cmd->add_option("--sparsity", flags->sparsity,
                   "fraction of each output row's weights set to 0, in [0, 1)");
   cmd->add_option("--pattern", flags->pattern, "N:M: keep N of every M consecutive weights (2:4)");
@@ -476,6 +632,19 @@ void AddPruneCommand(CLI::App& app) {
                   "--calibration)")
       ->check(IntegerIn(0, 1 << 20));
   cmd->add_option("--layers", flags->layers, "drop these layers (comma-separated indexes)");
+  cmd->add_option("--ffn", flags->widths.ffn,
+                  "width: keep this many FFN channels in every layer (highest mean |activation| "
+                  "entering ffn_down; needs --calibration)");
+  cmd->add_option("--heads", flags->widths.heads,
+                  "width: keep this many query heads per layer (in whole GQA groups unless "
+                  "--kv-heads says otherwise)");
+  cmd->add_option("--kv-heads", flags->widths.kv_heads,
+                  "width: keep this many key/value heads (groups) per layer");
+  cmd->add_option("--hidden", flags->widths.hidden,
+                  "width: keep this many residual-stream dimensions (embedding_length)");
+  cmd->add_option("--target-params", flags->target_params,
+                  "with --method width: per-layer FFN widths and KV groups chosen by score until "
+                  "the model has at most this many parameters (100M, 1.5G, 250000)");
   cmd->add_option("--calibration", flags->calibration, "UTF-8 calibration text");
   cmd->add_option("--chunks", flags->max_chunks, "use only the first N calibration chunks")
       ->check(IntegerIn(1, INT32_MAX));

@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "model/transformer.h"
 #include "prune/low_rank_model.h"
+#include "prune/param_count.h"
 #include "prune/pruned_gguf.h"
 #include "quant/plan.h"
 #include "quant/quantized_gguf.h"
@@ -145,7 +146,7 @@ Status RunLowRankPrune(const LowRankPruneFlags& f) {
   if (f.rank_ratio) SHRINK_RETURN_IF_ERROR(CheckRankRatio(*f.rank_ratio));
   int64_t target = 0;
   if (!f.target_params.empty()) {
-    SHRINK_ASSIGN_OR_RETURN(target, ParseParamCount(f.target_params, "--target-params"));
+    SHRINK_ASSIGN_OR_RETURN(target, ParseParamCount("--target-params", f.target_params));
   }
   SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(f.type));
   if (!f.dry_run) {

@@ -30,6 +30,18 @@ constexpr std::array kArchitectures = {
                  .default_swa_pattern = 6,
                  .default_swa_rope_theta = 10000.0f,
                  .default_chat_template = "gemma"},
+    // Nemotron-NAS (llama.cpp's "deci"): llama's tensors and graph with per-layer head counts and
+    // FFN widths; width-pruned llama models with per-layer widths are written as it
+    // (prune/width.h), since llama.cpp's "llama" loader sizes every layer from layer 0.
+    Architecture{.name = "deci",
+                 .rope_ordering = RopeOrdering::kAdjacentPairs,
+                 .activation = Activation::kSilu,
+                 .qk_norm = false,
+                 .post_norms = false,
+                 .scale_embedding = false,
+                 .default_swa_pattern = 0,
+                 .default_swa_rope_theta = 10000.0f,
+                 .default_chat_template = ""},
 };
 
 }  // namespace

@@ -12,6 +12,8 @@
 //           attention and after the FFN too, embeddings × √d_model, sliding-window attention on
 //           five of every six layers (RoPE base 10000 there) when <arch>.attention.sliding_window
 //           is set, the "gemma" chat template when the file has none.
+//   deci:   llama with per-layer head counts and FFN widths (llama.cpp's Nemotron-NAS name; what
+//           width-pruned llama models with per-layer widths are written as: prune/width.h).
 #pragma once
 
 #include <cstdint>

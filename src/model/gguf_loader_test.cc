@@ -140,7 +140,7 @@ TEST(GgufLoaderTest, UnknownArchitectureListsTheSupportedOnes) {
   auto model = LoadGgufTransformer(t.Write("mamba.gguf"));
   ASSERT_FALSE(model.ok());
   EXPECT_THAT(model.status().message(), HasSubstr("mamba.gguf: architecture 'mamba' is not "
-                                                  "supported (supported: llama, gemma3)"));
+                                                  "supported (supported: llama, gemma3, deci)"));
   EXPECT_EQ(model.status().message().find('\n'), std::string::npos);  // one line
 }
 

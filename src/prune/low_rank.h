@@ -76,10 +76,6 @@ Status CheckRankRatio(double ratio);
 // most min(rows, cols). 0 when that rank saves nothing (r·(rows + cols) >= rows·cols).
 int64_t RankFromRatio(int64_t rows, int64_t cols, double ratio, int64_t multiple = 1);
 
-// "100M", "1.5G", "250000", "800K" → a parameter count (K/M/G are 10³/10⁶/10⁹). Errors name
-// `flag` and the expected form.
-Result<int64_t> ParseParamCount(std::string_view text, std::string_view flag);
-
 // One factorable linear of the budget search.
 struct RankCandidate {
   int64_t rows = 0;

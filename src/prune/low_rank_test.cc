@@ -17,6 +17,7 @@
 #include "model/tiny_model_test_util.h"
 #include "model/transformer.h"
 #include "prune/low_rank_model.h"
+#include "prune/param_count.h"
 #include "prune/pruned_gguf.h"
 #include "testing/test_paths.h"
 
@@ -189,12 +190,12 @@ TEST(LowRankTest, BadRatiosAndCounts) {
     EXPECT_THAT(s.ToString(), HasSubstr("(0, 1]"));
   }
   EXPECT_TRUE(CheckRankRatio(1.0).ok());
-  EXPECT_EQ(*ParseParamCount("100M", "--target-params"), 100'000'000);
-  EXPECT_EQ(*ParseParamCount("1.5G", "--target-params"), 1'500'000'000);
-  EXPECT_EQ(*ParseParamCount("800K", "--target-params"), 800'000);
-  EXPECT_EQ(*ParseParamCount("250000", "--target-params"), 250'000);
+  EXPECT_EQ(*ParseParamCount("--target-params", "100M"), 100'000'000);
+  EXPECT_EQ(*ParseParamCount("--target-params", "1.5G"), 1'500'000'000);
+  EXPECT_EQ(*ParseParamCount("--target-params", "800K"), 800'000);
+  EXPECT_EQ(*ParseParamCount("--target-params", "250000"), 250'000);
   for (const char* bad : {"", "abc", "-5M", "0", "10X", "M"}) {
-    const Result<int64_t> r = ParseParamCount(bad, "--target-params");
+    const Result<int64_t> r = ParseParamCount("--target-params", bad);
     EXPECT_FALSE(r.ok()) << bad;
     EXPECT_THAT(r.status().ToString(), HasSubstr("--target-params"));
   }
