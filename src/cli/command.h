@@ -21,5 +21,6 @@ void AddImatrixCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddPruneCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
+void AddDistillCommand(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -28,5 +28,6 @@ int main(int argc, char** argv) {
   shrink::cli::AddBenchCommand(app);
   shrink::cli::AddPruneCommand(app);
   shrink::cli::AddTrainCommand(app);
+  shrink::cli::AddDistillCommand(app);
   return shrink::cli::RunCli(app, argc, argv);  // flag errors: one line, exit status 1
 }

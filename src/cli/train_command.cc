@@ -18,6 +18,8 @@
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/resources.h"
+#include "cli/train_loop.h"
+#include "cli/trained_output.h"
 #include "eval/text_file.h"
 #include "io/imatrix_file.h"
 #include "model/config_metadata.h"
@@ -39,25 +41,8 @@ struct TrainFlags {
   uint64_t seed = 1;
   int log_every = 1;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CheckpointFlags checkpoint;
 };
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string Duration(double seconds) {
-  const int64_t s = static_cast<int64_t>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
-  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
-  return fmt::format("{}s", s);
-}
-
-// The output file's metadata: the source's, or for a llama2.c checkpoint (which has none) its
-// architecture keys from the Config and tokenizer keys from its file.
-Result<GgufMetadata> SourceMetadata(const Model& source) {
-  if (!source.metadata.empty()) return source.metadata;
-  return Llama2cGgufMetadata(source);
-}
 
 Status RunTrain(TrainFlags flags) {
   // Cheap checks first: output folder, type, text, before a large model is loaded.
@@ -87,10 +72,10 @@ Status RunTrain(TrainFlags flags) {
   const std::vector<TokenId> ids =
       model->tokenizer->Encode(StripOneTrailingNewline(text), /*add_special=*/true,
                                /*parse_special=*/false);
+  const std::vector<int32_t> tokens(ids.begin(), ids.end());
   SHRINK_ASSIGN_OR_RETURN(
       train::TokenBatches batches,
-      train::TokenBatches::Create(std::vector<int32_t>(ids.begin(), ids.end()), o.seq, flags.seed)
-          .WithContext(flags.data_path));
+      train::TokenBatches::Create(tokens, o.seq, flags.seed).WithContext(flags.data_path));
   SHRINK_ASSIGN_OR_RETURN(train::TrainableModel trainable,
                           train::TrainableModel::FromModel(*model).WithContext(flags.model_path));
   train::SetTrainThreads(flags.threads);
@@ -101,7 +86,7 @@ Status RunTrain(TrainFlags flags) {
   SHRINK_ASSIGN_OR_RETURN(TrainedOutputPlan out,
                           PlanTrainedOutput(trainable, *mix, imatrix.has_value()));
   AttachedImportance importance;
-  SHRINK_ASSIGN_OR_RETURN(GgufMetadata source_metadata, SourceMetadata(*model));
+  SHRINK_ASSIGN_OR_RETURN(GgufMetadata source_metadata, TrainedSourceMetadata(*model));
   if (imatrix) {
     SHRINK_ASSIGN_OR_RETURN(importance, AttachImatrix(*imatrix, flags.imatrix_path, out.plan));
     for (auto& kv : ImatrixMetadata(*imatrix, flags.imatrix_path)) {
@@ -117,6 +102,15 @@ Status RunTrain(TrainFlags flags) {
     SHRINK_RETURN_IF_ERROR(trainable.SetFakeQuant(std::move(spec)));
   }
   train::Trainer trainer(trainable, o);
+  // What a resumed run must share: the optimizer's flags and what the forward pass trains against.
+  std::vector<train::Hyperparameter> hyperparameters = TrainHyperparameters(o, flags.seed);
+  hyperparameters.push_back({"--quantize", flags.quantize});
+  hyperparameters.push_back({"--imatrix", flags.imatrix_path});
+  TrainLoop loop(
+      "train", flags.checkpoint,
+      {.kind = "train", .hyperparameters = std::move(hyperparameters), .data_tokens = tokens},
+      o.steps, o.batch * o.seq, flags.log_every);
+  SHRINK_RETURN_IF_ERROR(loop.ResumeIfAsked(trainable, trainer, batches));
   const double param_mb = static_cast<double>(trainable.params().size()) * 4.0 / (1 << 20);
   fmt::print(stderr,
              "train: {}: {} loaded in {:.2f} s; {} tokens of {} in {} windows of {}; {:.1f} MiB "
@@ -138,24 +132,15 @@ Status RunTrain(TrainFlags flags) {
   }
 
   std::vector<int32_t> inputs(static_cast<size_t>(o.batch * o.seq)), targets(inputs.size());
-  const auto t1 = std::chrono::steady_clock::now();
-  for (int64_t step = 0; step < o.steps; ++step) {
+  while (trainer.steps_done() < o.steps) {
     batches.Next(o.batch, inputs, targets);
     SHRINK_ASSIGN_OR_RETURN(const train::StepResult r, trainer.Step(inputs, targets));
-    if ((step + 1) % flags.log_every == 0 || step + 1 == o.steps) {
-      const double elapsed = SecondsSince(t1);
-      const double tokens = static_cast<double>((step + 1) * o.batch * o.seq);
-      fmt::print(stderr,
-                 "train: step {}/{} loss {:.4f} grad-norm {:.3f} lr {:.3g} | {:.0f} tokens/s | "
-                 "ETA {}\n",
-                 step + 1, o.steps, r.loss, r.grad_norm, r.lr, tokens / elapsed,
-                 Duration(elapsed / static_cast<double>(step + 1) *
-                          static_cast<double>(o.steps - step - 1)));
-    }
+    loop.Progress(trainer.steps_done(), r, "");
+    SHRINK_RETURN_IF_ERROR(loop.AfterStep(trainable, trainer, batches));
   }
   const auto t2 = std::chrono::steady_clock::now();
   SHRINK_RETURN_IF_ERROR(
-      WriteTrainedGguf(flags.out_path, source_metadata, *mix, out.plan, flags.threads));
+      shrink::WriteTrainedGguf(flags.out_path, source_metadata, *mix, out.plan, flags.threads));
   fmt::print(stderr, "train: wrote {} ({}) in {:.2f} s\n", flags.out_path, flags.type,
              SecondsSince(t2));
   return Status::Ok();
@@ -176,33 +161,7 @@ void AddTrainCommand(CLI::App& app) {
   cmd->add_option("--data", flags->data_path, "UTF-8 training text")->required();
   cmd->add_option("--out", flags->out_path, "GGUF file to write")->required();
   cmd->add_option("--steps", o.steps, "optimizer steps")->required()->check(IntegerIn(1, 1 << 30));
-  cmd->add_option("--batch", o.batch, "sequences per step")
-      ->capture_default_str()
-      ->check(IntegerIn(1, 1 << 20));
-  cmd->add_option("--accum", o.accum, "micro-batches per step (gradient accumulation)")
-      ->capture_default_str()
-      ->check(IntegerIn(1, 1 << 20));
-  cmd->add_option("--seq", o.seq, "tokens per sequence")
-      ->capture_default_str()
-      ->check(IntegerIn(1, 1 << 24));
-  cmd->add_option("--lr", o.schedule.lr, "peak learning rate")
-      ->capture_default_str()
-      ->check(FiniteIn(0.0, 1.0, /*lo_open=*/true));
-  cmd->add_option("--warmup", o.schedule.warmup_steps, "linear warmup steps")
-      ->capture_default_str()
-      ->check(IntegerIn(0, 1 << 30));
-  cmd->add_option("--min-lr-ratio", o.schedule.min_lr_ratio, "final learning rate / peak")
-      ->capture_default_str()
-      ->check(FiniteIn(0.0, 1.0));
-  cmd->add_option("--weight-decay", o.adamw.weight_decay, "AdamW decoupled weight decay")
-      ->capture_default_str()
-      ->check(FiniteIn(0.0, 10.0));
-  cmd->add_option("--clip", o.clip, "max global gradient norm (0: none)")
-      ->capture_default_str()
-      ->check(FiniteIn(0.0));
-  cmd->add_option("--seed", flags->seed, "seed of the data order")
-      ->capture_default_str()
-      ->check(IntegerIn(0, UINT64_MAX));
+  AddTrainOptionFlags(cmd, o, flags->seed, flags->threads, flags->log_every);
   cmd->add_option("--type", flags->type, "output type or mix (quantize's names)")
       ->capture_default_str();
   cmd->add_option("--quantize", flags->quantize,
@@ -214,12 +173,7 @@ void AddTrainCommand(CLI::App& app) {
                   "--quantize the training's) rounding is importance-weighted, as quantize's");
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
-  cmd->add_option("--threads", flags->threads, "threads")
-      ->capture_default_str()
-      ->check(IntegerIn(1, 1024));
-  cmd->add_option("--log-every", flags->log_every, "steps between progress lines")
-      ->capture_default_str()
-      ->check(IntegerIn(1, 1 << 30));
+  AddCheckpointFlags(cmd, flags->checkpoint);
   cmd->callback([flags] { FinishCommand(RunTrain(*flags)); });
 }
 

@@ -1,5 +1,6 @@
 #include "train/adamw.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -45,6 +46,17 @@ void AdamW::Step(TrainableModel& model, float lr) {
       }
     });
   }
+}
+
+Status AdamW::Restore(std::span<const float> m, std::span<const float> v, int64_t steps) {
+  if (m.size() != m_.size() || v.size() != v_.size()) {
+    return Status::Errorf("AdamW moments have {} and {} values, expected {}", m.size(), v.size(),
+                          m_.size());
+  }
+  std::copy(m.begin(), m.end(), m_.begin());
+  std::copy(v.begin(), v.end(), v_.begin());
+  t_ = steps;
+  return Status::Ok();
 }
 
 float LearningRate(const LrSchedule& s, int64_t step) {

@@ -19,6 +19,7 @@
 #include <span>
 #include <vector>
 
+#include "base/status.h"
 #include "train/trainable_model.h"
 
 namespace shrink::train {
@@ -39,6 +40,8 @@ class AdamW {
   // First and second moments, laid out as params() (for checkpoints).
   std::span<const float> m() const { return m_; }
   std::span<const float> v() const { return v_; }
+  // Restores a checkpoint's moments and step count. Errors when m or v is not params-sized.
+  Status Restore(std::span<const float> m, std::span<const float> v, int64_t steps);
 
  private:
   AdamWOptions options_;

@@ -9,12 +9,15 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "model/model.h"
+#include "model/prepared_model.h"
 #include "testing/test_paths.h"
+#include "train/distill.h"
 #include "train/trainer.h"
 
 namespace shrink::train {
@@ -55,11 +58,12 @@ Golden ReadGolden(const std::string& path) {
   return g;
 }
 
-TEST(TrainGoldenTest, Stories260KTenStepsMatchTheNumpyOracle) {
+// With `alpha` in the golden file's config, the loss is distillation from a frozen copy of the
+// initial weights run by the inference engine (train/distill.h), as the oracle's --alpha does.
+void ExpectGoldenSteps(const std::string& golden_file) {
   const auto dir = shrink::testing::SharedPath("models/stories260K");
   SHRINK_SKIP_IF_MISSING(dir / "stories260K.bin");
-  const Golden g =
-      ReadGolden(shrink::testing::SourcePath("tests/data/train/stories260k_golden.txt").string());
+  const Golden g = ReadGolden(shrink::testing::SourcePath(golden_file).string());
   ASSERT_EQ(g.batches.size(), 10u);
   ASSERT_EQ(g.losses.size(), 10u);
   auto loaded = LoadModel((dir / "stories260K.bin").string(),
@@ -85,6 +89,16 @@ TEST(TrainGoldenTest, Stories260KTenStepsMatchTheNumpyOracle) {
   ASSERT_GT(o.accum, 1);  // the golden file exercises gradient accumulation
   Trainer trainer(*model, o);
   const int64_t T = o.seq;
+  std::unique_ptr<PreparedModel> teacher;
+  std::unique_ptr<Distiller> distiller;
+  if (g.config.contains("alpha")) {
+    teacher = std::make_unique<PreparedModel>(**loaded);  // the initial weights, never updated
+    distiller =
+        std::make_unique<Distiller>(*teacher,
+                                    DistillLoss{.alpha = static_cast<float>(g.config.at("alpha")),
+                                                .tau = static_cast<float>(g.config.at("tau"))},
+                                    o.batch / o.accum, T);
+  }
   double worst_loss = 0.0, worst_norm = 0.0;
   for (int64_t step = 0; step < o.steps; ++step) {
     const std::vector<int32_t>& rows = g.batches[step];
@@ -95,7 +109,8 @@ TEST(TrainGoldenTest, Stories260KTenStepsMatchTheNumpyOracle) {
       targets.insert(targets.end(), rows.begin() + b * (T + 1) + 1,
                      rows.begin() + (b + 1) * (T + 1));
     }
-    auto r = trainer.Step(inputs, targets);
+    auto r = distiller ? trainer.Step(inputs, targets, distiller->Loss(inputs, targets))
+                       : trainer.Step(inputs, targets);
     ASSERT_TRUE(r.ok()) << r.status().message();
     // Tolerance, relative. F32 against F64: each op's F32 rounding is ~√K·u relative for K-term
     // reductions (K <= 172 here, u = 2⁻²⁴: ~8e-7); a dozen ops per layer compound along the
@@ -115,6 +130,17 @@ TEST(TrainGoldenTest, Stories260KTenStepsMatchTheNumpyOracle) {
   }
   std::printf("largest relative deviation from the oracle: loss %.3e, gradient norm %.3e\n",
               worst_loss, worst_norm);
+}
+
+TEST(TrainGoldenTest, Stories260KTenStepsMatchTheNumpyOracle) {
+  ExpectGoldenSteps("tests/data/train/stories260k_golden.txt");
+}
+
+// The same steps with α·τ²·KL + (1 − α)·CE against the initial weights (α 0.5, τ 2). The teacher
+// runs the F32 inference engine here and numpy's F64 forward in the oracle: the same op-by-op
+// rounding argument as above bounds the difference of its logits, so the tolerance stands.
+TEST(TrainGoldenTest, Stories260KTenDistillationStepsMatchTheNumpyOracle) {
+  ExpectGoldenSteps("tests/data/train/stories260k_distill_golden.txt");
 }
 
 }  // namespace

@@ -68,4 +68,47 @@ double KlDivergenceForwardBackward(float* z, float* losses, const float* teacher
   return total;
 }
 
+DistillLossSums DistillForwardBackward(float* z, float* kl, float* ce, const float* teacher,
+                                       const int32_t* targets, int64_t N, int64_t V,
+                                       const DistillLoss& loss, float grad_scale) {
+  const double tau = loss.tau, a = loss.alpha;
+  const bool with_ce = loss.alpha != 1.0f;
+  KernelThreads().Run(N, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t n = begin; n < end; ++n) {
+      float* row = z + n * V;
+      const float* trow = teacher + n * V;
+      float mz, mt, m1;
+      const double lse_z = LogSumExp(row, V, loss.tau, &mz);
+      const double lse_t = LogSumExp(trow, V, loss.tau, &mt);
+      const double lse_1 = with_ce ? LogSumExp(row, V, 1.0f, &m1) : 0.0;
+      // Reverse KL's gradient needs the row's KL first: one extra pass over the row.
+      double div = 0.0;
+      for (int64_t v = 0; v < V; ++v) {
+        const double log_p = double{trow[v]} / tau - lse_t;
+        const double log_q = double{row[v]} / tau - lse_z;
+        div += loss.reverse ? std::exp(log_q) * (log_q - log_p) : std::exp(log_p) * (log_p - log_q);
+      }
+      kl[n] = static_cast<float>(tau * tau * div);
+      ce[n] = with_ce ? static_cast<float>(lse_1 - row[targets[n]]) : 0.0f;
+      for (int64_t v = 0; v < V; ++v) {
+        const double log_p = double{trow[v]} / tau - lse_t;
+        const double log_q = double{row[v]} / tau - lse_z;
+        const double q = std::exp(log_q);
+        // d(tau² KL)/dz_v = tau · dKL/d(z_v / tau)
+        const double dkl =
+            loss.reverse ? tau * q * (log_q - log_p - div) : tau * (q - std::exp(log_p));
+        const double dce = with_ce ? std::exp(double{row[v]} - lse_1) : 0.0;
+        row[v] = static_cast<float>(grad_scale * (a * dkl + (1.0 - a) * dce));
+      }
+      if (with_ce) row[targets[n]] -= static_cast<float>(grad_scale * (1.0 - a));
+    }
+  });
+  DistillLossSums sums;
+  for (int64_t n = 0; n < N; ++n) {
+    sums.kl += kl[n];
+    sums.ce += ce[n];
+  }
+  return sums;
+}
+
 }  // namespace shrink::train

@@ -93,4 +93,27 @@ double CrossEntropyForwardBackward(float* z, float* losses, const int32_t* targe
 double KlDivergenceForwardBackward(float* z, float* losses, const float* teacher, int64_t N,
                                    int64_t V, float tau, float grad_scale);
 
+// The distillation loss, fused: per row n, with p = softmax(t_n / tau) (teacher) and
+// q = softmax(z_n / tau) (student),
+//   kl[n] = tau² · KL(p ‖ q) = tau² Σ_v p_v (log p_v - log q_v)            (forward KL), or
+//   kl[n] = tau² · KL(q ‖ p) = tau² Σ_v q_v (log q_v - log p_v)            (reverse: mode seeking)
+//   ce[n] = logsumexp(z_n) - z_n[y_n]                                       (at temperature 1)
+// and the row's loss is alpha · kl[n] + (1 - alpha) · ce[n]. z is overwritten with
+// grad_scale · d(loss)/dz:
+//   forward KL:  tau · (q - p);   reverse KL:  tau · q_v · (log q_v - log p_v - KL(q ‖ p));
+//   CE: softmax(z) - onehot(y).
+// alpha = 1 needs no targets (nullptr allowed). Returns Σ_n kl[n] and Σ_n ce[n] (F64), unweighted.
+//   z, teacher: (N, V), targets: (N) in [0, V) or nullptr, kl, ce: (N).
+struct DistillLoss {
+  float alpha = 0.5f;  // weight of the KL term; 1 - alpha weighs the cross-entropy
+  float tau = 1.0f;    // temperature (> 0)
+  bool reverse = false;
+};
+struct DistillLossSums {
+  double kl = 0.0, ce = 0.0;
+};
+DistillLossSums DistillForwardBackward(float* z, float* kl, float* ce, const float* teacher,
+                                       const int32_t* targets, int64_t N, int64_t V,
+                                       const DistillLoss& loss, float grad_scale);
+
 }  // namespace shrink::train

@@ -55,6 +55,15 @@ Trainer::Trainer(TrainableModel& model, const TrainOptions& options)
 
 Result<StepResult> Trainer::Step(std::span<const int32_t> inputs,
                                  std::span<const int32_t> targets) {
+  const int64_t T = options_.seq;
+  return Step(inputs, targets,
+              [&](TrainableModel& m, int64_t first, int64_t, float grad_scale) -> Result<double> {
+                return m.CrossEntropy(targets.data() + first * T, grad_scale);
+              });
+}
+
+Result<StepResult> Trainer::Step(std::span<const int32_t> inputs, std::span<const int32_t> targets,
+                                 const LossFn& loss) {
   const int64_t T = options_.seq, micro = options_.batch / options_.accum;
   const int64_t tokens = options_.batch * T;
   if (static_cast<int64_t>(inputs.size()) != tokens ||
@@ -72,7 +81,8 @@ Result<StepResult> Trainer::Step(std::span<const int32_t> inputs,
   for (int64_t a = 0; a < options_.accum; ++a) {
     const int64_t first = a * micro * T;
     model_.Forward(inputs.data() + first, micro, T);
-    loss_sum += model_.CrossEntropy(targets.data() + first, grad_scale);
+    SHRINK_ASSIGN_OR_RETURN(const double micro_loss, loss(model_, a * micro, micro, grad_scale));
+    loss_sum += micro_loss;
     model_.Backward();
   }
   StepResult r;

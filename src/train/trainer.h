@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "base/status.h"
@@ -32,7 +33,8 @@ struct TrainOptions {
 Status ValidateTrainOptions(const TrainOptions& o, const Config& config);
 
 struct StepResult {
-  double loss = 0.0;       // mean cross-entropy over the step's tokens (before the update)
+  double loss =
+      0.0;  // mean loss (cross-entropy, or the LossFn) over the step's tokens, before the update
   double grad_norm = 0.0;  // before clipping
   float lr = 0.0f;
 };
@@ -47,7 +49,23 @@ class Trainer {
   Trainer(TrainableModel& model, const TrainOptions& options);
   // inputs, targets: (batch, seq) token ids, checked against the vocabulary.
   Result<StepResult> Step(std::span<const int32_t> inputs, std::span<const int32_t> targets);
+
+  // A loss over one micro-batch's logits, called after each Forward: it writes grad_scale ·
+  // dLoss/dlogits into model.logits() and returns the micro-batch's loss SUM (what the step
+  // averages). `first_sequence` indexes the step's batch; the micro-batch has `sequences` of them.
+  using LossFn = std::function<Result<double>(TrainableModel& model, int64_t first_sequence,
+                                              int64_t sequences, float grad_scale)>;
+  // Step with another loss than cross-entropy (distillation, train/distill.h); `targets` are
+  // checked but only `loss` reads them.
+  Result<StepResult> Step(std::span<const int32_t> inputs, std::span<const int32_t> targets,
+                          const LossFn& loss);
   int64_t steps_done() const { return step_; }
+
+  // For checkpoints (train/checkpoint.h): the optimizer state, and setting the step counter of a
+  // resumed run (it drives the learning-rate schedule).
+  AdamW& optimizer() { return adamw_; }
+  const TrainOptions& options() const { return options_; }
+  void set_steps_done(int64_t step) { step_ = step; }
 
  private:
   TrainableModel& model_;

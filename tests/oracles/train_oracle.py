@@ -26,6 +26,10 @@ The committed tests/data/train/stories260k_golden.txt was made with
     ../shared/models/stories260K/tok512.bin --text ../shared/data/tinyshakespeare/input.txt \\
     > tests/data/train/stories260k_golden.txt
 and its backward pass was checked against central differences with --check-gradients.
+With --alpha A [--tau T] the loss is distillation from a frozen copy of the initial weights (the
+teacher): A·T²·KL(teacher ‖ student) at temperature T + (1 - A)·cross-entropy, averaged over the
+batch's tokens. tests/data/train/stories260k_distill_golden.txt was made with the command above
+plus --alpha 0.5 --tau 2.
 """
 import argparse
 import math
@@ -71,8 +75,12 @@ def rms_backward(dy, x, g, r):
     return dx, dg
 
 
-def forward_backward(cfg, w, inputs, targets):
-    """Mean cross-entropy over inputs (B, T) and its gradient for every tensor of w."""
+def forward_backward(cfg, w, inputs, targets, teacher=None, alpha=0.0, tau=1.0, logits_only=False):
+    """Mean loss over inputs (B, T) and its gradient for every tensor of w.
+
+    The loss is cross-entropy, or with teacher logits (B, T, V) the distillation loss
+    alpha·tau²·KL(softmax(teacher/tau) ‖ softmax(logits/tau)) + (1 - alpha)·cross-entropy.
+    logits_only: return the logits (B, T, V) of the forward pass instead."""
     B, T = inputs.shape
     L, H, KVH, hs, C = cfg["L"], cfg["H"], cfg["KVH"], cfg["hs"], cfg["dim"]
     rep = H // KVH
@@ -105,6 +113,8 @@ def forward_backward(cfg, w, inputs, targets):
         saved.append(s)
     xf, rf = rms_forward(x, w["rms_final"])
     logits = xf @ w["wcls"].T  # (B, T, V)
+    if logits_only:
+        return logits
     mx = logits.max(axis=-1, keepdims=True)
     lse = mx[..., 0] + np.log(np.exp(logits - mx).sum(axis=-1))
     picked = np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
@@ -115,6 +125,15 @@ def forward_backward(cfg, w, inputs, targets):
     dlogits = np.exp(logits - lse[..., None])
     np.put_along_axis(dlogits, targets[..., None],
                       np.take_along_axis(dlogits, targets[..., None], axis=-1) - 1.0, axis=-1)
+    if teacher is not None:
+        # d(tau² KL(p ‖ q))/dlogits = tau² · (q - p) / tau, with q, p the tempered softmaxes.
+        def log_softmax(z):
+            z = z - z.max(axis=-1, keepdims=True)
+            return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        logq, logp = log_softmax(logits / tau), log_softmax(teacher / tau)
+        kl = np.sum(np.exp(logp) * (logp - logq), axis=-1)
+        loss = (1.0 - alpha) * loss + alpha * tau * tau * float(np.mean(kl))
+        dlogits = (1.0 - alpha) * dlogits + alpha * tau * (np.exp(logq) - np.exp(logp))
     dlogits /= N
     g["wcls"] += dlogits.reshape(N, -1).T @ xf.reshape(N, C)
     dx, dgf = rms_backward(dlogits @ w["wcls"], x, w["rms_final"], rf)
@@ -206,6 +225,9 @@ def main():
     ap.add_argument("--eps", type=float, default=1e-8)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--alpha", type=float, default=None,
+                    help="distill: weight of the KL term; the teacher is the model's initial weights")
+    ap.add_argument("--tau", type=float, default=2.0, help="distill: temperature")
     ap.add_argument("--check-gradients", action="store_true",
                     help="only compare this oracle's backward pass with central differences")
     a = ap.parse_args()
@@ -235,13 +257,20 @@ def main():
           f"first {a.text_bytes} bytes of {os.path.basename(a.text)}, {len(ids)} tokens")
     print(f"config steps {a.steps} batch {a.batch} accum {a.accum} seq {T} lr {a.lr!r} "
           f"warmup {a.warmup} min_lr_ratio {a.min_lr_ratio!r} beta1 {a.beta1!r} "
-          f"beta2 {a.beta2!r} eps {a.eps!r} weight_decay {a.weight_decay!r} clip {a.clip!r}")
+          f"beta2 {a.beta2!r} eps {a.eps!r} weight_decay {a.weight_decay!r} clip {a.clip!r}"
+          + (f" alpha {a.alpha!r} tau {a.tau!r}" if a.alpha is not None else ""))
+    teacher = view({k: v.copy() for k, v in params.items()}) if a.alpha is not None else None
     losses, norms = [], []
     for step in range(a.steps):
         rows = [ids[((step * a.batch + b) % windows) * T:][:T + 1] for b in range(a.batch)]
         batch = np.stack(rows)
         print(f"batch {step} " + " ".join(str(int(t)) for t in batch.reshape(-1)))
-        loss, grads = forward_backward(cfg, view(params), batch[:, :T], batch[:, 1:])
+        if teacher is None:
+            loss, grads = forward_backward(cfg, view(params), batch[:, :T], batch[:, 1:])
+        else:
+            t_logits = forward_backward(cfg, teacher, batch[:, :T], batch[:, 1:], logits_only=True)
+            loss, grads = forward_backward(cfg, view(params), batch[:, :T], batch[:, 1:],
+                                           teacher=t_logits, alpha=a.alpha, tau=a.tau)
         grads["token_embedding"] = grads["token_embedding"] + grads.pop("wcls")
         norm = math.sqrt(sum(float(np.sum(g * g)) for k, g in grads.items() if k in params))
         if norm > a.clip:

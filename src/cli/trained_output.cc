@@ -1,0 +1,22 @@
+#include "cli/trained_output.h"
+
+#include "model/config_metadata.h"
+#include "pipeline/quantized_training.h"
+#include "quant/mix.h"
+
+namespace shrink::cli {
+
+Result<GgufMetadata> TrainedSourceMetadata(const Model& source) {
+  if (!source.metadata.empty()) return source.metadata;
+  return Llama2cGgufMetadata(source);
+}
+
+Status WriteTrainedGguf(const std::string& out_path, const std::string& type, int threads,
+                        const Model& source, const train::TrainableModel& model) {
+  SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(type));
+  SHRINK_ASSIGN_OR_RETURN(const GgufMetadata source_metadata, TrainedSourceMetadata(source));
+  SHRINK_ASSIGN_OR_RETURN(const TrainedOutputPlan out, PlanTrainedOutput(model, *mix));
+  return shrink::WriteTrainedGguf(out_path, source_metadata, *mix, out.plan, threads);
+}
+
+}  // namespace shrink::cli

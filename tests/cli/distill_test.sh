@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `shrink distill` end to end on stories260K (teacher and student the same GGUF):
+#   - data shorter than one sequence: status 1, one stderr line, no output file;
+#   - a run prints validation and progress lines and writes a GGUF;
+#   - --checkpoint-every + --resume: the resumed run writes a file byte-identical to the
+#     uninterrupted one; --resume with a changed --lr names the flag;
+#   - Ctrl-C (SIGINT) during `shrink train --checkpoint` writes the checkpoint, says how to resume,
+#     exits 1 and writes no output.
+# Usage: distill_test.sh SHRINK_BINARY SHARED_DIR
+set -u
+shrink=$(realpath "$1")
+shared=$2
+stories="$shared/models/stories260K"
+text="$shared/data/tinyshakespeare/input.txt"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ ! -f "$stories/stories260K.bin" ] || [ ! -f "$text" ]; then
+  echo "skipped: $stories/stories260K.bin or $text is absent"
+  exit 77
+fi
+fail() { echo "distill_test: $*" >&2; exit 1; }
+head -c 20000 "$text" >"$work/text.txt"
+printf 'To be' >"$work/short.txt"
+"$shrink" quantize "$stories/stories260K.bin" "$work/s.gguf" --type F32 \
+  --tokenizer "$stories/tok512.bin" >/dev/null 2>&1 || fail "quantize to GGUF failed"
+run=(--teacher "$work/s.gguf" --student "$work/s.gguf" --tokens 2048
+     --seq 64 --batch 4 --threads 2 --val-data "$work/text.txt" --val-every 4)
+data=(--data "$work/text.txt")
+
+"$shrink" distill "${run[@]}" --data "$work/short.txt" --out "$work/x.gguf" 2>"$work/err" \
+  && fail "short data accepted"
+[ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "needs at least 65" "$work/err" \
+  || fail "short data: $(cat "$work/err")"
+[ ! -e "$work/x.gguf" ] || fail "short data left an output"
+
+"$shrink" distill "${run[@]}" "${data[@]}" --out "$work/a.gguf" --checkpoint "$work/c.ckpt" \
+  --checkpoint-every 4 2>"$work/a.log" || fail "distill failed: $(tail -1 "$work/a.log")"
+grep -q "validation at step 8: PPL" "$work/a.log" || fail "no validation line"
+grep -q "step 8/8 loss .* (KL .* CE .*) .* tokens/s | ETA" "$work/a.log" || fail "no progress line"
+grep -q "checkpoint at step 4" "$work/a.log" || fail "no checkpoint line"
+"$shrink" distill "${run[@]}" "${data[@]}" --out "$work/b.gguf" --resume "$work/c.ckpt" 2>"$work/b.log" \
+  || fail "resume failed: $(tail -1 "$work/b.log")"
+grep -q "resumed from .* at step 4/8" "$work/b.log" || fail "no resume line"
+cmp -s "$work/a.gguf" "$work/b.gguf" || fail "the resumed run's output differs"
+"$shrink" distill "${run[@]}" "${data[@]}" --lr 2e-4 --out "$work/c.gguf" --resume "$work/c.ckpt" \
+  2>"$work/err" && fail "changed --lr accepted"
+grep -q -- "--lr is 0.0002, the checkpoint's run used 0.0001" "$work/err" || fail "$(cat "$work/err")"
+
+"$shrink" train -m "$work/s.gguf" --data "$work/text.txt" --steps 100000 --seq 64 --threads 2 \
+  --out "$work/t.gguf" --checkpoint "$work/t.ckpt" 2>"$work/t.log" &
+pid=$!
+for _ in $(seq 100); do grep -q "step" "$work/t.log" 2>/dev/null && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid" && fail "interrupted train exited 0"
+grep -q "interrupted at step .*; continue with --resume" "$work/t.log" || fail "$(tail -1 "$work/t.log")"
+[ -f "$work/t.ckpt" ] || fail "no checkpoint after Ctrl-C"
+[ ! -e "$work/t.gguf" ] || fail "interrupted train left an output"
+echo "distill_test: all checks passed"
