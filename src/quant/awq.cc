@@ -1,5 +1,6 @@
 #include "quant/awq.h"
 
+#include <cblas.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -72,28 +73,42 @@ double ScaledQuantError(const AwqMatrix& m, std::span<const float> s,
   const TypeTraits& t = Traits(type);
   SHRINK_CHECK(t.encode != nullptr && m.cols % t.block_elements == 0 && gram.cols == m.cols &&
                gram.rows > 0);
+  SHRINK_CHECK(m.importance.empty() || (t.encode_weighted != nullptr &&
+                                        static_cast<int64_t>(m.importance.size()) == m.cols));
   const int64_t n = m.cols;
-  std::vector<float> col_scale(n), scaled(n), decoded(n);
+  std::vector<float> col_scale(n), scaled(n), decoded(n), importance;
   for (int64_t j = 0; j < n; ++j) col_scale[j] = s[scale_index.empty() ? j : scale_index[j]];
+  if (!m.importance.empty()) {
+    // The scaled matrix's input is x / s: its mean square per column is importance / s².
+    importance.resize(n);
+    for (int64_t j = 0; j < n; ++j) importance[j] = m.importance[j] / (col_scale[j] * col_scale[j]);
+  }
   std::vector<uint8_t> blocks(static_cast<size_t>(n / t.block_elements * t.block_bytes));
-  std::vector<double> d(n);
+  // ΔW in tiles of rows, then Σ ΔW ⊙ (ΔW·G): one dgemm per tile instead of a scalar quadratic form
+  // per row (the search evaluates every matrix of a layer ~21 times).
+  constexpr int64_t kTileRows = 64;
+  std::vector<double> d(static_cast<size_t>(kTileRows * n)), dg(d.size());
   double total = 0.0;
-  for (int64_t r = 0; r < m.rows; ++r) {
-    const float* w = m.w.data() + r * n;
-    for (int64_t j = 0; j < n; ++j) scaled[j] = w[j] * col_scale[j];
-    t.encode(scaled.data(), blocks.data(), n);
-    t.decode(blocks.data(), decoded.data(), n);
-    for (int64_t j = 0; j < n; ++j) {
-      d[j] = static_cast<double>(decoded[j]) / col_scale[j] - static_cast<double>(w[j]);
+  for (int64_t r0 = 0; r0 < m.rows; r0 += kTileRows) {
+    const int64_t R = std::min(kTileRows, m.rows - r0);
+    for (int64_t r = 0; r < R; ++r) {
+      const float* w = m.w.data() + (r0 + r) * n;
+      for (int64_t j = 0; j < n; ++j) scaled[j] = w[j] * col_scale[j];
+      if (importance.empty()) {
+        t.encode(scaled.data(), blocks.data(), n);
+      } else {
+        t.encode_weighted(scaled.data(), blocks.data(), n, importance.data());
+      }
+      t.decode(blocks.data(), decoded.data(), n);
+      double* dr = d.data() + r * n;
+      for (int64_t j = 0; j < n; ++j) {
+        dr[j] = static_cast<double>(decoded[j]) / col_scale[j] - static_cast<double>(w[j]);
+      }
     }
-    // dᵀ G d with G symmetric: the diagonal plus twice the upper triangle.
-    for (int64_t i = 0; i < n; ++i) {
-      if (d[i] == 0.0) continue;
-      const double* g = gram.xtx.data() + i * n;
-      double acc = 0.5 * g[i] * d[i];
-      for (int64_t j = i + 1; j < n; ++j) acc += g[j] * d[j];
-      total += 2.0 * d[i] * acc;
-    }
+    cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, static_cast<int>(R), static_cast<int>(n),
+                1.0, gram.xtx.data(), static_cast<int>(n), d.data(), static_cast<int>(n), 0.0,
+                dg.data(), static_cast<int>(n));
+    for (int64_t i = 0; i < R * n; ++i) total += d[i] * dg[i];
   }
   return total / static_cast<double>(gram.rows);
 }
@@ -103,9 +118,17 @@ Result<AwqSearchResult> SearchAwqScales(std::span<const AwqMatrix> group, const 
                                         const AwqSearchOptions& options) {
   if (group.empty()) return Status::Error("AWQ search: empty group");
   const int64_t cols = group[0].cols;
-  const TypeTraits& type = Traits(options.type);
-  if (type.encode == nullptr || cols % type.block_elements != 0) {
-    return Status::Errorf("AWQ search: {} cannot encode rows of {}", type.name, cols);
+  for (const AwqMatrix& m : group) {
+    const TypeTraits& type = Traits(m.type.value_or(options.type));
+    if (type.encode == nullptr || cols % type.block_elements != 0) {
+      return Status::Errorf("AWQ search: {} cannot encode rows of {}", type.name, cols);
+    }
+    if (!m.importance.empty() &&
+        (type.encode_weighted == nullptr || static_cast<int64_t>(m.importance.size()) != cols)) {
+      return Status::Errorf(
+          "AWQ search: importance of {} entries for {} columns of {} (weighted encoder: {})",
+          m.importance.size(), cols, type.name, type.encode_weighted != nullptr ? "yes" : "no");
+    }
   }
   if (gram.cols != cols || gram.rows <= 0 || static_cast<int64_t>(gram.xtx.size()) != cols * cols) {
     return Status::Errorf("AWQ search: the Gram matrix is {} x {} over {} rows, expected {} x {}",
@@ -153,8 +176,9 @@ Result<AwqSearchResult> SearchAwqScales(std::span<const AwqMatrix> group, const 
       }
     }
     double loss = 0.0;
-    for (const AwqMatrix& m : group)
-      loss += ScaledQuantError(m, s, scale_index, gram, options.type);
+    for (const AwqMatrix& m : group) {
+      loss += ScaledQuantError(m, s, scale_index, gram, m.type.value_or(options.type));
+    }
     out.loss_by_alpha.push_back(loss);
     if (alpha == 0.0) out.loss_rtn = loss;
     if (out.scales.empty() || loss < out.loss) {
