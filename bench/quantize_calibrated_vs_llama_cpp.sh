@@ -129,7 +129,7 @@ for type in $types; do
       "$shrink" perplexity -m "$out" --kl-divergence "$work/base.logits" --threads "$threads" \
         >"$out.kld" 2>&1 || { echo "shrink perplexity failed on $out" >&2; exit 1; }
     fi
-    size=$(stat -c %s "$out")
+    size=$(stat -L -c %s "$out")
     kld=$(field "$out.kld" "Mean    KLD"); top=$(field "$out.kld" "Same top p")
     ppl=$(field "$out.kld" "Mean PPL(Q) ")
     [[ "$method" == llama ]] && kld_llama="$kld" && size_llama="$size"
