@@ -9,7 +9,8 @@
 #  3. For each of --types: llama-quantize --imatrix (llama's imatrix) and one shrink file per
 #     --methods entry, each a '+'-joined list of parts: imatrix (--imatrix, shrink's), exact
 #     (--rounding exact), gptq (--method gptq), awq (--method awq; awq+gptq with gptq), ao
-#     (--act-order), pdX (--percdamp X), e.g. "imatrix+exact awq+imatrix gptq+ao+pd0.3
+#     (--act-order), pdX (--percdamp X), cN (--chunks N for this method's own calibration pass; the
+#     imatrix keeps --chunks), gN (--awq-grid N), rN (--awq-rows N), e.g. "imatrix+exact awq+imatrix gptq+ao+pd0.3
 #     awq+gptq+ao+pd0.1+imatrix"; quantize wall time and peak RSS from /usr/bin/time -v.
 #  4. ONE evaluator for all: shrink perplexity --kl-divergence against the base's log-probs (mean KLD,
 #     top-1 agreement, PPL(Q)); KLD ratio = file's KLD / llama's KLD (the issue's target: <= 0.75).
@@ -81,7 +82,7 @@ fi
 
 # recipe_flags RECIPE: shrink quantize flags of a '+'-joined recipe (see 3. above).
 recipe_flags() {
-  local part awq=0 gptq=0 flags=()
+  local part awq=0 gptq=0 flags=() own_chunks="$chunks"
   IFS=+ read -ra parts <<<"$1"
   for part in "${parts[@]}"; do
     case "$part" in
@@ -91,6 +92,9 @@ recipe_flags() {
       awq) awq=1 ;;
       ao) flags+=(--act-order) ;;
       pd*) flags+=(--percdamp "${part#pd}") ;;
+      c[0-9]*) own_chunks="${part#c}" ;;
+      g[0-9]*) flags+=(--awq-grid "${part#g}") ;;
+      r[0-9]*) flags+=(--awq-rows "${part#r}") ;;
       *) echo "unknown recipe part '$part' in '$1'" >&2; exit 2 ;;
     esac
   done
@@ -99,7 +103,7 @@ recipe_flags() {
   ((awq && !gptq)) && method=awq
   ((!awq && gptq)) && method=gptq
   [[ -n "$method" ]] && flags+=(--method "$method" --calibration "$work/calibration.txt" --ctx 512
-                                --chunks "$chunks")
+                                --chunks "$own_chunks")
   echo "${flags[@]}"
 }
 

@@ -29,7 +29,12 @@ Result<Calibration> PrepareCalibration(const CalibratedFlags& flags, const std::
 std::string DescribeCalibratedRun(const QuantMethodInfo& method, const CalibratedFlags& flags,
                                   const Calibration& calibration, bool with_imatrix) {
   std::string how;
-  if (method.awq) how += "AWQ scales searched per layer and folded into the norms and linears, ";
+  if (method.awq) {
+    how += fmt::format(
+        "AWQ scales searched per layer (α in {} steps, {} rows per matrix) and folded into the "
+        "norms and linears, ",
+        flags.awq_grid, flags.awq_rows > 0 ? fmt::format("<= {}", flags.awq_rows) : "all");
+  }
   how += method.gptq ? "block linears rounded by GPTQ" : "block linears rounded to nearest";
   if (method.gptq && flags.act_order) how += ", act-order";
   if (method.gptq) how += fmt::format(", percdamp {}", flags.percdamp);
@@ -49,6 +54,8 @@ Status RunCalibratedMethod(const QuantMethodInfo& method, const CalibratedFlags&
   g.gptq.exact_scale = flags.exact_rounding;
   g.use_gptq = method.gptq;
   g.awq = method.awq;
+  g.awq_alphas = AwqSearchOptions::DefaultAlphaGrid(flags.awq_grid);
+  g.awq_max_rows = flags.awq_rows;
   g.encoding = flags.exact_rounding ? RowEncoding::kExactScale : RowEncoding::kReference;
   g.threads = flags.threads;
   g.bos = calibration.bos;

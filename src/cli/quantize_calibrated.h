@@ -23,6 +23,8 @@ struct CalibratedFlags {
   bool act_order = false;       // GPTQ column order
   bool exact_rounding = false;  // --rounding exact: exact steps in GPTQ and the encoder
   int threads = 1;
+  int awq_grid = 20;       // α steps in [0, 1]
+  int64_t awq_rows = 256;  // rows per matrix in the α search (0: all)
 };
 
 // The calibration text as tokens, cut into chunks: errors (empty or too short a text, naming the

@@ -46,6 +46,8 @@ struct QuantizeFlags {
   int32_t n_ctx = 512;
   int32_t max_chunks = -1;
   double percdamp = 0.01;
+  int awq_grid = 20;
+  int64_t awq_rows = 256;
   bool explain = false, dry_run = false, pure = false, act_order = false;
   std::string target_size, sensitivity_tsv, budget_types;  // size budget (quant/budget_run.h)
   double target_bpw = 0.0;
@@ -180,7 +182,9 @@ CalibratedFlags CalibratedFlagsOf(const QuantizeFlags& flags) {
           .percdamp = flags.percdamp,
           .act_order = flags.act_order,
           .exact_rounding = flags.rounding == "exact",
-          .threads = flags.threads};
+          .threads = flags.threads,
+          .awq_grid = flags.awq_grid,
+          .awq_rows = flags.awq_rows};
 }
 
 Status RunQuantize(const QuantizeFlags& flags) {
@@ -416,6 +420,13 @@ void AddQuantizeCommand(CLI::App& app) {
                   "GPTQ: damping, as a fraction of the Hessian's mean diagonal")
       ->capture_default_str()
       ->check(CLI::Range(1e-6, 1.0));
+  cmd->add_option("--awq-grid", flags->awq_grid, "AWQ: α steps in [0, 1] (AWQ's grid is 20)")
+      ->capture_default_str()
+      ->check(IntegerIn(1, 1000));
+  cmd->add_option("--awq-rows", flags->awq_rows,
+                  "AWQ: rows per matrix (evenly strided) in the α search's loss; 0: all")
+      ->capture_default_str()
+      ->check(IntegerIn(0, 1 << 30));
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
   cmd->add_option("--threads", flags->threads, "threads for encoding (and GPTQ's passes)")

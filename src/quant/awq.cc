@@ -61,9 +61,9 @@ Status DivideRows(TensorView& t, std::span<const float> s, Weights& weights) {
 
 }  // namespace
 
-std::vector<double> AwqSearchOptions::DefaultAlphaGrid() {
+std::vector<double> AwqSearchOptions::DefaultAlphaGrid(int steps) {
   std::vector<double> out;
-  for (int i = 0; i <= 20; ++i) out.push_back(i / 20.0);
+  for (int i = 0; i <= steps; ++i) out.push_back(static_cast<double>(i) / steps);
   return out;
 }
 
@@ -159,6 +159,29 @@ Result<AwqSearchResult> SearchAwqScales(std::span<const AwqMatrix> group, const 
     magnitude[k] = count[k] > 0 && sum[k] > 0 ? std::sqrt(sum[k] / count[k]) : 0.0;
   }
 
+  // The rows that enter the loss: every row, or max_rows evenly strided ones per matrix.
+  std::vector<std::vector<float>> sampled_rows;
+  std::vector<AwqMatrix> sampled;
+  std::vector<double> weight;  // rows / sampled rows
+  for (const AwqMatrix& m : group) {
+    if (options.max_rows <= 0 || m.rows <= options.max_rows) {
+      sampled.push_back(m);
+      weight.push_back(1.0);
+      continue;
+    }
+    std::vector<float>& w = sampled_rows.emplace_back();
+    w.reserve(static_cast<size_t>(options.max_rows * cols));
+    for (int64_t k = 0; k < options.max_rows; ++k) {
+      const int64_t r = k * m.rows / options.max_rows;
+      w.insert(w.end(), m.w.begin() + r * cols, m.w.begin() + (r + 1) * cols);
+    }
+    AwqMatrix s = m;
+    s.w = w;
+    s.rows = options.max_rows;
+    sampled.push_back(s);
+    weight.push_back(static_cast<double>(m.rows) / static_cast<double>(options.max_rows));
+  }
+
   AwqSearchResult out;
   for (double alpha : options.alphas) {
     std::vector<float> s(channels, 1.0f);
@@ -176,8 +199,9 @@ Result<AwqSearchResult> SearchAwqScales(std::span<const AwqMatrix> group, const 
       }
     }
     double loss = 0.0;
-    for (const AwqMatrix& m : group) {
-      loss += ScaledQuantError(m, s, scale_index, gram, m.type.value_or(options.type));
+    for (size_t i = 0; i < sampled.size(); ++i) {
+      const AwqMatrix& m = sampled[i];
+      loss += weight[i] * ScaledQuantError(m, s, scale_index, gram, m.type.value_or(options.type));
     }
     out.loss_by_alpha.push_back(loss);
     if (alpha == 0.0) out.loss_rtn = loss;

@@ -65,7 +65,12 @@ double ScaledQuantError(const AwqMatrix& m, std::span<const float> s,
 struct AwqSearchOptions {
   TensorType type = TensorType::kQ4_0;
   std::vector<double> alphas = DefaultAlphaGrid();  // α values tried
-  static std::vector<double> DefaultAlphaGrid();    // 0, 0.05, ..., 1 (AWQ's 20-step grid)
+  // At most this many rows of each matrix (evenly strided) enter the loss, scaled up by
+  // rows / sampled: rows are quantized independently, so this estimates the same loss at a
+  // fraction of the cost (the search encodes and multiplies every sampled row once per α).
+  // 0: every row.
+  int64_t max_rows = 0;
+  static std::vector<double> DefaultAlphaGrid(int steps = 20);  // 0, 1/steps, ..., 1
 };
 
 struct AwqSearchResult {

@@ -137,6 +137,7 @@ Result<AwqGroupOutcome> SearchGroup(const Model& model, int l, std::span<const T
   if (gram == nullptr) return Status::Errorf("{}: the calibration pass saw no input for it", name);
   AwqSearchOptions search;
   search.alphas = options.awq_alphas;
+  search.max_rows = options.awq_max_rows;
   ScopedBlasThreads blas(options.threads);
   SHRINK_ASSIGN_OR_RETURN(AwqSearchResult r,
                           SearchAwqScales(group, *gram, scale_index, search).WithContext(name));

@@ -57,6 +57,7 @@ struct GptqModelOptions {
   bool use_gptq = true;  // false: round by the type's encoder (with `encoding`)
   bool awq = false;      // search and fold AWQ scales before rounding each half layer
   std::vector<double> awq_alphas = AwqSearchOptions::DefaultAlphaGrid();
+  int64_t awq_max_rows = 0;  // rows per matrix in the α search (AwqSearchOptions::max_rows)
   RowEncoding encoding = RowEncoding::kReference;  // the encoder's rounding when !use_gptq
   int threads = 1;   // kernel pool threads (forward, row tiles) and BLAS threads (Gram, Cholesky)
   TokenId bos = -1;  // put first in each chunk, or -1 for none (as CalibrationOptions::bos)
