@@ -214,6 +214,32 @@ TEST(SearchAwqScales, OutlierChannelsGetScaledAndLoseLess) {
   EXPECT_GT(r->scales[5], 2.0f * r->scales[6]);
 }
 
+// Sampling rows: with max_rows >= rows every row enters (the same losses exactly); with 16 of the
+// 48 rows (every third) the loss is that of those rows × 3, computed here independently from
+// ScaledQuantError on the strided rows, and the search still scales the outlier channels.
+TEST(SearchAwqScales, SampledRowsEstimateTheLoss) {
+  const OutlierLayer L;
+  const AwqMatrix m{L.w, L.rows, L.cols};
+  AwqSearchOptions options;
+  options.alphas = {0.0, 0.25, 0.5};
+  const Result<AwqSearchResult> all = SearchAwqScales(std::span(&m, 1), L.gram, {}, options);
+  options.max_rows = L.rows;
+  const Result<AwqSearchResult> same = SearchAwqScales(std::span(&m, 1), L.gram, {}, options);
+  options.max_rows = 16;
+  const Result<AwqSearchResult> third = SearchAwqScales(std::span(&m, 1), L.gram, {}, options);
+  ASSERT_TRUE(all.ok() && same.ok() && third.ok());
+  EXPECT_EQ(all->loss_by_alpha, same->loss_by_alpha);
+  std::vector<float> strided;
+  for (int64_t r = 0; r < L.rows; r += 3) {
+    strided.insert(strided.end(), L.w.begin() + r * L.cols, L.w.begin() + (r + 1) * L.cols);
+  }
+  const AwqMatrix sub{strided, 16, L.cols};
+  const std::vector<float> ones(L.cols, 1.0f);
+  const double expected = 3.0 * ScaledQuantError(sub, ones, {}, L.gram, TensorType::kQ4_0);
+  EXPECT_NEAR(third->loss_rtn, expected, 1e-12 * expected);
+  EXPECT_GT(third->alpha, 0.0);
+}
+
 TEST(SearchAwqScales, RejectsMismatchedShapes) {
   const OutlierLayer L;
   const AwqMatrix m{std::span(L.w).first(64 * 8), 8, 64};
