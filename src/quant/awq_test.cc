@@ -169,7 +169,7 @@ TEST(ScaledQuantError, EqualsTheOutputErrorOnTheActivations) {
   const OutlierLayer L;
   std::vector<float> s(L.cols);
   for (int64_t j = 0; j < L.cols; ++j) s[j] = 0.5f + 0.01f * j;
-  const AwqMatrix m{.w = L.w, .rows = L.rows, .cols = L.cols};
+  const AwqMatrix m{.w = L.w, .rows = L.rows, .cols = L.cols, .type = {}, .importance = {}};
   const double from_gram = ScaledQuantError(m, s, {}, L.gram, TensorType::kQ4_0);
 
   const TypeTraits& q4 = Traits(TensorType::kQ4_0);
@@ -199,7 +199,7 @@ TEST(ScaledQuantError, EqualsTheOutputErrorOnTheActivations) {
 
 TEST(SearchAwqScales, OutlierChannelsGetScaledAndLoseLess) {
   const OutlierLayer L;
-  const AwqMatrix m{.w = L.w, .rows = L.rows, .cols = L.cols};
+  const AwqMatrix m{.w = L.w, .rows = L.rows, .cols = L.cols, .type = {}, .importance = {}};
   AwqSearchOptions options;
   options.type = TensorType::kQ4_0;
   const Result<AwqSearchResult> r = SearchAwqScales(std::span(&m, 1), L.gram, {}, options);
@@ -219,7 +219,7 @@ TEST(SearchAwqScales, OutlierChannelsGetScaledAndLoseLess) {
 // ScaledQuantError on the strided rows, and the search still scales the outlier channels.
 TEST(SearchAwqScales, SampledRowsEstimateTheLoss) {
   const OutlierLayer L;
-  const AwqMatrix m{.w = L.w, .rows = L.rows, .cols = L.cols};
+  const AwqMatrix m{.w = L.w, .rows = L.rows, .cols = L.cols, .type = {}, .importance = {}};
   AwqSearchOptions options;
   options.alphas = {0.0, 0.25, 0.5};
   const Result<AwqSearchResult> all = SearchAwqScales(std::span(&m, 1), L.gram, {}, options);
@@ -233,7 +233,7 @@ TEST(SearchAwqScales, SampledRowsEstimateTheLoss) {
   for (int64_t r = 0; r < L.rows; r += 3) {
     strided.insert(strided.end(), L.w.begin() + r * L.cols, L.w.begin() + (r + 1) * L.cols);
   }
-  const AwqMatrix sub{.w = strided, .rows = 16, .cols = L.cols};
+  const AwqMatrix sub{.w = strided, .rows = 16, .cols = L.cols, .type = {}, .importance = {}};
   const std::vector<float> ones(L.cols, 1.0f);
   const double expected = 3.0 * ScaledQuantError(sub, ones, {}, L.gram, TensorType::kQ4_0);
   EXPECT_NEAR(third->loss_rtn, expected, 1e-12 * expected);
@@ -242,7 +242,8 @@ TEST(SearchAwqScales, SampledRowsEstimateTheLoss) {
 
 TEST(SearchAwqScales, RejectsMismatchedShapes) {
   const OutlierLayer L;
-  const AwqMatrix m{.w = std::span(L.w).first(64 * 8), .rows = 8, .cols = 64};
+  const AwqMatrix m{
+      .w = std::span(L.w).first(64 * 8), .rows = 8, .cols = 64, .type = {}, .importance = {}};
   EXPECT_FALSE(SearchAwqScales(std::span(&m, 1), L.gram, {}, {}).ok());
   EXPECT_FALSE(SearchAwqScales({}, L.gram, {}, {}).ok());
 }
