@@ -136,7 +136,8 @@ Status RewriteLinearsSequentially(Model& model, std::span<const TokenId> tokens,
         const TensorSpec& spec = SpecOf(role);
         TensorView& view = model.weights.layers[l].*spec.layer_member;
         if (!view.present()) continue;  // not in this model's config
-        const GramEntry* gram = hessians.Find(view.name);
+        static const GramEntry kNoHessian;
+        const GramEntry* gram = options.collect_hessians ? hessians.Find(view.name) : &kNoHessian;
         if (gram == nullptr) {
           return Status::Errorf("{}: the calibration pass saw no input for it", view.name);
         }
@@ -167,10 +168,29 @@ Status RewriteLinearsSequentially(Model& model, std::span<const TokenId> tokens,
             return layer == l && std::find(chosen.begin(), chosen.end(), role) != chosen.end();
           },
           options.threads);
-      const PreparedModel prepared(current);
-      pass(HalfLayer{prepared, l, n_chunk, n_ctx}, hessians);
+      if (options.collect_hessians) {
+        const PreparedModel prepared(current);
+        pass(HalfLayer{prepared, l, n_chunk, n_ctx}, hessians);
+      }
       return rewrite_stage(chosen, hessians);
     };
+    // The caller's hook before a half (over `in`, that half's input), then layer l's views again.
+    auto before_half = [&](bool attention, const std::vector<float>& in) -> Status {
+      if (!options.before_half) return Status::Ok();
+      const ObserveHalf observe = [&](ForwardObserver& observer) {
+        const PreparedModel prepared(current);
+        const HalfLayer h{prepared, l, n_chunk, n_ctx};
+        if (attention) {
+          h.Attention(in, nullptr, &observer);
+        } else {
+          h.FeedForward(in, nullptr, &observer);
+        }
+      };
+      SHRINK_RETURN_IF_ERROR(options.before_half(l, attention, observe));
+      current.weights.layers[l] = model.weights.layers[l];
+      return Status::Ok();
+    };
+    SHRINK_RETURN_IF_ERROR(before_half(/*attention=*/true, x));
     SHRINK_RETURN_IF_ERROR(
         stage(kQkv, [&](const HalfLayer& h, ForwardObserver& o) { h.Attention(x, nullptr, &o); }));
     SHRINK_RETURN_IF_ERROR(stage(
@@ -178,6 +198,7 @@ Status RewriteLinearsSequentially(Model& model, std::span<const TokenId> tokens,
     // From here on the attention half is final: its output `post` feeds the FFN stages.
     const PreparedModel after_attention(current);
     HalfLayer{after_attention, l, n_chunk, n_ctx}.Attention(x, &post, nullptr);
+    SHRINK_RETURN_IF_ERROR(before_half(/*attention=*/false, post));
     SHRINK_RETURN_IF_ERROR(stage(kGateUp, [&](const HalfLayer& h, ForwardObserver& o) {
       h.FeedForward(post, nullptr, &o);
     }));

@@ -34,9 +34,20 @@
 #include "calib/hessian.h"
 #include "formats/types.h"
 #include "model/model.h"
+#include "model/transformer.h"
 #include "text/tokenizer.h"
 
 namespace shrink {
+
+// Runs one pass of the current half layer (its tensors as rewritten so far) over that half's
+// calibration input, feeding `observer`; outputs are discarded.
+using ObserveHalf = std::function<void(ForwardObserver& observer)>;
+
+// Called before the first stage of each half of layer l (attention, then the FFN, whose input is
+// then the rewritten attention half's output) with a way to observe that half. It may change any
+// tensor of layer l in model.weights (AWQ folds scales into the norms and the preceding linears);
+// the driver takes layer l's views from model.weights again after it returns.
+using BeforeHalf = std::function<Status(int layer, bool attention, const ObserveHalf& observe)>;
 
 // A linear tensor's new contents: `bytes` are whole rows of `type` for the view's shape.
 struct RewrittenTensor {
@@ -58,6 +69,11 @@ struct SequentialOptions {
   LinearFilter select;
   // Called after each layer with (layers done, n_layers); may be empty.
   std::function<void(int, int)> on_layer = nullptr;
+  // false: no Hessians are collected (a rewrite that does not need them, e.g. plain rounding after
+  // AWQ scaling); `rewrite` then gets an empty GramEntry and each stage costs no forward pass.
+  bool collect_hessians = true;
+  // May be empty.
+  BeforeHalf before_half = nullptr;
 };
 
 // REQUIRES: tokens.size() >= cplan.n_ctx · cplan.n_chunk; options.select set. Errors: a token out

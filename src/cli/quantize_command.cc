@@ -3,9 +3,9 @@
 // plan and the file size without writing, --imatrix weighs the rounding error by an importance
 // matrix (quant/importance.h), checked against the model before any work. --target-size /
 // --target-bpw replace --type by a size budget: every matrix gets the stock type that minimises
-// the total sensitivity proxy under the budget (quant/budget_run.h). --method gptq rounds the
-// block linears by GPTQ on calibration text (quant/gptq_model.h); the calibration is tokenized and
-// checked (long enough for one chunk) before any quantization work.
+// the total sensitivity proxy under the budget (quant/budget_run.h). --method gptq | awq |
+// awq+gptq round the block linears on calibration text (cli/quantize_calibrated.h); the
+// calibration is tokenized and checked (long enough for one chunk) before any quantization work.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -22,6 +22,7 @@
 #include "calib/calibration_run.h"
 #include "cli/command.h"
 #include "cli/flags.h"
+#include "cli/quantize_calibrated.h"
 #include "cli/resources.h"
 #include "eval/text_file.h"
 #include "io/atomic_file.h"
@@ -31,7 +32,6 @@
 #include "model/config_metadata.h"
 #include "model/model.h"
 #include "quant/budget_run.h"
-#include "quant/gptq_model.h"
 #include "quant/importance.h"
 #include "quant/method.h"
 #include "quant/plan_report.h"
@@ -46,6 +46,8 @@ struct QuantizeFlags {
   int32_t n_ctx = 512;
   int32_t max_chunks = -1;
   double percdamp = 0.01;
+  int awq_grid = 20;
+  int64_t awq_rows = 256;
   bool explain = false, dry_run = false, pure = false, act_order = false;
   std::string target_size, sensitivity_tsv, budget_types;  // size budget (quant/budget_run.h)
   double target_bpw = 0.0;
@@ -173,28 +175,16 @@ Status WriteText(const std::string& path, const std::string& text) {
   return w.Commit();
 }
 
-// The calibration text as tokens, cut into chunks: errors (empty or too short a text, naming the
-// tokens one chunk needs) come before any quantization work.
-struct Calibration {
-  std::vector<TokenId> tokens;
-  CalibrationPlan plan;
-  TokenId bos = -1;
-};
-
-Result<Calibration> PrepareCalibration(const QuantizeFlags& flags, const std::string& text,
-                                       const Model& model) {
-  const Tokenizer& tokenizer = *model.tokenizer;
-  if (tokenizer.adds_bos() && tokenizer.bos() < 0) {
-    return Status::Errorf("{}: the vocabulary adds BOS but defines no BOS token", flags.in_path);
-  }
-  Calibration c;
-  // As shrink imatrix (and llama-imatrix): one trailing newline dropped, special tokens added.
-  c.tokens = tokenizer.Encode(StripOneTrailingNewline(text), /*add_special=*/true,
-                              /*parse_special=*/false);
-  SHRINK_ASSIGN_OR_RETURN(c.plan, PlanCalibration(c.tokens.size(), flags.n_ctx, flags.max_chunks)
-                                      .WithContext(flags.calibration_path));
-  c.bos = tokenizer.adds_bos() ? tokenizer.bos() : -1;
-  return c;
+CalibratedFlags CalibratedFlagsOf(const QuantizeFlags& flags) {
+  return {.calibration_path = flags.calibration_path,
+          .n_ctx = flags.n_ctx,
+          .max_chunks = flags.max_chunks,
+          .percdamp = flags.percdamp,
+          .act_order = flags.act_order,
+          .exact_rounding = flags.rounding == "exact",
+          .threads = flags.threads,
+          .awq_grid = flags.awq_grid,
+          .awq_rows = flags.awq_rows};
 }
 
 Status RunQuantize(const QuantizeFlags& flags) {
@@ -219,8 +209,10 @@ Status RunQuantize(const QuantizeFlags& flags) {
         method->name, flags.n_ctx);
   }
   if (!method->needs_calibration && !flags.calibration_path.empty()) {
-    return Status::Errorf("--calibration is only used by --method gptq (the method is {})",
-                          method->name);
+    return Status::Errorf(
+        "--calibration is only used by the calibrated methods (--method gptq, awq, awq+gptq; the "
+        "method is {})",
+        method->name);
   }
   std::string calibration_text;
   if (method->needs_calibration) {
@@ -315,7 +307,8 @@ Status RunQuantize(const QuantizeFlags& flags) {
   if (!flags.dry_run) SHRINK_RETURN_IF_ERROR(CheckEncodable(plan));
   std::optional<Calibration> calibration;
   if (method->needs_calibration) {
-    SHRINK_ASSIGN_OR_RETURN(calibration, PrepareCalibration(flags, calibration_text, *model));
+    SHRINK_ASSIGN_OR_RETURN(calibration, PrepareCalibration(CalibratedFlagsOf(flags), flags.in_path,
+                                                            calibration_text, *model));
   }
   GgufMetadata metadata = metadata_for(plan);
   SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes, QuantizedFileSize(metadata, plan));
@@ -332,13 +325,9 @@ Status RunQuantize(const QuantizeFlags& flags) {
   }
   if (imatrix) PrintImatrixSummary(flags.imatrix_path, *imatrix, importance);
   if (calibration) {
-    fmt::print(stderr,
-               "quantize: --method {}: {} tokens of {}, {} chunks of {} tokens; block linears "
-               "rounded by GPTQ layer by layer{}{}\n",
-               method->name, calibration->tokens.size(), flags.calibration_path,
-               calibration->plan.n_chunk, calibration->plan.n_ctx,
-               flags.act_order ? ", act-order" : "",
-               imatrix ? ", block scales weighted by the imatrix" : "");
+    fmt::print(stderr, "quantize: {}\n",
+               DescribeCalibratedRun(*method, CalibratedFlagsOf(flags), *calibration,
+                                     imatrix.has_value()));
   }
   if (flags.explain || flags.dry_run) fmt::print("{}", FormatPlanTable(plan, flags.explain));
   fmt::print("{}\n", FormatPlanSummary(plan, file_bytes));
@@ -347,24 +336,8 @@ Status RunQuantize(const QuantizeFlags& flags) {
   if (flags.dry_run) return Status::Ok();
 
   if (calibration) {
-    ProgressReporter layers("quantize gptq", "layers", model->config.n_layers);
-    GptqModelOptions g;
-    g.gptq.percdamp = flags.percdamp;
-    g.gptq.act_order = flags.act_order;
-    g.threads = flags.threads;
-    g.bos = calibration->bos;
-    g.on_layer = [&](int done, int) { layers.Update(done); };
-    const auto tg = std::chrono::steady_clock::now();
-    SHRINK_ASSIGN_OR_RETURN(
-        const GptqModelReport report,
-        GptqQuantizeModel(*model, plan, calibration->tokens, calibration->plan, g));
-    layers.Finish();
-    fmt::print(
-        stderr, "quantize: GPTQ quantized {} tensors in {:.2f} s{}\n", report.tensors,
-        SecondsSince(tg),
-        report.dead_columns > 0
-            ? fmt::format(" ({} inputs never active: their weights are 0)", report.dead_columns)
-            : "");
+    SHRINK_RETURN_IF_ERROR(
+        RunCalibratedMethod(*method, CalibratedFlagsOf(flags), *calibration, plan, *model));
   }
   ProgressReporter progress("quantize", "tensors", static_cast<int64_t>(plan.tensors.size()));
   QuantizeOptions q;
@@ -424,14 +397,17 @@ void AddQuantizeCommand(CLI::App& app) {
                   "weighs each tensor's rounding error by its inputs' mean x²");
   cmd->add_option("--rounding", flags->rounding,
                   "ggml: each type's own encoder, byte-identical with llama-quantize; exact: Q4_0, "
-                  "Q5_0 and IQ4_NL blocks get the exactly optimal step (formats/exact_scale.h)")
+                  "Q5_0 and IQ4_NL blocks get the exactly optimal step (formats/exact_scale.h; "
+                  "also inside GPTQ)")
       ->check(CLI::IsMember({"ggml", "exact"}));
   cmd->add_option("--method", flags->method,
                   "how codes are chosen: " + QuantMethodNames() +
-                      " (gptq: error feedback on calibration text, onto the type's own grid)")
+                      " (gptq: error feedback on calibration text, onto the type's own grid; awq: "
+                      "activation-aware channel scales folded into the norms; awq+gptq: both)")
       ->capture_default_str();
-  cmd->add_option("--calibration", flags->calibration_path,
-                  "UTF-8 calibration text for --method gptq (not the evaluation text)");
+  cmd->add_option(
+      "--calibration", flags->calibration_path,
+      "UTF-8 calibration text for --method gptq, awq, awq+gptq (not the evaluation text)");
   cmd->add_option("--ctx", flags->n_ctx, "calibration tokens per chunk")
       ->capture_default_str()
       ->check(IntegerIn(16, 1 << 20));
@@ -444,6 +420,13 @@ void AddQuantizeCommand(CLI::App& app) {
                   "GPTQ: damping, as a fraction of the Hessian's mean diagonal")
       ->capture_default_str()
       ->check(CLI::Range(1e-6, 1.0));
+  cmd->add_option("--awq-grid", flags->awq_grid, "AWQ: α steps in [0, 1] (AWQ's grid is 20)")
+      ->capture_default_str()
+      ->check(IntegerIn(1, 1000));
+  cmd->add_option("--awq-rows", flags->awq_rows,
+                  "AWQ: rows per matrix (evenly strided) in the α search's loss; 0: all")
+      ->capture_default_str()
+      ->check(IntegerIn(0, 1 << 30));
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
   cmd->add_option("--threads", flags->threads, "threads for encoding (and GPTQ's passes)")

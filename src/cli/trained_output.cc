@@ -1,6 +1,5 @@
 #include "cli/trained_output.h"
 
-#include "model/config_metadata.h"
 #include "pipeline/quantized_training.h"
 #include "quant/mix.h"
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "io/gguf.h"
+#include "model/config_metadata.h"
 #include "model/model.h"
 #include "train/trainable_model.h"
 

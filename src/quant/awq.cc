@@ -1,5 +1,6 @@
 #include "quant/awq.h"
 
+#include <cblas.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -60,9 +61,9 @@ Status DivideRows(TensorView& t, std::span<const float> s, Weights& weights) {
 
 }  // namespace
 
-std::vector<double> AwqSearchOptions::DefaultAlphaGrid() {
+std::vector<double> AwqSearchOptions::DefaultAlphaGrid(int steps) {
   std::vector<double> out;
-  for (int i = 0; i <= 20; ++i) out.push_back(i / 20.0);
+  for (int i = 0; i <= steps; ++i) out.push_back(static_cast<double>(i) / steps);
   return out;
 }
 
@@ -72,28 +73,42 @@ double ScaledQuantError(const AwqMatrix& m, std::span<const float> s,
   const TypeTraits& t = Traits(type);
   SHRINK_CHECK(t.encode != nullptr && m.cols % t.block_elements == 0 && gram.cols == m.cols &&
                gram.rows > 0);
+  SHRINK_CHECK(m.importance.empty() || (t.encode_weighted != nullptr &&
+                                        static_cast<int64_t>(m.importance.size()) == m.cols));
   const int64_t n = m.cols;
-  std::vector<float> col_scale(n), scaled(n), decoded(n);
+  std::vector<float> col_scale(n), scaled(n), decoded(n), importance;
   for (int64_t j = 0; j < n; ++j) col_scale[j] = s[scale_index.empty() ? j : scale_index[j]];
+  if (!m.importance.empty()) {
+    // The scaled matrix's input is x / s: its mean square per column is importance / s².
+    importance.resize(n);
+    for (int64_t j = 0; j < n; ++j) importance[j] = m.importance[j] / (col_scale[j] * col_scale[j]);
+  }
   std::vector<uint8_t> blocks(static_cast<size_t>(n / t.block_elements * t.block_bytes));
-  std::vector<double> d(n);
+  // ΔW in tiles of rows, then Σ ΔW ⊙ (ΔW·G): one dgemm per tile instead of a scalar quadratic form
+  // per row (the search evaluates every matrix of a layer ~21 times).
+  constexpr int64_t kTileRows = 64;
+  std::vector<double> d(static_cast<size_t>(kTileRows * n)), dg(d.size());
   double total = 0.0;
-  for (int64_t r = 0; r < m.rows; ++r) {
-    const float* w = m.w.data() + r * n;
-    for (int64_t j = 0; j < n; ++j) scaled[j] = w[j] * col_scale[j];
-    t.encode(scaled.data(), blocks.data(), n);
-    t.decode(blocks.data(), decoded.data(), n);
-    for (int64_t j = 0; j < n; ++j) {
-      d[j] = static_cast<double>(decoded[j]) / col_scale[j] - static_cast<double>(w[j]);
+  for (int64_t r0 = 0; r0 < m.rows; r0 += kTileRows) {
+    const int64_t R = std::min(kTileRows, m.rows - r0);
+    for (int64_t r = 0; r < R; ++r) {
+      const float* w = m.w.data() + (r0 + r) * n;
+      for (int64_t j = 0; j < n; ++j) scaled[j] = w[j] * col_scale[j];
+      if (importance.empty()) {
+        t.encode(scaled.data(), blocks.data(), n);
+      } else {
+        t.encode_weighted(scaled.data(), blocks.data(), n, importance.data());
+      }
+      t.decode(blocks.data(), decoded.data(), n);
+      double* dr = d.data() + r * n;
+      for (int64_t j = 0; j < n; ++j) {
+        dr[j] = static_cast<double>(decoded[j]) / col_scale[j] - static_cast<double>(w[j]);
+      }
     }
-    // dᵀ G d with G symmetric: the diagonal plus twice the upper triangle.
-    for (int64_t i = 0; i < n; ++i) {
-      if (d[i] == 0.0) continue;
-      const double* g = gram.xtx.data() + i * n;
-      double acc = 0.5 * g[i] * d[i];
-      for (int64_t j = i + 1; j < n; ++j) acc += g[j] * d[j];
-      total += 2.0 * d[i] * acc;
-    }
+    cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, static_cast<int>(R), static_cast<int>(n),
+                1.0, gram.xtx.data(), static_cast<int>(n), d.data(), static_cast<int>(n), 0.0,
+                dg.data(), static_cast<int>(n));
+    for (int64_t i = 0; i < R * n; ++i) total += d[i] * dg[i];
   }
   return total / static_cast<double>(gram.rows);
 }
@@ -103,9 +118,17 @@ Result<AwqSearchResult> SearchAwqScales(std::span<const AwqMatrix> group, const 
                                         const AwqSearchOptions& options) {
   if (group.empty()) return Status::Error("AWQ search: empty group");
   const int64_t cols = group[0].cols;
-  const TypeTraits& type = Traits(options.type);
-  if (type.encode == nullptr || cols % type.block_elements != 0) {
-    return Status::Errorf("AWQ search: {} cannot encode rows of {}", type.name, cols);
+  for (const AwqMatrix& m : group) {
+    const TypeTraits& type = Traits(m.type.value_or(options.type));
+    if (type.encode == nullptr || cols % type.block_elements != 0) {
+      return Status::Errorf("AWQ search: {} cannot encode rows of {}", type.name, cols);
+    }
+    if (!m.importance.empty() &&
+        (type.encode_weighted == nullptr || static_cast<int64_t>(m.importance.size()) != cols)) {
+      return Status::Errorf(
+          "AWQ search: importance of {} entries for {} columns of {} (weighted encoder: {})",
+          m.importance.size(), cols, type.name, type.encode_weighted != nullptr ? "yes" : "no");
+    }
   }
   if (gram.cols != cols || gram.rows <= 0 || static_cast<int64_t>(gram.xtx.size()) != cols * cols) {
     return Status::Errorf("AWQ search: the Gram matrix is {} x {} over {} rows, expected {} x {}",
@@ -136,6 +159,29 @@ Result<AwqSearchResult> SearchAwqScales(std::span<const AwqMatrix> group, const 
     magnitude[k] = count[k] > 0 && sum[k] > 0 ? std::sqrt(sum[k] / count[k]) : 0.0;
   }
 
+  // The rows that enter the loss: every row, or max_rows evenly strided ones per matrix.
+  std::vector<std::vector<float>> sampled_rows;
+  std::vector<AwqMatrix> sampled;
+  std::vector<double> weight;  // rows / sampled rows
+  for (const AwqMatrix& m : group) {
+    if (options.max_rows <= 0 || m.rows <= options.max_rows) {
+      sampled.push_back(m);
+      weight.push_back(1.0);
+      continue;
+    }
+    std::vector<float>& w = sampled_rows.emplace_back();
+    w.reserve(static_cast<size_t>(options.max_rows * cols));
+    for (int64_t k = 0; k < options.max_rows; ++k) {
+      const int64_t r = k * m.rows / options.max_rows;
+      w.insert(w.end(), m.w.begin() + r * cols, m.w.begin() + (r + 1) * cols);
+    }
+    AwqMatrix s = m;
+    s.w = w;
+    s.rows = options.max_rows;
+    sampled.push_back(s);
+    weight.push_back(static_cast<double>(m.rows) / static_cast<double>(options.max_rows));
+  }
+
   AwqSearchResult out;
   for (double alpha : options.alphas) {
     std::vector<float> s(channels, 1.0f);
@@ -153,8 +199,10 @@ Result<AwqSearchResult> SearchAwqScales(std::span<const AwqMatrix> group, const 
       }
     }
     double loss = 0.0;
-    for (const AwqMatrix& m : group)
-      loss += ScaledQuantError(m, s, scale_index, gram, options.type);
+    for (size_t i = 0; i < sampled.size(); ++i) {
+      const AwqMatrix& m = sampled[i];
+      loss += weight[i] * ScaledQuantError(m, s, scale_index, gram, m.type.value_or(options.type));
+    }
     out.loss_by_alpha.push_back(loss);
     if (alpha == 0.0) out.loss_rtn = loss;
     if (out.scales.empty() || loss < out.loss) {

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -43,12 +44,20 @@ struct AwqMatrix {
   std::span<const float> w;
   int64_t rows = 0;
   int64_t cols = 0;
+  // The type this matrix will be encoded to; empty: the search's AwqSearchOptions::type.
+  std::optional<TensorType> type;
+  // Per-column importance of the UNSCALED input (an imatrix's mean x², cols entries) that the
+  // final encode weighs by; empty: the type's plain encoder. Scaling the columns by s divides the
+  // input by s, so the error of a candidate is measured with encode_weighted(importance_j / s_j²).
+  std::span<const float> importance;
 };
 
 // The mean squared output error of quantizing `m` to `type` after scaling its columns by
-// s[scale_index[j]] (identity when scale_index is empty): Σ_rows ΔW G ΔWᵀ / gram.rows.
+// s[scale_index[j]] (identity when scale_index is empty): Σ_rows ΔW G ΔWᵀ / gram.rows, the
+// quadratic form taken as one matrix product per tile of rows (OpenBLAS dgemm).
 // REQUIRES: m.cols % type's block == 0, gram.cols == m.cols, gram.rows > 0, scales > 0; `type`
-// has an encoder; scale_index empty or m.cols entries indexing `s`.
+// has an encoder (and encode_weighted when m.importance is given); scale_index empty or m.cols
+// entries indexing `s`.
 double ScaledQuantError(const AwqMatrix& m, std::span<const float> s,
                         std::span<const int32_t> scale_index, const GramEntry& gram,
                         TensorType type);
@@ -56,7 +65,12 @@ double ScaledQuantError(const AwqMatrix& m, std::span<const float> s,
 struct AwqSearchOptions {
   TensorType type = TensorType::kQ4_0;
   std::vector<double> alphas = DefaultAlphaGrid();  // α values tried
-  static std::vector<double> DefaultAlphaGrid();    // 0, 0.05, ..., 1 (AWQ's 20-step grid)
+  // At most this many rows of each matrix (evenly strided) enter the loss, scaled up by
+  // rows / sampled: rows are quantized independently, so this estimates the same loss at a
+  // fraction of the cost (the search encodes and multiplies every sampled row once per α).
+  // 0: every row.
+  int64_t max_rows = 0;
+  static std::vector<double> DefaultAlphaGrid(int steps = 20);  // 0, 1/steps, ..., 1
 };
 
 struct AwqSearchResult {
@@ -68,11 +82,11 @@ struct AwqSearchResult {
 };
 
 // Searches α for one group of matrices that share an input (q/k/v, gate/up, or a single
-// attn_output / ffn_down). `gram` is XᵀX of that input (cols × cols); `scale_index` maps each
+// attn_output / ffn_down), each encoded to its own type (or options.type). `gram` is XᵀX of that input (cols × cols); `scale_index` maps each
 // input column to its scale channel (empty: one scale per column; for attn_output, the K/V
 // channel each query column reads: KvChannelOfQueryColumn). Ties keep the smaller α.
 // Errors: an empty group, mismatched columns, a Gram with no rows, a type without encoder or
-// whose block does not divide the columns.
+// whose block does not divide the columns, importance of the wrong length.
 Result<AwqSearchResult> SearchAwqScales(std::span<const AwqMatrix> group, const GramEntry& gram,
                                         std::span<const int32_t> scale_index,
                                         const AwqSearchOptions& options);

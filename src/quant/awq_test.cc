@@ -169,7 +169,7 @@ TEST(ScaledQuantError, EqualsTheOutputErrorOnTheActivations) {
   const OutlierLayer L;
   std::vector<float> s(L.cols);
   for (int64_t j = 0; j < L.cols; ++j) s[j] = 0.5f + 0.01f * j;
-  const AwqMatrix m{L.w, L.rows, L.cols};
+  const AwqMatrix m{.w = L.w, .rows = L.rows, .cols = L.cols, .type = {}, .importance = {}};
   const double from_gram = ScaledQuantError(m, s, {}, L.gram, TensorType::kQ4_0);
 
   const TypeTraits& q4 = Traits(TensorType::kQ4_0);
@@ -199,7 +199,7 @@ TEST(ScaledQuantError, EqualsTheOutputErrorOnTheActivations) {
 
 TEST(SearchAwqScales, OutlierChannelsGetScaledAndLoseLess) {
   const OutlierLayer L;
-  const AwqMatrix m{L.w, L.rows, L.cols};
+  const AwqMatrix m{.w = L.w, .rows = L.rows, .cols = L.cols, .type = {}, .importance = {}};
   AwqSearchOptions options;
   options.type = TensorType::kQ4_0;
   const Result<AwqSearchResult> r = SearchAwqScales(std::span(&m, 1), L.gram, {}, options);
@@ -214,9 +214,36 @@ TEST(SearchAwqScales, OutlierChannelsGetScaledAndLoseLess) {
   EXPECT_GT(r->scales[5], 2.0f * r->scales[6]);
 }
 
+// Sampling rows: with max_rows >= rows every row enters (the same losses exactly); with 16 of the
+// 48 rows (every third) the loss is that of those rows × 3, computed here independently from
+// ScaledQuantError on the strided rows, and the search still scales the outlier channels.
+TEST(SearchAwqScales, SampledRowsEstimateTheLoss) {
+  const OutlierLayer L;
+  const AwqMatrix m{.w = L.w, .rows = L.rows, .cols = L.cols, .type = {}, .importance = {}};
+  AwqSearchOptions options;
+  options.alphas = {0.0, 0.25, 0.5};
+  const Result<AwqSearchResult> all = SearchAwqScales(std::span(&m, 1), L.gram, {}, options);
+  options.max_rows = L.rows;
+  const Result<AwqSearchResult> same = SearchAwqScales(std::span(&m, 1), L.gram, {}, options);
+  options.max_rows = 16;
+  const Result<AwqSearchResult> third = SearchAwqScales(std::span(&m, 1), L.gram, {}, options);
+  ASSERT_TRUE(all.ok() && same.ok() && third.ok());
+  EXPECT_EQ(all->loss_by_alpha, same->loss_by_alpha);
+  std::vector<float> strided;
+  for (int64_t r = 0; r < L.rows; r += 3) {
+    strided.insert(strided.end(), L.w.begin() + r * L.cols, L.w.begin() + (r + 1) * L.cols);
+  }
+  const AwqMatrix sub{.w = strided, .rows = 16, .cols = L.cols, .type = {}, .importance = {}};
+  const std::vector<float> ones(L.cols, 1.0f);
+  const double expected = 3.0 * ScaledQuantError(sub, ones, {}, L.gram, TensorType::kQ4_0);
+  EXPECT_NEAR(third->loss_rtn, expected, 1e-12 * expected);
+  EXPECT_GT(third->alpha, 0.0);
+}
+
 TEST(SearchAwqScales, RejectsMismatchedShapes) {
   const OutlierLayer L;
-  const AwqMatrix m{std::span(L.w).first(64 * 8), 8, 64};
+  const AwqMatrix m{
+      .w = std::span(L.w).first(64 * 8), .rows = 8, .cols = 64, .type = {}, .importance = {}};
   EXPECT_FALSE(SearchAwqScales(std::span(&m, 1), L.gram, {}, {}).ok());
   EXPECT_FALSE(SearchAwqScales({}, L.gram, {}, {}).ok());
 }

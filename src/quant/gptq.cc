@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "calib/inverse_hessian.h"
 #include "formats/block_grid.h"
+#include "formats/exact_scale.h"
+#include "formats/scale_search.h"
 
 namespace shrink {
 namespace {
@@ -23,7 +26,20 @@ struct Sweep {
   std::vector<float> U;           // (C_in, C_in) upper factor, in sweep (position) order, F32
   std::vector<float> importance;  // by column
   int64_t batch;
+  // With exact_scale: the format's levels at unit step (one-scale formats); empty otherwise.
+  std::vector<float> unit_levels;
 };
+
+// A one-scale block whose step is FitScaleExactly's for x under ggml's importance weighting (as
+// EncodeRowExactScale, with the whole row's mean square); codes are left for RoundElement.
+void EncodeBlockExactScale(const Sweep& s, const float* x, const float* importance,
+                           float row_mean_square, uint8_t* block) {
+  const int B = static_cast<int>(s.B);
+  std::vector<float> w(static_cast<size_t>(B));
+  ImportanceWeights(x, importance, B, row_mean_square, w.data());
+  std::memset(block, 0, s.t->block_bytes);
+  s.grid->set_scale(block, FitScaleExactly(x, w.data(), B, s.unit_levels));
+}
 
 // Rows of one tile: bounded so that the tile's level tables (n_levels floats per weight) stay
 // within a few MB per thread.
@@ -78,7 +94,13 @@ void QuantizeTile(const Sweep& s, std::span<const float> W, int64_t r0, int64_t 
             x[k] = v;
           }
           uint8_t* bytes = block_bytes(r, blk);
-          s.grid->encode_block(x.data(), s.importance.data() + blk * B, row_mean_square[r], bytes);
+          if (s.unit_levels.empty()) {
+            s.grid->encode_block(x.data(), s.importance.data() + blk * B, row_mean_square[r],
+                                 bytes);
+          } else {
+            EncodeBlockExactScale(s, x.data(), s.importance.data() + blk * B, row_mean_square[r],
+                                  bytes);
+          }
           s.grid->levels(bytes, block_levels(r, blk));
         }
       }
@@ -129,6 +151,15 @@ Result<GptqResult> GptqQuantize(std::span<const float> W, int64_t C_out, int64_t
   s.B = t.block_elements;
   SHRINK_ASSIGN_OR_RETURN(s.row_bytes, RowBytes(type, C_in));
   s.batch = options.block_columns;
+  if (options.exact_scale && HasExactScaleEncoder(t)) {
+    // Every element of a one-scale format has the same levels: read them at step 1.
+    std::vector<uint8_t> probe(t.block_bytes, 0);
+    std::vector<float> levels(static_cast<size_t>(t.grid->n_levels * t.block_elements));
+    t.grid->set_scale(probe.data(), 1.0f);
+    t.grid->levels(probe.data(), levels.data());
+    for (int q = 0; q < t.grid->n_levels; ++q)
+      s.unit_levels.push_back(levels[q * t.block_elements]);
+  }
   s.perm.resize(static_cast<size_t>(C_in));
   std::iota(s.perm.begin(), s.perm.end(), 0);
   if (options.act_order) {

@@ -18,7 +18,8 @@
 // act_order, the first of the block's columns the permuted sweep visits), that block's scales and
 // mins are chosen by the type's weighted encoder on the current, error-updated weights, weighted by
 // `importance` (an imatrix's per-column weights, or else diag(H)); each of the block's columns is
-// then rounded to the nearest level of that fixed grid. The result is the type's ordinary bytes.
+// then rounded to the nearest level of that fixed grid (with exact_scale, a one-scale type's step
+// is the exactly optimal one instead). The result is the type's ordinary bytes.
 //
 // Rows are independent given U, so they are processed in tiles of rows on the thread pool; the
 // result does not depend on the thread count.
@@ -39,6 +40,10 @@ struct GptqOptions {
   int block_columns = 128;  // columns per lazy batch update
   bool act_order = false;   // visit columns by decreasing diag(H)
   int blas_threads = 1;     // OpenBLAS threads for the inverse-Hessian factorizations
+  // One-scale types (Q4_0, Q5_0, IQ4_NL: formats/exact_scale.h): each block's step is the exactly
+  // optimal one for the block's current, error-updated weights (FitScaleExactly under ggml's
+  // importance weighting) instead of the reference encoder's search; other types ignore it.
+  bool exact_scale = false;
 };
 
 struct GptqResult {

@@ -109,6 +109,28 @@ TEST_P(GptqTest, LowerOutputErrorThanRoundToNearest) {
   }
 }
 
+// --rounding exact inside GPTQ: a one-scale type's block step is FitScaleExactly's on the
+// error-updated weights. The feedback is the same, so the same 2x cut over round-to-nearest must
+// hold (the margin argument above); and the steps must differ from the reference encoder's, or the
+// option did nothing.
+TEST(GptqTest, ExactScaleKeepsTheCutAndChangesTheSteps) {
+  const Layer l = MakeLayer();
+  ThreadPool pool(2);
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kIQ4_NL}) {
+    SCOPED_TRACE(Traits(type).name);
+    auto reference = GptqQuantize(l.W, kOut, kIn, l.H, {}, type, {}, pool);
+    auto exact = GptqQuantize(l.W, kOut, kIn, l.H, {}, type, {.exact_scale = true}, pool);
+    ASSERT_TRUE(reference.ok() && exact.ok());
+    const double rtn = BestRoundToNearest(l, type);
+    const double with_exact = OutputError(l, type, exact->rows);
+    EXPECT_LT(with_exact, 0.5 * rtn) << "exact-scale GPTQ " << with_exact << " vs RTN " << rtn;
+    EXPECT_NE(reference->rows, exact->rows);
+    std::printf("%s: exact-scale GPTQ/RTN output error %.3f (reference steps %.3f)\n",
+                std::string(Traits(type).name).c_str(), with_exact / rtn,
+                OutputError(l, type, reference->rows) / rtn);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, GptqTest,
                          ::testing::Values(TensorType::kQ4_0, TensorType::kQ4_K, TensorType::kQ3_K,
                                            TensorType::kQ2_K, TensorType::kIQ4_NL),

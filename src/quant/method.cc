@@ -8,8 +8,8 @@ namespace {
 constexpr std::array<QuantMethodInfo, 4> kMethods = {{
     {QuantMethod::kRtn, "rtn", false, false, false, true},
     {QuantMethod::kGptq, "gptq", true, false, true, true},
-    {QuantMethod::kAwq, "awq", true, true, false, false},
-    {QuantMethod::kAwqGptq, "awq+gptq", true, true, true, false},
+    {QuantMethod::kAwq, "awq", true, true, false, true},
+    {QuantMethod::kAwqGptq, "awq+gptq", true, true, true, true},
 }};
 
 }  // namespace
@@ -29,7 +29,7 @@ Result<const QuantMethodInfo*> FindQuantMethod(std::string_view name) {
   for (const QuantMethodInfo& m : kMethods) {
     if (m.name != name) continue;
     if (!m.available) {
-      return Status::Errorf("--method {}: not built yet (available: rtn, gptq)", name);
+      return Status::Errorf("--method {}: not built yet", name);
     }
     return &m;
   }

@@ -3,8 +3,9 @@
 //
 //   rtn       round to nearest with the format's scale search (imatrix-weighted with --imatrix)
 //   gptq      GPTQ error feedback onto the format's grid (quant/gptq_model.h), needs calibration
-//   awq       activation-aware channel scaling folded into the previous norm (not yet built)
-//   awq+gptq  both: AWQ's scaling, then GPTQ on the scaled weights (not yet built)
+//   awq       activation-aware channel scaling folded into the previous norm or linear (quant/awq.h),
+//             then round to nearest, layer by layer (quant/gptq_model.h); needs calibration
+//   awq+gptq  both: AWQ's scaling, then GPTQ on the scaled weights
 #pragma once
 
 #include <span>
