@@ -108,6 +108,7 @@ void BlockMatMulRowsTarget(const MatrixRef& w, const float* x, const ActBlock* x
 #endif
 }
 
+#if SHRINK_HAVE_UNIT_VECTORS
 // A thread's scratch for the prompt kernels: one weight row group or chunk, grown once.
 struct GemmScratch {
   std::vector<uint8_t> quads;
@@ -117,12 +118,13 @@ GemmScratch& ThreadGemmScratch() {
   thread_local GemmScratch scratch;
   return scratch;
 }
+#endif
 
 void BlockGemmRowsTarget(const MatrixRef& w, const float* x, const ActBlock* xq, int64_t T,
                          int64_t r0, int64_t r1, float* y) {
-  GemmScratch& scratch = ThreadGemmScratch();
   (void)x;  // integer formats only (block_matmul.h)
 #if SHRINK_HAVE_UNIT_VECTORS
+  GemmScratch& scratch = ThreadGemmScratch();
   VisitUnits(w.type, [&](auto units) {
     UnitGemmRows<decltype(units)>(w, xq, T, r0, r1, y, scratch.quads, scratch.floats);
   });
