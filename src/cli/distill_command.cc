@@ -22,6 +22,7 @@
 #include "eval/text_file.h"
 #include "model/model.h"
 #include "model/prepared_model.h"
+#include "pipeline/quantized_training.h"
 #include "quant/mix.h"
 #include "train/distill.h"
 #include "train/token_batches.h"
@@ -31,7 +32,7 @@ namespace shrink::cli {
 namespace {
 
 struct DistillFlags {
-  std::string teacher_path, student_path, data_path, val_path, out_path, type = "F32";
+  std::string teacher_path, student_path, data_path, val_path, out_path, type = "F32", quantize;
   std::string loss = "kl";
   int64_t tokens = 0;
   int64_t val_every = 0;
@@ -74,12 +75,14 @@ std::vector<train::Hyperparameter> DistillHyperparameters(const DistillFlags& f)
   h.push_back({"--alpha", fmt::format("{}", f.distill.alpha)});
   h.push_back({"--temperature", fmt::format("{}", f.distill.tau)});
   h.push_back({"--loss", f.loss});
+  h.push_back({"--quantize", f.quantize});
   return h;
 }
 
 Status RunDistill(DistillFlags flags) {
   SHRINK_RETURN_IF_ERROR(CheckOutputFolder(flags.out_path));
-  SHRINK_RETURN_IF_ERROR(FindMix(flags.type).status());
+  SHRINK_ASSIGN_OR_RETURN(flags.type, TrainedOutputType(flags.type, flags.quantize));
+  SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
   if (flags.loss != "kl" && flags.loss != "reverse-kl") {
     return Status::Errorf("--loss is \"{}\", expected kl or reverse-kl", flags.loss);
   }
@@ -117,6 +120,18 @@ Status RunDistill(DistillFlags flags) {
       train::TrainableModel trainable,
       train::TrainableModel::FromModel(*student).WithContext(flags.student_path));
   train::SetTrainThreads(flags.threads);
+  // Quantization-aware distillation: the forward pass reads the grid of the output's plan
+  // (pipeline/quantized_training.h), and WriteTrainedGguf below plans the same way, so the file
+  // holds exactly the grid the student trained against.
+  int64_t fake_quantized = 0;
+  if (!flags.quantize.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(const TrainedOutputPlan out, PlanTrainedOutput(trainable, *mix));
+    train::FakeQuantSpec spec = FakeQuantSpecFor(out.plan, trainable);
+    fake_quantized = std::count_if(spec.begin(), spec.end(), [](const train::FakeQuantTensor& t) {
+      return t.type != TensorType::kF32;
+    });
+    SHRINK_RETURN_IF_ERROR(trainable.SetFakeQuant(std::move(spec)));
+  }
   const PreparedModel prepared_teacher(*teacher);
   train::Trainer trainer(trainable, o);
   train::Distiller distiller(prepared_teacher, flags.distill, o.batch / o.accum, o.seq);
@@ -138,6 +153,12 @@ Status RunDistill(DistillFlags flags) {
              flags.distill.reverse ? "KL(student‖teacher)" : "KL(teacher‖student)",
              flags.distill.tau, 1.0f - flags.distill.alpha, o.schedule.lr, o.schedule.warmup_steps,
              o.schedule.min_lr_ratio, flags.seed, flags.threads);
+  if (!flags.quantize.empty()) {
+    fmt::print(stderr,
+               "distill: quantization-aware: {} of {} tensors fake-quantized as the {} plan "
+               "writes them (straight-through gradients to F32 masters)\n",
+               fake_quantized, trainable.tensors().size(), flags.quantize);
+  }
 
   auto validate = [&](int64_t step) -> Status {
     if (val_windows.empty()) return Status::Ok();
@@ -205,6 +226,10 @@ void AddDistillCommand(CLI::App& app) {
   AddTrainOptionFlags(cmd, flags->options, flags->seed, flags->threads, flags->log_every);
   cmd->add_option("--type", flags->type, "output type or mix (quantize's names)")
       ->capture_default_str();
+  cmd->add_option("--quantize", flags->quantize,
+                  "quantization-aware distillation: the student's forward pass reads every tensor "
+                  "the type or mix T quantizes as decode(encode(W)) (straight-through gradients), "
+                  "and T is written");
   AddCheckpointFlags(cmd, flags->checkpoint);
   cmd->callback([flags] { FinishCommand(RunDistill(*flags)); });
 }

@@ -47,17 +47,7 @@ struct TrainFlags {
 Status RunTrain(TrainFlags flags) {
   // Cheap checks first: output folder, type, text, before a large model is loaded.
   SHRINK_RETURN_IF_ERROR(CheckOutputFolder(flags.out_path));
-  if (!flags.quantize.empty()) {
-    // --quantize T trains against T's grid and writes T: an output --type other than T would
-    // re-round the trained weights onto another grid.
-    if (flags.type != "F32" && flags.type != flags.quantize) {
-      return Status::Errorf(
-          "--type {} with --quantize {}: the output type is the trained one; "
-          "drop --type",
-          flags.type, flags.quantize);
-    }
-    flags.type = flags.quantize;
-  }
+  SHRINK_ASSIGN_OR_RETURN(flags.type, TrainedOutputType(flags.type, flags.quantize));
   SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
   SHRINK_ASSIGN_OR_RETURN(const std::string text, ReadUtf8TextFile(flags.data_path));
   std::optional<ImatrixData> imatrix;

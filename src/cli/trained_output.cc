@@ -10,6 +10,16 @@ Result<GgufMetadata> TrainedSourceMetadata(const Model& source) {
   return Llama2cGgufMetadata(source);
 }
 
+Result<std::string> TrainedOutputType(const std::string& type, const std::string& quantize) {
+  if (quantize.empty()) return type;
+  if (type != "F32" && type != quantize) {
+    return Status::Errorf(
+        "--type {} with --quantize {}: the output type is the trained one; drop --type", type,
+        quantize);
+  }
+  return quantize;
+}
+
 Status WriteTrainedGguf(const std::string& out_path, const std::string& type, int threads,
                         const Model& source, const train::TrainableModel& model) {
   SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(type));

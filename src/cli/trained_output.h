@@ -17,6 +17,11 @@ namespace shrink::cli {
 // architecture keys from the Config and tokenizer keys from its file.
 Result<GgufMetadata> TrainedSourceMetadata(const Model& source);
 
+// The output type of a run with `--type type` and `--quantize quantize` (empty: not given): the
+// trained grid when quantize is given, since any other type would re-round the trained weights
+// onto another grid. Error: --type names another type than --quantize.
+Result<std::string> TrainedOutputType(const std::string& type, const std::string& quantize);
+
 // `type`: a quantize type or mix name (quant/mix.h), planned without an importance matrix. Errors
 // name the type or the output file.
 Status WriteTrainedGguf(const std::string& out_path, const std::string& type, int threads,

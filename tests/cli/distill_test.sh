@@ -4,6 +4,9 @@
 #   - a run prints validation and progress lines and writes a GGUF;
 #   - --checkpoint-every + --resume: the resumed run writes a file byte-identical to the
 #     uninterrupted one; --resume with a changed --lr names the flag;
+#   - --quantize Q4_0 (quantization-aware distillation) writes attn_q/attn_output as Q4_0 (ffn_down's
+#     172-wide rows fall back); --type
+#     naming another type is refused;
 #   - Ctrl-C (SIGINT) during `shrink train --checkpoint` writes the checkpoint, says how to resume,
 #     exits 1 and writes no output.
 # Usage: distill_test.sh SHRINK_BINARY SHARED_DIR
@@ -55,4 +58,18 @@ wait "$pid" && fail "interrupted train exited 0"
 grep -q "interrupted at step .*; continue with --resume" "$work/t.log" || fail "$(tail -1 "$work/t.log")"
 [ -f "$work/t.ckpt" ] || fail "no checkpoint after Ctrl-C"
 [ ! -e "$work/t.gguf" ] || fail "interrupted train left an output"
+"$shrink" distill "${run[@]}" "${data[@]}" --quantize Q4_0 --out "$work/q.gguf" 2>"$work/q.log" \
+  || fail "distill --quantize failed: $(tail -1 "$work/q.log")"
+grep -q "quantization-aware: [1-9][0-9]* of .* tensors fake-quantized as the Q4_0 plan" "$work/q.log" \
+  || fail "no quantization-aware line: $(grep quantization "$work/q.log")"
+python3 - "$work/q.gguf" <<'PY' || fail "the QAT output's block linears are not Q4_0"
+import sys
+from gguf import GGUFReader
+types = {t.name: t.tensor_type.name for t in GGUFReader(sys.argv[1]).tensors}
+linears = [n for n in types if n.startswith("blk.") and n.endswith(("attn_q.weight", "attn_output.weight"))]
+sys.exit(0 if linears and all(types[n] == "Q4_0" for n in linears) else 1)
+PY
+"$shrink" distill "${run[@]}" "${data[@]}" --quantize Q4_0 --type Q8_0 --out "$work/r.gguf" \
+  2>"$work/err" && fail "--type Q8_0 with --quantize Q4_0 accepted"
+grep -q "the output type is the trained one" "$work/err" || fail "$(cat "$work/err")"
 echo "distill_test: all checks passed"
