@@ -5,8 +5,7 @@
 #   - --checkpoint-every + --resume: the resumed run writes a file byte-identical to the
 #     uninterrupted one; --resume with a changed --lr names the flag;
 #   - --quantize Q4_0 (quantization-aware distillation) writes attn_q/attn_output as Q4_0 (ffn_down's
-#     172-wide rows fall back); --type
-#     naming another type is refused;
+#     172-wide rows fall back); --type naming another type is refused;
 #   - Ctrl-C (SIGINT) during `shrink train --checkpoint` writes the checkpoint, says how to resume,
 #     exits 1 and writes no output.
 # Usage: distill_test.sh SHRINK_BINARY SHARED_DIR
