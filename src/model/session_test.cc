@@ -154,12 +154,21 @@ TEST(ObserverTest, SeesEveryLinearInputAndResidualWithoutChangingLogits) {
 
 // The estimate callers check against physical memory before a session exists is what a session
 // then allocates: exactly its buffers, plus a few hundred bytes of bookkeeping (the vector of
-// n_layers KvCache headers).
+// n_layers KvCache headers). The kernels' per-thread scratch (packed panels, activation blocks:
+// thread_local, grown once per process and shared by every session) is not a session's, so a
+// throwaway session of the largest shape runs first; without it the test passed or failed by
+// which tests had run before it in the same process.
 TEST(SessionMemoryTest, EstimateIsWhatTheSessionAllocates) {
   SHRINK_LOAD_STORIES260K_OR_SKIP(model);
   const Config& c = model->config;
   const PreparedModel prepared(*model);
   constexpr int64_t kBookkeeping = 1024;
+  {
+    InferenceSession warm(prepared, 64);
+    const std::vector<TokenId> tokens(64, 403);
+    std::vector<float> logits(size_t(64) * c.vocab_size);
+    ASSERT_TRUE(warm.Evaluate(tokens, logits).ok());
+  }
   // One batch of 64 rows over 64 positions (a perplexity chunk), and two batches of 16 rows in a
   // cache of 32 (the second sees all 32 positions).
   for (const auto& [max_context, batch] : {std::pair<int32_t, int32_t>{64, 64}, {32, 16}}) {
