@@ -8,6 +8,11 @@
 
 namespace shrink {
 
+// Wall-clock seconds since `start` (steady clock): the time figures commands print.
+double SecondsSince(std::chrono::steady_clock::time_point start);
+// A duration for a progress line: "42s", "3m07s", "2h05m" (rounded to the second).
+std::string FormatDuration(double seconds);
+
 class ProgressReporter {
  public:
   // `label` prefixes the line ("perplexity"); `unit` names what is counted ("chunks").

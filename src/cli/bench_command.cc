@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/progress.h"
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/resources.h"
@@ -81,10 +82,6 @@ Stats MeanStddev(const std::vector<double>& v) {
   return s;
 }
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
 class Bench {
  public:
   Bench(const PreparedModel& prepared, int64_t vocab, TokenId bos)
@@ -99,7 +96,7 @@ class Bench {
     std::vector<float> logits(vocab_);
     const auto t0 = std::chrono::steady_clock::now();
     SHRINK_RETURN_IF_ERROR(session.Evaluate(tokens, logits, n - 1));
-    return Seconds(t0);
+    return SecondsSince(t0);
   }
 
   // Seconds to evaluate `n` single random tokens from an empty cache.
@@ -112,7 +109,7 @@ class Bench {
       SHRINK_RETURN_IF_ERROR(session.Evaluate(std::span(&token, 1), logits));
       token = RandomToken();
     }
-    return Seconds(t0);
+    return SecondsSince(t0);
   }
 
  private:

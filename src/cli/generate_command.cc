@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/progress.h"
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/resources.h"
@@ -61,10 +62,6 @@ Status CheckSessionResources(std::string_view what, int64_t positions, int64_t p
   return Status::Ok();
 }
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
 Status RunGenerate(const GenerateFlags& f) {
   const int threads = f.threads > 0
                           ? f.threads
@@ -106,7 +103,7 @@ Status RunGenerate(const GenerateFlags& f) {
   };
   SHRINK_RETURN_IF_ERROR(session.Evaluate(tokens, logits, static_cast<int32_t>(tokens.size()) - 1));
   SHRINK_RETURN_IF_ERROR(check_logits());
-  const double prompt_s = Seconds(t0);
+  const double prompt_s = SecondsSince(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
   TokenId prev = tokens.back();
@@ -126,7 +123,7 @@ Status RunGenerate(const GenerateFlags& f) {
   }
   std::fputc('\n', stdout);
   std::fflush(stdout);
-  const double gen_s = Seconds(t1);
+  const double gen_s = SecondsSince(t1);
   fmt::print(stderr,
              "prompt: {} tokens in {:.3f} s ({:.1f} tok/s); generated: {} tokens in {:.3f} s "
              "({:.1f} tok/s); {} threads\n",

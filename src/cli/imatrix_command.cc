@@ -35,10 +35,6 @@ struct ImatrixFlags {
   bool allow_long_context = false;
 };
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // --format, or else the output's extension: ".dat" is the legacy format, anything else GGUF
 // (llama-imatrix's default).
 ImatrixFormat OutputFormat(const ImatrixFlags& flags) {

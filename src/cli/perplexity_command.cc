@@ -36,10 +36,6 @@ struct PerplexityFlags {
   bool integer_products = false;
 };
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // Before any work: a chunk of n_ctx tokens against the trained context (unless allowed), and one
 // chunk's session, logits (n_ctx, V) and log-prob rows against this machine's memory.
 Status CheckChunkResources(std::string_view what, int32_t n_ctx, const Config& c,

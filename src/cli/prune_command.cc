@@ -73,10 +73,6 @@ struct PruneFlags {
   int threads = std::max(1u, std::thread::hardware_concurrency());
 };
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // What the flags ask for, checked before the model is loaded.
 struct PruneRequest {
   bool unstructured = false;

@@ -29,10 +29,6 @@
 namespace shrink::cli {
 namespace {
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // The output's tensors in the source's order (a GGUF's own, else the tensor table's), a factored
 // linear's A and B where the whole matrix stood.
 Result<std::vector<const TensorView*>> OutputOrder(const std::string& path, const Model& model,

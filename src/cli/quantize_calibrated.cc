@@ -64,8 +64,7 @@ Status RunCalibratedMethod(const QuantMethodInfo& method, const CalibratedFlags&
   SHRINK_ASSIGN_OR_RETURN(const GptqModelReport report,
                           GptqQuantizeModel(model, plan, calibration.tokens, calibration.plan, g));
   layers.Finish();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = SecondsSince(start);
   std::string awq;
   if (method.awq) {
     awq =

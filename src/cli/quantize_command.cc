@@ -57,10 +57,6 @@ struct QuantizeFlags {
   int threads = std::max(1u, std::thread::hardware_concurrency());
 };
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // A file without the GGUF magic is read as a llama2.c checkpoint, whose header has no magic of its
 // own; a text file given by mistake then fails on nonsense dimensions. Say how it was read.
 Status NotAModelContext(const std::string& path, const Status& error) {

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/progress.h"
 #include "cli/command.h"
 #include "io/gguf.h"
 #include "io/mapped_file.h"
@@ -39,10 +40,6 @@ struct TokenizeFlags {
   bool show_count = false;
   bool timings = false;
 };
-
-double SecondsSince(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
 
 void PrintIds(const std::vector<TokenId>& ids) {
   std::string line = "[";

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <span>
 
+#include "base/progress.h"
 #include "cli/flags.h"
 
 namespace shrink::cli {
@@ -16,17 +17,6 @@ volatile std::sig_atomic_t g_interrupted = 0;
 void OnInterrupt(int) { g_interrupted = 1; }
 
 }  // namespace
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string FormatDuration(double seconds) {
-  const int64_t s = static_cast<int64_t>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
-  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
-  return fmt::format("{}s", s);
-}
 
 void AddTrainOptionFlags(CLI::App* cmd, train::TrainOptions& o, uint64_t& seed, int& threads,
                          int& log_every) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/progress.h"
 #include "base/status.h"
 #include "train/checkpoint.h"
 #include "train/token_batches.h"
@@ -18,9 +19,6 @@
 #include "train/trainer.h"
 
 namespace shrink::cli {
-
-double SecondsSince(std::chrono::steady_clock::time_point start);
-std::string FormatDuration(double seconds);
 
 // --batch --accum --seq --lr --warmup --min-lr-ratio --weight-decay --clip --seed --threads
 // --log-every (not --steps: train asks for steps, distill for tokens).

@@ -11,16 +11,24 @@
 namespace shrink {
 namespace {
 
+constexpr Architecture kLlama{.name = "llama",
+                              .rope_ordering = RopeOrdering::kAdjacentPairs,
+                              .activation = Activation::kSilu,
+                              .qk_norm = false,
+                              .post_norms = false,
+                              .scale_embedding = false,
+                              .default_swa_pattern = 0,
+                              .default_swa_rope_theta = 10000.0f,
+                              .default_chat_template = ""};
+
+// The same graph under another GGUF architecture name.
+constexpr Architecture Renamed(Architecture arch, std::string_view name) {
+  arch.name = name;
+  return arch;
+}
+
 constexpr std::array kArchitectures = {
-    Architecture{.name = "llama",
-                 .rope_ordering = RopeOrdering::kAdjacentPairs,
-                 .activation = Activation::kSilu,
-                 .qk_norm = false,
-                 .post_norms = false,
-                 .scale_embedding = false,
-                 .default_swa_pattern = 0,
-                 .default_swa_rope_theta = 10000.0f,
-                 .default_chat_template = ""},
+    kLlama,
     Architecture{.name = "gemma3",
                  .rope_ordering = RopeOrdering::kHalves,
                  .activation = Activation::kGeluTanh,
@@ -33,15 +41,7 @@ constexpr std::array kArchitectures = {
     // Nemotron-NAS (llama.cpp's "deci"): llama's tensors and graph with per-layer head counts and
     // FFN widths; width-pruned llama models with per-layer widths are written as it
     // (prune/width.h), since llama.cpp's "llama" loader sizes every layer from layer 0.
-    Architecture{.name = "deci",
-                 .rope_ordering = RopeOrdering::kAdjacentPairs,
-                 .activation = Activation::kSilu,
-                 .qk_norm = false,
-                 .post_norms = false,
-                 .scale_embedding = false,
-                 .default_swa_pattern = 0,
-                 .default_swa_rope_theta = 10000.0f,
-                 .default_chat_template = ""},
+    Renamed(kLlama, "deci"),
 };
 
 }  // namespace

@@ -35,23 +35,24 @@ inline Config TinyTestConfig(int32_t layers = 2, std::string_view architecture =
   return c;
 }
 
-// A model of `config` (no tokenizer) whose matrices are N(0, 0.05²) and whose norm vectors are
-// 1 + N(0, norm_jitter²) (exactly 1, drawing nothing, for norm_jitter 0), drawn from mt19937(seed) in tensor-table
-// order; metadata is the config's GGUF keys (model/config_metadata.h).
+// A model of `config` (no tokenizer) whose matrices are N(0, weight_std²) and whose norm vectors
+// are 1 + N(0, norm_jitter²) (exactly 1, drawing nothing, for norm_jitter 0), drawn from
+// mt19937(seed) in tensor-table order; metadata is the config's GGUF keys
+// (model/config_metadata.h).
 inline std::unique_ptr<Model> RandomF32Model(const Config& config, uint32_t seed,
-                                             float norm_jitter = 0.05f) {
+                                             float norm_jitter = 0.05f, float weight_std = 0.05f) {
   auto model = std::make_unique<Model>();
   model->config = config;
   model->weights = Weights::Skeleton(config);
   std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::normal_distribution<float> normal(0.0f, weight_std);
   model->weights.ForEachTensor([&](TensorView& t) {
     auto buffer = std::make_shared<std::vector<float>>(t.element_count());
     for (float& v : *buffer) {
       if (t.shape.size() != 1) {
         v = normal(rng);
       } else {
-        v = norm_jitter == 0.0f ? 1.0f : 1.0f + (norm_jitter / 0.05f) * normal(rng);
+        v = norm_jitter == 0.0f ? 1.0f : 1.0f + (norm_jitter / weight_std) * normal(rng);
       }
     }
     t.type = TensorType::kF32;

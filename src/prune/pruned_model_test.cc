@@ -12,6 +12,7 @@
 #include "model/loaders.h"
 #include "model/prepared_model.h"
 #include "model/transformer.h"
+#include "model/tiny_model_test_util.h"
 #include "prune/depth.h"
 #include "prune/pruned_gguf.h"
 #include "testing/test_paths.h"
@@ -19,40 +20,16 @@
 namespace shrink {
 namespace {
 
-// A tiny llama: 3 layers, width 64, layer 1 with a narrower FFN (a per-layer array in metadata).
+// A tiny llama: 3 layers, layer 1 with a narrower FFN (a per-layer array in metadata).
 Config TinyConfig() {
-  Config c;
-  c.n_layers = 3;
-  c.d_model = 64;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 16;
-  c.ffn_dim = 96;
-  c.vocab_size = 128;
-  c.context_length = 64;
-  c.rope_dims = 16;
-  c.tied_embeddings = true;
-  ApplyArchitecture(**FindArchitecture("llama"), c);
-  c.SetUniformLayers();
+  Config c = TinyTestConfig(3);
   c.layers[1].ffn_dim = 64;
   return c;
 }
 
-// A model of `config` with F32 random weights (norms near 1), each tensor its own buffer.
+// Matrices N(0, 0.1²), norms 1 + N(0, 0.1²).
 std::unique_ptr<Model> RandomModel(const Config& config, uint32_t seed) {
-  auto model = std::make_unique<Model>();
-  model->config = config;
-  model->weights = Weights::Skeleton(config);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.1f);
-  model->weights.ForEachTensor([&](TensorView& t) {
-    auto buffer = std::make_shared<std::vector<float>>(t.element_count());
-    for (float& v : *buffer) v = t.shape.size() == 1 ? 1.0f + normal(rng) : normal(rng);
-    t.data = {reinterpret_cast<const uint8_t*>(buffer->data()), buffer->size() * sizeof(float)};
-    model->weights.storage.push_back(buffer);
-  });
-  model->metadata = *ConfigGgufMetadata(config);
-  return model;
+  return RandomF32Model(config, seed, 0.1f, 0.1f);
 }
 
 std::vector<const TensorView*> Views(const Weights& w) {

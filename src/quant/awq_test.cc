@@ -14,43 +14,22 @@
 #include "model/architecture.h"
 #include "model/model.h"
 #include "model/prepared_model.h"
+#include "model/tiny_model_test_util.h"
 #include "model/transformer.h"
 
 namespace shrink {
 namespace {
 
 Config SmallConfig(std::string_view arch) {
-  Config c;
-  c.n_layers = 2;
-  c.d_model = 64;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;  // grouped-query: each V head serves two query heads
-  c.head_dim = 16;
-  c.ffn_dim = 96;
+  Config c = TinyTestConfig(2, arch);
   c.vocab_size = 40;
   c.context_length = 32;
-  c.rope_dims = 16;
-  c.tied_embeddings = true;
-  ApplyArchitecture(**FindArchitecture(arch), c);
-  c.SetUniformLayers();
   return c;
 }
 
-// A model of `config` with F32 random tensors (norms near 1).
+// Matrices N(0, 0.2²), norms 1 + N(0, 0.2²).
 std::unique_ptr<Model> RandomModel(const Config& config, uint32_t seed) {
-  auto model = std::make_unique<Model>();
-  model->config = config;
-  model->weights = Weights::Skeleton(config);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.2f);
-  model->weights.ForEachTensor([&](TensorView& t) {
-    auto buffer = std::make_shared<std::vector<float>>(t.element_count());
-    for (float& v : *buffer) v = t.shape.size() == 1 ? 1.0f + normal(rng) : normal(rng);
-    t.type = TensorType::kF32;
-    t.data = {reinterpret_cast<const uint8_t*>(buffer->data()), buffer->size() * sizeof(float)};
-    model->weights.storage.push_back(buffer);
-  });
-  return model;
+  return RandomF32Model(config, seed, 0.2f, 0.2f);
 }
 
 std::vector<float> Logits(const Model& model, std::span<const TokenId> tokens) {
