@@ -6,6 +6,7 @@
 // Each seed is a small valid file the fuzzers then mutate; real files (stories260K, tok512.bin, the
 // tokenizer-test vocabularies) are added at run time by scripts/run-fuzzers. Models take their
 // tensor list from Weights::Skeleton (the tensor table), so they match what the loaders expect.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +20,8 @@
 #include "io/gguf_writer.h"
 #include "model/architecture.h"
 #include "model/config.h"
+#include "model/config_metadata.h"
+#include "model/tensor_table.h"
 #include "model/weights.h"
 
 namespace shrink {
@@ -144,27 +147,46 @@ void AddBpeVocab(Metadata& m, int32_t vocab_size) {
 }
 
 // Writes a model whose tensors are those Weights::Skeleton lists for `config`: norms F32, matrices
-// of `matrix_type` (encoded from small random values with the type's reference encoder).
-void WriteModel(const fs::path& path, Config config, Metadata metadata, TensorType matrix_type) {
-  config.SetUniformLayers();
+// of `matrix_type` (encoded from small random values with the type's reference encoder). The
+// matrices named in `factored` are stored as low-rank factor pairs of rank `rank` (".lr_a" /
+// ".lr_b", F32, with the shrink.low_rank.* keys) instead of whole. `config.layers` is used as
+// given when it is filled (per-layer widths), else made uniform.
+void WriteModel(const fs::path& path, Config config, Metadata metadata, TensorType matrix_type,
+                const std::vector<std::string>& factored = {}, int64_t rank = 2) {
+  if (config.layers.empty()) config.SetUniformLayers();
   config.tied_embeddings = true;
   const Weights skeleton = Weights::Skeleton(config);
   Numbers numbers;
   std::vector<std::vector<uint8_t>> storage;
   std::vector<GgufTensorToWrite> tensors;
-  skeleton.ForEachTensor([&](const TensorView& v) {
+  auto add = [&](const std::string& name, const std::vector<int64_t>& shape, TensorType type,
+                 bool norm) {
     int64_t n = 1;
-    for (int64_t d : v.shape) n *= d;
-    const bool norm = v.shape.size() == 1;
-    const TypeTraits& traits = Traits(norm ? TensorType::kF32 : matrix_type);
+    for (int64_t d : shape) n *= d;
+    const TypeTraits& traits = Traits(type);
     std::vector<float> values(n);
     for (float& x : values) x = norm ? 1.0f + numbers.Next(0.1f) : numbers.Next(0.5f);
     std::vector<uint8_t> bytes(n / traits.block_elements * traits.block_bytes);
     traits.encode(values.data(), bytes.data(), n);
     tensors.push_back(
-        {v.name, v.shape, static_cast<uint32_t>(traits.type), {bytes.data(), bytes.size()}});
+        {name, shape, static_cast<uint32_t>(traits.type), {bytes.data(), bytes.size()}});
     storage.push_back(std::move(bytes));
+  };
+  skeleton.ForEachTensor([&](const TensorView& v) {
+    const bool norm = v.shape.size() == 1;
+    if (std::find(factored.begin(), factored.end(), v.name) == factored.end()) {
+      add(v.name, v.shape, norm ? TensorType::kF32 : matrix_type, norm);
+      return;
+    }
+    for (TensorPart part : {TensorPart::kLowRankA, TensorPart::kLowRankB}) {
+      add(TensorName(v.role, v.layer, part), FactorShape(v.shape, part, rank), TensorType::kF32,
+          false);
+    }
   });
+  if (!factored.empty()) {
+    metadata.push_back({std::string(kLowRankVersionKey), GgufValue::U32(kLowRankVersion)});
+    metadata.push_back({std::string(kLowRankTensorsKey), Strings(factored)});
+  }
   fs::create_directories(path.parent_path());
   Check(WriteGguf(path.string(), metadata, tensors));
 }
@@ -191,6 +213,27 @@ void WriteModels(const fs::path& out) {
     AddSpmVocab(m, c.vocab_size);
     ApplyArchitecture(**FindArchitecture("llama"), c);
     WriteModel(out / "llama_f32_spm.gguf", c, m, TensorType::kF32);
+    // The same model with two linears stored as low-rank factor pairs (shrink prune --method svd).
+    WriteModel(out / "llama_f32_low_rank.gguf", c, m, TensorType::kF32,
+               {"blk.0.ffn_up.weight", "blk.1.attn_q.weight"});
+  }
+  {  // deci (llama's graph, per-layer widths as i32 arrays): what width pruning writes.
+    Config c{.n_layers = 2,
+             .d_model = 8,
+             .n_heads = 2,
+             .n_kv_heads = 1,
+             .head_dim = 4,
+             .ffn_dim = 12,
+             .vocab_size = 24,
+             .context_length = 16};
+    c.rope_dims = 4;
+    ApplyArchitecture(**FindArchitecture("deci"), c);
+    c.SetUniformLayers();
+    c.layers[1].n_heads = 1;
+    c.layers[1].ffn_dim = 4;
+    Metadata m = *ConfigGgufMetadata(c);
+    AddSpmVocab(m, c.vocab_size);
+    WriteModel(out / "deci_f32_per_layer.gguf", c, m, TensorType::kF32);
   }
   {  // gemma3: Q/K norms, post-norms, sliding windows on layer 0, Q8_0 matrices, BPE vocabulary.
     Config c{.n_layers = 2,
