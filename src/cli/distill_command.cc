@@ -3,13 +3,17 @@
 // temperature τ + (1 − α)·cross-entropy, or reverse KL) with the training engine of `shrink train`
 // (train/trainer.h), the teacher running in-process through the inference runtime in whatever type
 // it is stored. Optional held-out validation (PPL and KLD against the teacher) every N steps. The
-// output is a GGUF with the student's source metadata, written atomically.
+// output is a GGUF with the student's source metadata, written atomically. The student is a file
+// (--student) or cut from the teacher by --student-config (prune/student_config.h: fewer layers,
+// narrower widths, the teacher's weights selected). --quantize T trains against T's grid
+// (importance-weighted with --imatrix) and writes that grid (cli/trained_output.h).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,9 +24,12 @@
 #include "cli/train_loop.h"
 #include "cli/trained_output.h"
 #include "eval/text_file.h"
+#include "io/imatrix_file.h"
 #include "model/model.h"
 #include "model/prepared_model.h"
 #include "pipeline/quantized_training.h"
+#include "prune/student_config.h"
+#include "quant/fallback.h"
 #include "quant/mix.h"
 #include "train/distill.h"
 #include "train/token_batches.h"
@@ -34,6 +41,8 @@ namespace {
 struct DistillFlags {
   std::string teacher_path, student_path, data_path, val_path, out_path, type = "F32", quantize;
   std::string loss = "kl";
+  std::string imatrix_path;
+  std::string student_config;  // --student-config: a student cut from the teacher
   int64_t tokens = 0;
   int64_t val_every = 0;
   int64_t val_windows = 8;
@@ -45,7 +54,8 @@ struct DistillFlags {
   CheckpointFlags checkpoint;
 };
 
-// The text's tokens with the student's tokenizer (the vocabularies are checked equal).
+// The text's tokens with `model`'s tokenizer (the student's, whose vocabulary is checked equal to
+// the teacher's, or the teacher's for a student cut from it).
 std::vector<int32_t> Tokens(const Model& model, const std::string& text) {
   const std::vector<TokenId> ids =
       model.tokenizer->Encode(StripOneTrailingNewline(text), /*add_special=*/true,
@@ -76,6 +86,8 @@ std::vector<train::Hyperparameter> DistillHyperparameters(const DistillFlags& f)
   h.push_back({"--temperature", fmt::format("{}", f.distill.tau)});
   h.push_back({"--loss", f.loss});
   h.push_back({"--quantize", f.quantize});
+  h.push_back({"--imatrix", f.imatrix_path});
+  h.push_back({"--student-config", f.student_config});
   return h;
 }
 
@@ -87,6 +99,14 @@ Status RunDistill(DistillFlags flags) {
     return Status::Errorf("--loss is \"{}\", expected kl or reverse-kl", flags.loss);
   }
   flags.distill.reverse = flags.loss == "reverse-kl";
+  if (flags.student_path.empty() == flags.student_config.empty()) {
+    return Status::Error(
+        "give the student as --student FILE or as --student-config SHAPE (one of the two)");
+  }
+  std::optional<StudentShape> shape;
+  if (!flags.student_config.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(shape, ParseStudentConfig(flags.student_config));
+  }
   if (flags.val_every > 0 && flags.val_path.empty()) {
     return Status::Errorf("--val-every {} needs --val-data", flags.val_every);
   }
@@ -95,11 +115,29 @@ Status RunDistill(DistillFlags flags) {
   if (!flags.val_path.empty()) {
     SHRINK_ASSIGN_OR_RETURN(val_text, ReadUtf8TextFile(flags.val_path));
   }
+  std::optional<ImatrixData> imatrix;
+  if (!flags.imatrix_path.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(imatrix, ReadImatrixFile(flags.imatrix_path));
+  }
   const auto t0 = std::chrono::steady_clock::now();
   SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> teacher, LoadModel(flags.teacher_path));
-  SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> student, LoadModel(flags.student_path));
-  SHRINK_RETURN_IF_ERROR(train::CheckSameVocabulary(*teacher, *student)
-                             .WithContext(flags.teacher_path + " vs " + flags.student_path));
+  std::unique_ptr<Model> student;
+  std::string student_name = flags.student_path;
+  if (shape) {
+    // Widths must be whole blocks of the smallest type the output's plan may use (a k-quant
+    // mix falls back to block-32 types for rows that are not multiples of 256).
+    const TensorType smallest = SmallerBlockType(mix->base).value_or(mix->base);
+    SHRINK_ASSIGN_OR_RETURN(student,
+                            StudentFromTeacher(*teacher, *shape, Traits(smallest).block_elements,
+                                               Traits(smallest).name));
+    student_name = "--student-config " + flags.student_config;
+  } else {
+    SHRINK_ASSIGN_OR_RETURN(student, LoadModel(flags.student_path));
+    SHRINK_RETURN_IF_ERROR(train::CheckSameVocabulary(*teacher, *student)
+                               .WithContext(flags.teacher_path + " vs " + flags.student_path));
+  }
+  // A student cut from the teacher has no tokenizer of its own: it reads the teacher's tokens.
+  const Model& reader = student->tokenizer ? *student : *teacher;
   train::TrainOptions& o = flags.options;
   o.steps = std::max<int64_t>(1, (flags.tokens + o.batch * o.seq - 1) / (o.batch * o.seq));
   SHRINK_RETURN_IF_ERROR(train::ValidateTrainOptions(o, student->config));
@@ -107,31 +145,24 @@ Status RunDistill(DistillFlags flags) {
     return Status::Errorf("--seq is {}, above the teacher's context length {}", o.seq,
                           teacher->config.context_length);
   }
-  const std::vector<int32_t> ids = Tokens(*student, text);
+  const std::vector<int32_t> ids = Tokens(reader, text);
   SHRINK_ASSIGN_OR_RETURN(
       train::TokenBatches batches,
       train::TokenBatches::Create(ids, o.seq, flags.seed).WithContext(flags.data_path));
   std::vector<int32_t> val_windows;
   if (!flags.val_path.empty()) {
-    SHRINK_ASSIGN_OR_RETURN(val_windows, ValidationWindows(Tokens(*student, val_text), o.seq,
+    SHRINK_ASSIGN_OR_RETURN(val_windows, ValidationWindows(Tokens(reader, val_text), o.seq,
                                                            flags.val_windows, flags.val_path));
   }
-  SHRINK_ASSIGN_OR_RETURN(
-      train::TrainableModel trainable,
-      train::TrainableModel::FromModel(*student).WithContext(flags.student_path));
+  SHRINK_ASSIGN_OR_RETURN(train::TrainableModel trainable,
+                          train::TrainableModel::FromModel(*student).WithContext(student_name));
   train::SetTrainThreads(flags.threads);
   // Quantization-aware distillation: the forward pass reads the grid of the output's plan
-  // (pipeline/quantized_training.h), and WriteTrainedGguf below plans the same way, so the file
-  // holds exactly the grid the student trained against.
-  int64_t fake_quantized = 0;
-  if (!flags.quantize.empty()) {
-    SHRINK_ASSIGN_OR_RETURN(const TrainedOutputPlan out, PlanTrainedOutput(trainable, *mix));
-    train::FakeQuantSpec spec = FakeQuantSpecFor(out.plan, trainable);
-    fake_quantized = std::count_if(spec.begin(), spec.end(), [](const train::FakeQuantTensor& t) {
-      return t.type != TensorType::kF32;
-    });
-    SHRINK_RETURN_IF_ERROR(trainable.SetFakeQuant(std::move(spec)));
-  }
+  // (pipeline/quantized_training.h), the plan the file is written through, so the file holds
+  // exactly the grid the student trained against (importance-weighted with --imatrix).
+  SHRINK_ASSIGN_OR_RETURN(const TrainingOutput output,
+                          PlanTrainingOutput(*student, trainable, *mix, !flags.quantize.empty(),
+                                             imatrix ? &*imatrix : nullptr, flags.imatrix_path));
   const PreparedModel prepared_teacher(*teacher);
   train::Trainer trainer(trainable, o);
   train::Distiller distiller(prepared_teacher, flags.distill, o.batch / o.accum, o.seq);
@@ -143,9 +174,8 @@ Status RunDistill(DistillFlags flags) {
   fmt::print(stderr,
              "distill: teacher {} ({}), student {} ({}), loaded in {:.2f} s; {} tokens of {} in "
              "{} windows of {}\n",
-             flags.teacher_path, teacher->config.Summary(), flags.student_path,
-             student->config.Summary(), SecondsSince(t0), ids.size(), flags.data_path,
-             batches.windows(), o.seq);
+             flags.teacher_path, teacher->config.Summary(), student_name, student->config.Summary(),
+             SecondsSince(t0), ids.size(), flags.data_path, batches.windows(), o.seq);
   fmt::print(stderr,
              "distill: {} steps of {} × {} tokens ({} micro-batches), loss {}·τ²·{}(τ={}) + "
              "{}·CE, lr {} (warmup {}, cosine to ×{}), seed {}, {} threads\n",
@@ -156,8 +186,9 @@ Status RunDistill(DistillFlags flags) {
   if (!flags.quantize.empty()) {
     fmt::print(stderr,
                "distill: quantization-aware: {} of {} tensors fake-quantized as the {} plan "
-               "writes them (straight-through gradients to F32 masters)\n",
-               fake_quantized, trainable.tensors().size(), flags.quantize);
+               "writes them{} (straight-through gradients to F32 masters)\n",
+               output.fake_quantized, trainable.tensors().size(), flags.quantize,
+               imatrix ? fmt::format(", {} importance-weighted", output.importance.used) : "");
   }
 
   auto validate = [&](int64_t step) -> Status {
@@ -182,8 +213,7 @@ Status RunDistill(DistillFlags flags) {
     SHRINK_RETURN_IF_ERROR(loop.AfterStep(trainable, trainer, batches));
   }
   const auto t2 = std::chrono::steady_clock::now();
-  SHRINK_RETURN_IF_ERROR(
-      WriteTrainedGguf(flags.out_path, flags.type, flags.threads, *student, trainable));
+  SHRINK_RETURN_IF_ERROR(WriteTrainingOutput(flags.out_path, *mix, output, flags.threads));
   fmt::print(stderr, "distill: wrote {} ({}) in {:.2f} s\n", flags.out_path, flags.type,
              SecondsSince(t2));
   return Status::Ok();
@@ -199,8 +229,12 @@ void AddDistillCommand(CLI::App& app) {
       "AdamW, written as GGUF");
   cmd->add_option("--teacher", flags->teacher_path, "teacher model (GGUF, any type)")->required();
   cmd->add_option("--student", flags->student_path,
-                  "student model (GGUF: a pruned or smaller model with the teacher's vocabulary)")
-      ->required();
+                  "student model (GGUF: a pruned or smaller model with the teacher's vocabulary)");
+  cmd->add_option("--student-config", flags->student_config,
+                  "instead of --student: a student cut from the teacher, KEY=VALUE pairs "
+                  "layers=N,width=D,heads=H,kv_heads=K,ffn=F (omitted: the teacher's); the "
+                  "teacher's layers spread evenly, and in them the FFN channels, heads and "
+                  "residual dimensions with the largest weights");
   cmd->add_option("--data", flags->data_path, "UTF-8 training text")->required();
   cmd->add_option("--tokens", flags->tokens, "training tokens (steps = tokens / (batch × seq))")
       ->required()
@@ -230,6 +264,9 @@ void AddDistillCommand(CLI::App& app) {
                   "quantization-aware distillation: the student's forward pass reads every tensor "
                   "the type or mix T quantizes as decode(encode(W)) (straight-through gradients), "
                   "and T is written");
+  cmd->add_option("--imatrix", flags->imatrix_path,
+                  "importance matrix (shrink imatrix or llama-imatrix): the output's (and with "
+                  "--quantize the training's) rounding is importance-weighted, as quantize's");
   AddCheckpointFlags(cmd, flags->checkpoint);
   cmd->callback([flags] { FinishCommand(RunDistill(*flags)); });
 }

@@ -35,7 +35,11 @@ std::string DescribeCalibratedRun(const QuantMethodInfo& method, const Calibrate
         "norms and linears, ",
         flags.awq_grid, flags.awq_rows > 0 ? fmt::format("<= {}", flags.awq_rows) : "all");
   }
-  how += method.gptq ? "block linears rounded by GPTQ" : "block linears rounded to nearest";
+  if (flags.fold_only) {
+    how += "block linears left in F32 (written as F32, the plan's types only steer the search)";
+  } else {
+    how += method.gptq ? "block linears rounded by GPTQ" : "block linears rounded to nearest";
+  }
   if (method.gptq && flags.act_order) how += ", act-order";
   if (method.gptq) how += fmt::format(", percdamp {}", flags.percdamp);
   if (flags.exact_rounding) how += ", exact one-scale steps";
@@ -56,6 +60,7 @@ Status RunCalibratedMethod(const QuantMethodInfo& method, const CalibratedFlags&
   g.awq = method.awq;
   g.awq_alphas = AwqSearchOptions::DefaultAlphaGrid(flags.awq_grid);
   g.awq_max_rows = flags.awq_rows;
+  g.fold_only = flags.fold_only;
   g.encoding = flags.exact_rounding ? RowEncoding::kExactScale : RowEncoding::kReference;
   g.threads = flags.threads;
   g.bos = calibration.bos;

@@ -25,6 +25,7 @@ struct CalibratedFlags {
   int threads = 1;
   int awq_grid = 20;       // α steps in [0, 1]
   int64_t awq_rows = 256;  // rows per matrix in the α search (0: all)
+  bool fold_only = false;  // --awq-fold-only: AWQ scales folded, linears left in F32
 };
 
 // The calibration text as tokens, cut into chunks: errors (empty or too short a text, naming the

@@ -49,6 +49,7 @@ struct QuantizeFlags {
   int awq_grid = 20;
   int64_t awq_rows = 256;
   bool explain = false, dry_run = false, pure = false, act_order = false;
+  bool awq_fold_only = false;  // write the AWQ-scaled model in F32 (a start for QAT)
   std::string target_size, sensitivity_tsv, budget_types;  // size budget (quant/budget_run.h)
   double target_bpw = 0.0;
   int64_t budget_rows = 512;
@@ -180,7 +181,8 @@ CalibratedFlags CalibratedFlagsOf(const QuantizeFlags& flags) {
           .exact_rounding = flags.rounding == "exact",
           .threads = flags.threads,
           .awq_grid = flags.awq_grid,
-          .awq_rows = flags.awq_rows};
+          .awq_rows = flags.awq_rows,
+          .fold_only = flags.awq_fold_only};
 }
 
 Status RunQuantize(const QuantizeFlags& flags) {
@@ -203,6 +205,9 @@ Status RunQuantize(const QuantizeFlags& flags) {
         "--method {} needs calibration text: --calibration FILE (any UTF-8 text, at least --ctx "
         "{} tokens)",
         method->name, flags.n_ctx);
+  }
+  if (flags.awq_fold_only && method->name != std::string_view("awq")) {
+    return Status::Errorf("--awq-fold-only needs --method awq (the method is {})", method->name);
   }
   if (!method->needs_calibration && !flags.calibration_path.empty()) {
     return Status::Errorf(
@@ -335,6 +340,17 @@ Status RunQuantize(const QuantizeFlags& flags) {
     SHRINK_RETURN_IF_ERROR(
         RunCalibratedMethod(*method, CalibratedFlagsOf(flags), *calibration, plan, *model));
   }
+  uint64_t written_bytes = file_bytes;
+  if (flags.awq_fold_only) {
+    // The searched scales are folded into the float views; the file keeps every tensor in F32
+    // (the --type plan only chose the grid the search measured error on).
+    SHRINK_ASSIGN_OR_RETURN(const QuantMix* f32, FindMix("F32"));
+    plan = PlanQuantization(model->config, order, *f32, /*pure=*/true, /*with_imatrix=*/false);
+    metadata = QuantizedMetadata(source_metadata, *f32);
+    SHRINK_RETURN_IF_ERROR(CheckEncodable(plan));
+    SHRINK_ASSIGN_OR_RETURN(written_bytes, QuantizedFileSize(metadata, plan));
+    fmt::print(stderr, "quantize: --awq-fold-only: the AWQ-scaled model is written in F32\n");
+  }
   ProgressReporter progress("quantize", "tensors", static_cast<int64_t>(plan.tensors.size()));
   QuantizeOptions q;
   q.threads = flags.threads;
@@ -344,7 +360,7 @@ Status RunQuantize(const QuantizeFlags& flags) {
   SHRINK_RETURN_IF_ERROR(WriteQuantizedGguf(flags.out_path, metadata, plan, q));
   progress.Finish();
   fmt::print(stderr, "quantize: wrote {} ({} bytes) in {:.2f} s with {} threads\n", flags.out_path,
-             file_bytes, SecondsSince(t1), flags.threads);
+             written_bytes, SecondsSince(t1), flags.threads);
   return Status::Ok();
 }
 
@@ -423,6 +439,10 @@ void AddQuantizeCommand(CLI::App& app) {
                   "AWQ: rows per matrix (evenly strided) in the α search's loss; 0: all")
       ->capture_default_str()
       ->check(IntegerIn(0, 1 << 30));
+  cmd->add_flag("--awq-fold-only", flags->awq_fold_only,
+                "with --method awq: fold the scales searched for --type into the model and write "
+                "it in F32, unrounded (the same function; a start for quantization-aware "
+                "training into --type)");
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
   cmd->add_option("--threads", flags->threads, "threads for encoding (and GPTQ's passes)")

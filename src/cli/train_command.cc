@@ -72,25 +72,10 @@ Status RunTrain(TrainFlags flags) {
   // The output's plan, made before training: with --quantize the same plan decides what the
   // forward pass fake-quantizes, so the file holds exactly the grid the weights trained on.
   // With --imatrix the plan's matrices are encoded importance-weighted, in the fake-quantized
-  // forward and in the file alike (`importance` backs the plan's spans until the file is written).
-  SHRINK_ASSIGN_OR_RETURN(TrainedOutputPlan out,
-                          PlanTrainedOutput(trainable, *mix, imatrix.has_value()));
-  AttachedImportance importance;
-  SHRINK_ASSIGN_OR_RETURN(GgufMetadata source_metadata, TrainedSourceMetadata(*model));
-  if (imatrix) {
-    SHRINK_ASSIGN_OR_RETURN(importance, AttachImatrix(*imatrix, flags.imatrix_path, out.plan));
-    for (auto& kv : ImatrixMetadata(*imatrix, flags.imatrix_path)) {
-      source_metadata.push_back(std::move(kv));
-    }
-  }
-  int64_t fake_quantized = 0;
-  if (!flags.quantize.empty()) {
-    train::FakeQuantSpec spec = FakeQuantSpecFor(out.plan, trainable);
-    fake_quantized = std::count_if(spec.begin(), spec.end(), [](const train::FakeQuantTensor& t) {
-      return t.type != TensorType::kF32;
-    });
-    SHRINK_RETURN_IF_ERROR(trainable.SetFakeQuant(std::move(spec)));
-  }
+  // forward and in the file alike.
+  SHRINK_ASSIGN_OR_RETURN(const TrainingOutput output,
+                          PlanTrainingOutput(*model, trainable, *mix, !flags.quantize.empty(),
+                                             imatrix ? &*imatrix : nullptr, flags.imatrix_path));
   train::Trainer trainer(trainable, o);
   // What a resumed run must share: the optimizer's flags and what the forward pass trains against.
   std::vector<train::Hyperparameter> hyperparameters = TrainHyperparameters(o, flags.seed);
@@ -117,8 +102,8 @@ Status RunTrain(TrainFlags flags) {
     fmt::print(stderr,
                "train: quantization-aware: {} of {} tensors fake-quantized as the {} plan writes "
                "them{} (one more copy of the weights; straight-through gradients to F32 masters)\n",
-               fake_quantized, trainable.tensors().size(), flags.quantize,
-               imatrix ? fmt::format(", {} importance-weighted", importance.used) : "");
+               output.fake_quantized, trainable.tensors().size(), flags.quantize,
+               imatrix ? fmt::format(", {} importance-weighted", output.importance.used) : "");
   }
 
   std::vector<int32_t> inputs(static_cast<size_t>(o.batch * o.seq)), targets(inputs.size());
@@ -129,8 +114,7 @@ Status RunTrain(TrainFlags flags) {
     SHRINK_RETURN_IF_ERROR(loop.AfterStep(trainable, trainer, batches));
   }
   const auto t2 = std::chrono::steady_clock::now();
-  SHRINK_RETURN_IF_ERROR(
-      shrink::WriteTrainedGguf(flags.out_path, source_metadata, *mix, out.plan, flags.threads));
+  SHRINK_RETURN_IF_ERROR(WriteTrainingOutput(flags.out_path, *mix, output, flags.threads));
   fmt::print(stderr, "train: wrote {} ({}) in {:.2f} s\n", flags.out_path, flags.type,
              SecondsSince(t2));
   return Status::Ok();

@@ -20,12 +20,28 @@ Result<std::string> TrainedOutputType(const std::string& type, const std::string
   return quantize;
 }
 
-Status WriteTrainedGguf(const std::string& out_path, const std::string& type, int threads,
-                        const Model& source, const train::TrainableModel& model) {
-  SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(type));
-  SHRINK_ASSIGN_OR_RETURN(const GgufMetadata source_metadata, TrainedSourceMetadata(source));
-  SHRINK_ASSIGN_OR_RETURN(const TrainedOutputPlan out, PlanTrainedOutput(model, *mix));
-  return shrink::WriteTrainedGguf(out_path, source_metadata, *mix, out.plan, threads);
+Result<TrainingOutput> PlanTrainingOutput(const Model& source, train::TrainableModel& model,
+                                          const QuantMix& mix, bool quantize,
+                                          const ImatrixData* imatrix,
+                                          const std::string& imatrix_path) {
+  TrainingOutput o;
+  SHRINK_ASSIGN_OR_RETURN(o.out, PlanTrainedOutput(model, mix, imatrix != nullptr));
+  SHRINK_ASSIGN_OR_RETURN(o.metadata, TrainedSourceMetadata(source));
+  if (imatrix != nullptr) {
+    SHRINK_ASSIGN_OR_RETURN(o.importance, AttachImatrix(*imatrix, imatrix_path, o.out.plan));
+    for (auto& kv : ImatrixMetadata(*imatrix, imatrix_path)) o.metadata.push_back(std::move(kv));
+  }
+  if (quantize) {
+    train::FakeQuantSpec spec = FakeQuantSpecFor(o.out.plan, model);
+    for (const train::FakeQuantTensor& t : spec) o.fake_quantized += t.type != TensorType::kF32;
+    SHRINK_RETURN_IF_ERROR(model.SetFakeQuant(std::move(spec)));
+  }
+  return o;
+}
+
+Status WriteTrainingOutput(const std::string& out_path, const QuantMix& mix,
+                           const TrainingOutput& output, int threads) {
+  return shrink::WriteTrainedGguf(out_path, output.metadata, mix, output.out.plan, threads);
 }
 
 }  // namespace shrink::cli

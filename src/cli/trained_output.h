@@ -4,11 +4,16 @@
 // plan a quantization-aware run trains against), atomically.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "base/status.h"
+#include "io/imatrix_file.h"
 #include "model/config_metadata.h"
 #include "model/model.h"
+#include "pipeline/quantized_training.h"
+#include "quant/importance.h"
+#include "quant/mix.h"
 #include "train/trainable_model.h"
 
 namespace shrink::cli {
@@ -22,9 +27,28 @@ Result<GgufMetadata> TrainedSourceMetadata(const Model& source);
 // onto another grid. Error: --type names another type than --quantize.
 Result<std::string> TrainedOutputType(const std::string& type, const std::string& quantize);
 
-// `type`: a quantize type or mix name (quant/mix.h), planned without an importance matrix. Errors
-// name the type or the output file.
-Status WriteTrainedGguf(const std::string& out_path, const std::string& type, int threads,
-                        const Model& source, const train::TrainableModel& model);
+// A training run's output, planned before training (`shrink train` and `shrink distill`): the
+// plan the file is written through, and with quantization-aware training the fake quantization
+// set on the model from that same plan, so the file holds exactly the grid the weights trained
+// against. With an imatrix, the plan's matrices (and so the fake-quantized forward) are encoded
+// importance-weighted.
+struct TrainingOutput {
+  TrainedOutputPlan out;
+  AttachedImportance importance;  // backs out.plan's importance spans; keep with `out`
+  GgufMetadata metadata;          // the source's keys, and the imatrix's when one is given
+  int64_t fake_quantized = 0;     // tensors the forward pass reads through a grid
+};
+
+// Plans `model`'s output under `mix` (with `imatrix`, read from `imatrix_path`, when not null)
+// and, when `quantize`, sets the plan's fake quantization on `model`. Errors: an imatrix that does
+// not match the model (AttachImatrix), a type without an encoder.
+Result<TrainingOutput> PlanTrainingOutput(const Model& source, train::TrainableModel& model,
+                                          const QuantMix& mix, bool quantize,
+                                          const ImatrixData* imatrix,
+                                          const std::string& imatrix_path);
+
+// Writes the trained masters through the plan made by PlanTrainingOutput, atomically.
+Status WriteTrainingOutput(const std::string& out_path, const QuantMix& mix,
+                           const TrainingOutput& output, int threads);
 
 }  // namespace shrink::cli

@@ -85,6 +85,18 @@ Result<std::vector<int>> KeptLayers(int n_layers, std::span<const int> dropped) 
   return kept;
 }
 
+std::vector<int> EvenlySpacedLayers(int n_layers, int n) {
+  SHRINK_CHECK(1 <= n && n <= n_layers);
+  if (n == 1) return {0};
+  std::vector<int> out(n);
+  // Integer rounding of i·(L−1)/(n−1): strictly increasing because the stride is >= 1.
+  for (int i = 0; i < n; ++i) {
+    out[i] = static_cast<int>((2 * static_cast<int64_t>(i) * (n_layers - 1) + (n - 1)) /
+                              (2 * static_cast<int64_t>(n - 1)));
+  }
+  return out;
+}
+
 Config DepthPrunedConfig(const Config& config, std::span<const int> kept) {
   Config out = config;
   out.layers.clear();
@@ -127,6 +139,43 @@ Result<GgufMetadata> DepthPrunedMetadata(const GgufMetadata& source, const Confi
     }
   }
   if (any_sliding && !wrote_sliding) out.emplace_back(sliding_key, GgufValue::Array(sliding));
+  return out;
+}
+
+Result<std::unique_ptr<Model>> DepthPrunedModel(const Model& model, std::span<const int> kept) {
+  const Weights& src = model.weights;
+  for (const LayerWeights& layer : src.layers) {
+    for (const LowRankPair& pair : layer.low_rank) {
+      if (pair.listed()) {
+        return Status::Errorf("{}: a low-rank factor pair; only whole linears can be selected",
+                              pair.a.name);
+      }
+    }
+  }
+  auto out = std::make_unique<Model>();
+  out->config = DepthPrunedConfig(model.config, kept);
+  GgufMetadata source_metadata = model.metadata;
+  if (source_metadata.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(source_metadata, ConfigGgufMetadata(model.config));
+  }
+  SHRINK_ASSIGN_OR_RETURN(out->metadata, DepthPrunedMetadata(source_metadata, model.config, kept));
+  out->chat_template = model.chat_template;
+  // The source's views with the kept layers in order, then walked in step with the output's
+  // skeleton (which has the new names): every view takes its source's type and data.
+  Weights selected;
+  selected.token_embd = src.token_embd;
+  for (int l : kept) selected.layers.push_back(src.layers[l]);
+  selected.output_norm = src.output_norm;
+  selected.output = src.output;
+  out->weights = Weights::Skeleton(out->config);
+  Weights::ForEachTensorTogether(
+      [](TensorView& dst, const TensorView& from) {
+        SHRINK_CHECK(dst.shape == from.shape);
+        dst.type = from.type;
+        dst.data = from.data;
+      },
+      out->weights, selected);
+  out->weights.storage = src.storage;
   return out;
 }
 

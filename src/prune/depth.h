@@ -18,6 +18,7 @@
 // (calib/residual_similarity.h).
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@
 #include "base/status.h"
 #include "model/config.h"
 #include "model/config_metadata.h"
+#include "model/model.h"
 #include "model/weights.h"
 
 namespace shrink {
@@ -42,6 +44,12 @@ std::vector<int> LeastInfluentialLayers(std::span<const double> influence, int n
 // ("dropping 30 of 30 layers leaves none; keep at least one").
 Result<std::vector<int>> KeptLayers(int n_layers, std::span<const int> dropped);
 
+// `n` of `n_layers` layers spread evenly from the first to the last (both kept when n >= 2):
+// layer round(i·(n_layers − 1)/(n − 1)) for i < n; {0} for n = 1. Ascending, no duplicates.
+// How a shallower student is cut from a teacher without calibration (prune/student_config.h).
+// REQUIRES: 1 <= n <= n_layers.
+std::vector<int> EvenlySpacedLayers(int n_layers, int n);
+
 // The config of the model that keeps `kept` (ascending indexes into config.layers).
 Config DepthPrunedConfig(const Config& config, std::span<const int> kept);
 
@@ -49,6 +57,13 @@ Config DepthPrunedConfig(const Config& config, std::span<const int> kept);
 // Errors: a per-layer array whose element type cannot be subset (nested arrays).
 Result<GgufMetadata> DepthPrunedMetadata(const GgufMetadata& source, const Config& config,
                                          std::span<const int> kept);
+
+// The model that keeps `kept` (ascending): DepthPrunedConfig, the kept layers' views renumbered
+// (their data still the source's: the source's storage is shared, so the result may outlive
+// `model`), DepthPrunedMetadata of the source's metadata (of its config's keys when it has none),
+// the chat template; no tokenizer. Errors: DepthPrunedMetadata's; a source with low-rank factor
+// pairs (only whole linears are carried over).
+Result<std::unique_ptr<Model>> DepthPrunedModel(const Model& model, std::span<const int> kept);
 
 // Copies of the views in `order` that belong to kept layers or to no layer, in the same order,
 // layer tensors renamed to their new index (name and `layer`); data spans unchanged. When

@@ -221,6 +221,39 @@ WidthPlan UniformWidthPlan(const Config& config, const WidthScores& scores,
   return p;
 }
 
+Result<WidthScores> WeightWidthScores(const Model& model) {
+  const Config& c = model.config;
+  const Weights& w = model.weights;
+  WidthScores s;
+  s.hidden.assign(c.d_model, 0.0);
+  std::vector<float> g(c.d_model);
+  auto add_norm = [&](const TensorView& v) {
+    if (!v.listed()) return;
+    Traits(v.type).decode(v.data.data(), g.data(), c.d_model);
+    for (int i = 0; i < c.d_model; ++i) s.hidden[i] += std::fabs(g[i]);
+  };
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& lw = w.layers[l];
+    if (!lw.ffn_down.present() || !lw.attn_output.present()) {
+      return Status::Errorf("layer {}: ffn_down or attn_output is not a whole stored matrix", l);
+    }
+    SHRINK_ASSIGN_OR_RETURN(std::vector<double> down, ColumnNorms(lw.ffn_down));
+    s.ffn_channel.push_back(std::move(down));
+    SHRINK_ASSIGN_OR_RETURN(std::vector<double> o, ColumnNorms(lw.attn_output));
+    std::vector<double> head(c.layers[l].n_heads, 0.0);
+    for (size_t i = 0; i < o.size(); ++i) head[i / c.head_dim] += o[i] * o[i];
+    for (double& h : head) h = std::sqrt(h);
+    s.head.push_back(std::move(head));
+    s.attn_column.push_back(std::move(o));
+    for (const TensorView* v :
+         {&lw.attn_norm, &lw.attn_post_norm, &lw.ffn_norm, &lw.ffn_post_norm}) {
+      add_norm(*v);
+    }
+  }
+  add_norm(w.output_norm);
+  return s;
+}
+
 int64_t ParamCount(const Config& config) {
   int64_t n = 0;
   Weights::Skeleton(config).ForEachTensor([&](const TensorView& t) { n += t.element_count(); });

@@ -71,6 +71,15 @@ Status CheckWidthMultiple(std::string_view flag, int64_t width, int64_t multiple
 Result<UniformWidths> ResolveUniformWidths(const Config& config, UniformWidths widths,
                                            int64_t multiple, std::string_view type_name);
 
+// Width scores from the weights alone, for selecting units without calibration text (a student
+// cut from its teacher, prune/student_config.h). What each unit writes into the residual stream:
+//   ffn_channel[l][j] = ‖ffn_down[:, j]‖₂, attn_column[l][i] = ‖attn_output[:, i]‖₂,
+//   head[l][h] = the Frobenius norm of attn_output's columns of head h;
+// and hidden[i] = Σ over every RMSNorm vector of |g_i| (what the norms multiply dimension i by
+// before the linears read it: Minitron's sum of norm outputs, with the activations taken uniform).
+// residual_norm is left empty. Errors: a tensor type without a decoder.
+Result<WidthScores> WeightWidthScores(const Model& model);
+
 // The top-scoring units of each layer at the resolved widths (ties: the lower index).
 // REQUIRES: widths from ResolveUniformWidths; scores sized by `config`.
 WidthPlan UniformWidthPlan(const Config& config, const WidthScores& scores,

@@ -105,6 +105,9 @@ Result<GptqModelReport> GptqQuantizeModel(Model& model, const QuantPlan& plan,
                                           std::span<const TokenId> tokens,
                                           const CalibrationPlan& cplan,
                                           const GptqModelOptions& options) {
+  if (options.fold_only && (!options.awq || options.use_gptq)) {
+    return Status::Error("folding AWQ scales only (F32 output) needs --method awq, without GPTQ");
+  }
   const Config& c = model.config;
   // Which views the driver quantizes, and into which type.
   PlannedViews planned;
@@ -180,6 +183,7 @@ Result<GptqModelReport> GptqQuantizeModel(Model& model, const QuantPlan& plan,
   // rewrites each view in place. GPTQ from the stage's Hessian, or the type's encoder.
   const RewriteLinear quantize =
       [&](const TensorView& view, const GramEntry& gram) -> Result<std::optional<RewrittenTensor>> {
+    if (options.fold_only) return std::optional<RewrittenTensor>();  // AWQ-scaled, still F32
     const TensorPlan& t = *plan_of(view.layer, view.role);
     const std::span<const float> importance = importance_of(view, t);
     std::vector<uint8_t> rows;

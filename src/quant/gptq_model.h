@@ -46,6 +46,11 @@ struct GptqModelOptions {
   GptqOptions gptq;
   bool use_gptq = true;  // false: round by the type's encoder (with `encoding`)
   bool awq = false;      // search and fold AWQ scales before rounding each half layer
+  // With awq and !use_gptq: fold the scales but leave every linear in F32 (no rounding), so the
+  // model's views hold the AWQ-scaled float model: the same function as the source, scaled so
+  // that the plan's types round it better (a start for quantization-aware training). Later
+  // layers' scales are then searched on inputs from unrounded earlier layers.
+  bool fold_only = false;
   std::vector<double> awq_alphas = AwqSearchOptions::DefaultAlphaGrid();
   int64_t awq_max_rows = 0;  // rows per matrix in the α search (AwqSearchOptions::max_rows)
   RowEncoding encoding = RowEncoding::kReference;  // the encoder's rounding when !use_gptq

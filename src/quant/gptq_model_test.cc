@@ -1,11 +1,13 @@
 // The layer-by-layer calibrated driver (quant/gptq_model.h) in its AWQ modes on a tiny random
 // model: with α = 0 as the only candidate AWQ must be exactly plain round-to-nearest (the driver's
 // encoder is the writer's), and where a few input channels carry outliers the searched and folded
-// scales must lower both the search loss and the quantized model's logit error.
+// scales must lower both the search loss and the quantized model's logit error; folding only
+// (fold_only) must leave the float model's function unchanged.
 #include "quant/gptq_model.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <random>
@@ -51,10 +53,11 @@ double SquaredError(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 Result<GptqModelReport> RunAwq(Model& model, std::span<const TokenId> tokens,
-                               std::vector<double> alphas) {
+                               std::vector<double> alphas, bool fold_only = false) {
   const QuantPlan plan = PlanQ4_0(model);
   GptqModelOptions options;
   options.use_gptq = false;
+  options.fold_only = fold_only;
   options.awq = true;
   options.awq_alphas = std::move(alphas);
   options.threads = 2;
@@ -95,23 +98,69 @@ TEST(GptqModelAwqTest, AlphaZeroOnlyIsPlainRoundToNearest) {
   }
 }
 
+// A few channels of every norm 8x larger: inputs with outlier channels, the case AWQ's scaling
+// is for (a finer grid for the columns that carry most of the output).
+std::unique_ptr<Model> OutlierModel(const Config& c) {
+  std::unique_ptr<Model> m = RandomF32Model(c, 11, 0.0f);
+  for (LayerWeights& layer : m->weights.layers) {
+    for (TensorView* norm : {&layer.attn_norm, &layer.ffn_norm}) {
+      auto buffer = std::make_shared<std::vector<float>>(norm->element_count(), 1.0f);
+      for (int k = 0; k < 4; ++k) (*buffer)[k * 13] = 8.0f;
+      norm->data = {reinterpret_cast<const uint8_t*>(buffer->data()),
+                    buffer->size() * sizeof(float)};
+      m->weights.storage.push_back(buffer);
+    }
+  }
+  return m;
+}
+
+TEST(GptqModelAwqTest, FoldOnlyScalesTheFloatModelWithoutChangingItsFunction) {
+  const Config c = TinyTestConfig(2);
+  const std::vector<TokenId> tokens = RandomTokens(c, 5);
+  std::unique_ptr<Model> float_model = OutlierModel(c);
+  const std::vector<float> reference = Logits(*float_model, tokens);
+  std::unique_ptr<Model> folded = OutlierModel(c);
+  Result<GptqModelReport> report =
+      RunAwq(*folded, tokens, AwqSearchOptions::DefaultAlphaGrid(), /*fold_only=*/true);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_GT(report->awq_scaled, 0);
+  EXPECT_EQ(report->tensors, 0);  // nothing rounded
+  bool norm_changed = false;
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& a = folded->weights.layers[l];
+    const LayerWeights& b = float_model->weights.layers[l];
+    for (const TensorView* v : {&a.attn_q, &a.attn_v, &a.attn_output, &a.ffn_up, &a.ffn_down}) {
+      EXPECT_EQ(v->type, TensorType::kF32) << v->name;
+    }
+    for (int i = 0; i < c.d_model; ++i) {
+      norm_changed |= a.attn_norm.f32()[i] != b.attn_norm.f32()[i];
+      norm_changed |= a.ffn_norm.f32()[i] != b.ffn_norm.f32()[i];
+    }
+  }
+  EXPECT_TRUE(norm_changed);
+  // W·diag(s) read through x·diag(1/s) is the same function: the only differences are the F32
+  // roundings of the scaled products (relative 2⁻²⁴ each, a few per path through two layers),
+  // far below 1e-4 of the logits' scale.
+  const std::vector<float> logits = Logits(*folded, tokens);
+  float scale = 0;
+  for (float v : reference) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < logits.size(); ++i) ASSERT_NEAR(logits[i], reference[i], 1e-4f * scale);
+}
+
+TEST(GptqModelAwqTest, FoldOnlyNeedsAwqWithoutGptq) {
+  const Config c = TinyTestConfig(1);
+  std::unique_ptr<Model> model = RandomF32Model(c, 3);
+  GptqModelOptions options;
+  options.fold_only = true;  // use_gptq defaults to true, awq to false
+  const Result<GptqModelReport> r = GptqQuantizeModel(*model, PlanQ4_0(*model), RandomTokens(c, 1),
+                                                      {.n_ctx = kCtx, .n_chunk = kChunks}, options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().ToString().find("needs --method awq"), std::string::npos);
+}
+
 TEST(GptqModelAwqTest, OutlierChannelsGetScaledAndTheQuantizedModelErrsLess) {
   const Config c = TinyTestConfig(2);
-  // A few channels of every norm 8x larger: inputs with outlier channels, the case AWQ's scaling
-  // is for (a finer grid for the columns that carry most of the output).
-  auto make = [&] {
-    std::unique_ptr<Model> m = RandomF32Model(c, 11, 0.0f);
-    for (LayerWeights& layer : m->weights.layers) {
-      for (TensorView* norm : {&layer.attn_norm, &layer.ffn_norm}) {
-        auto buffer = std::make_shared<std::vector<float>>(norm->element_count(), 1.0f);
-        for (int k = 0; k < 4; ++k) (*buffer)[k * 13] = 8.0f;
-        norm->data = {reinterpret_cast<const uint8_t*>(buffer->data()),
-                      buffer->size() * sizeof(float)};
-        m->weights.storage.push_back(buffer);
-      }
-    }
-    return m;
-  };
+  auto make = [&] { return OutlierModel(c); };
   const std::vector<TokenId> tokens = RandomTokens(c, 5);
   std::unique_ptr<Model> float_model = make();
   const std::vector<float> reference = Logits(*float_model, tokens);

@@ -7,7 +7,10 @@
 #   - --quantize Q4_0 (quantization-aware distillation) writes attn_q/attn_output as Q4_0 (ffn_down's
 #     172-wide rows fall back); --type naming another type is refused;
 #   - Ctrl-C (SIGINT) during `shrink train --checkpoint` writes the checkpoint, says how to resume,
-#     exits 1 and writes no output.
+#     exits 1 and writes no output;
+#   - --student-config: a student cut from the teacher (3 of 5 layers, width 32, 4 heads, FFN 96)
+#     trains and is written with that shape (gguf-py reads it back); both or neither of --student
+#     and --student-config, and a shape the teacher cannot give, are one-line errors with no output.
 # Usage: distill_test.sh SHRINK_BINARY SHARED_DIR
 set -u
 shrink=$(realpath "$1")
@@ -71,4 +74,35 @@ PY
 "$shrink" distill "${run[@]}" "${data[@]}" --quantize Q4_0 --type Q8_0 --out "$work/r.gguf" \
   2>"$work/err" && fail "--type Q8_0 with --quantize Q4_0 accepted"
 grep -q "the output type is the trained one" "$work/err" || fail "$(cat "$work/err")"
+cfg=(--teacher "$work/s.gguf" --tokens 256 --seq 64 --batch 2 --threads 2 "${data[@]}")
+"$shrink" distill "${cfg[@]}" --student-config layers=3,width=32,heads=4,ffn=96 \
+  --out "$work/small.gguf" 2>"$work/small.log" || fail "--student-config failed: $(tail -1 "$work/small.log")"
+grep -q "student --student-config layers=3,width=32,heads=4,ffn=96 (llama: 3 layers, d_model 32" \
+  "$work/small.log" || fail "no student line: $(grep student "$work/small.log")"
+python3 - "$work/small.gguf" <<'PY' || fail "the student's shape in the GGUF is wrong"
+import sys
+from gguf import GGUFReader
+r = GGUFReader(sys.argv[1])
+def value(key):
+    f = r.fields[key]
+    return int(f.parts[f.data[0]][0])
+shape = {t.name: [int(x) for x in t.shape] for t in r.tensors}
+ok = (value("llama.block_count") == 3 and value("llama.embedding_length") == 32
+      and value("llama.feed_forward_length") == 96 and value("llama.attention.head_count") == 4
+      and shape["blk.2.ffn_gate.weight"] == [32, 96] and "blk.3.ffn_gate.weight" not in shape)
+sys.exit(0 if ok else 1)
+PY
+"$shrink" distill "${cfg[@]}" --student "$work/s.gguf" --student-config layers=3 --out "$work/y.gguf" \
+  2>"$work/err" && fail "--student with --student-config accepted"
+grep -q "one of the two" "$work/err" || fail "$(cat "$work/err")"
+"$shrink" distill "${cfg[@]}" --out "$work/y.gguf" 2>"$work/err" && fail "no student accepted"
+grep -q "one of the two" "$work/err" || fail "$(cat "$work/err")"
+"$shrink" distill "${cfg[@]}" --student-config layers=9 --out "$work/y.gguf" 2>"$work/err" \
+  && fail "layers=9 accepted"
+[ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "layers=9: the teacher has 5 layers" "$work/err" \
+  || fail "layers=9: $(cat "$work/err")"
+"$shrink" distill "${cfg[@]}" --student-config layers=3,depth=2 --out "$work/y.gguf" 2>"$work/err" \
+  && fail "an unknown key accepted"
+grep -q "unknown key 'depth'" "$work/err" || fail "$(cat "$work/err")"
+[ ! -e "$work/y.gguf" ] || fail "a refused run left an output"
 echo "distill_test: all checks passed"
