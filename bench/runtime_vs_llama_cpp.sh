@@ -14,8 +14,16 @@
 # its AMX repack kernels on VMs that do not enable AMX tiles) it is rerun with --repack 0, and the table
 # says so.
 #
+# --load N starts N busy-loop CPU burners (one shell each, at the script's priority) before the
+# first run and kills them on exit, so both tools run beside the same competing load for the whole
+# run (issue 8: "with a 2-thread CPU load running beside both, shrink's generation keeps its
+# lead"). The summary says so.
+#
+# --kv-type f16 runs shrink with an F16 KV cache (llama-bench's default cache is F16 too).
+#
 # Usage: bench/runtime_vs_llama_cpp.sh [--models "smollm2 gemma3-270m PATH..."] [-p 512] [-n 128]
-#                                      [-t 1,2] [-r 3] [--rounds 2] [--summary-only]
+#                                      [-t 1,2] [-r 3] [--rounds 2] [--load N] [--kv-type f16]
+#                                      [--summary-only]
 # --summary-only prints the tables again from the logs of an earlier run in WORK (same arguments).
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder, for the logs)
 set -euo pipefail
@@ -28,6 +36,8 @@ threads="1,2"
 reps=3
 rounds=2
 summary_only=0
+load=0
+kv_type=f32
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --models) models="$2"; shift 2 ;;
@@ -36,8 +46,10 @@ while [[ $# -gt 0 ]]; do
     -t) threads="$2"; shift 2 ;;
     -r) reps="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --load) load="$2"; shift 2 ;;
+    --kv-type) kv_type="$2"; shift 2 ;;
     --summary-only) summary_only=1; shift ;;
-    *) echo "usage: $0 [--models \"M...\"] [-p P] [-n N] [-t T,T] [-r R] [--rounds K]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--models \"M...\"] [-p P] [-n N] [-t T,T] [-r R] [--rounds K] [--load N] [--kv-type f16]" >&2; exit 2 ;;
   esac
 done
 
@@ -50,6 +62,18 @@ work="${WORK:-$(mktemp -d)}"
 mkdir -p "$work"
 echo "CPU: $(cpu_model); $(nproc) cores; $(date -u '+%F %H:%M UTC'); work $work" >&2
 echo "shrink: $("$shrink" --version)" >&2
+
+# The competing load: N busy loops, killed (by their process ids) however this script ends.
+burners=()
+stop_burners() { [[ ${#burners[@]} -gt 0 ]] && kill "${burners[@]}" 2>/dev/null; burners=(); }
+trap stop_burners EXIT
+if [[ $load -gt 0 && $summary_only == 0 ]]; then
+  for _ in $(seq 1 "$load"); do
+    bash -c 'while :; do :; done' &
+    burners+=($!)
+  done
+  echo "competing load: $load busy-loop processes (pids ${burners[*]})" >&2
+fi
 
 # rate FILE TEST: the mean t/s of the row whose test column is TEST in a llama-bench-style table.
 rate() { awk -F'|' -v t="$2" '/^\|/ { gsub(/ /, "", $(NF-2)); if ($(NF-2) == t) { split($(NF-1), a, "±"); gsub(/ /, "", a[1]); print a[1] } }' "$1" | tail -1; }
@@ -87,7 +111,7 @@ for model_arg in $models; do
             "${llama_flags[@]}" > "$out" 2>&1 || { echo "llama-bench failed (see $out)" >&2; exit 1; }
         else
           /usr/bin/time -v "$shrink" bench -m "$model" -t "$t" -p "$prompt" -n "$gen" -r "$reps" \
-            > "$out" 2>&1 || { echo "shrink bench failed (see $out)" >&2; exit 1; }
+            --kv-type "$kv_type" > "$out" 2>&1 || { echo "shrink bench failed (see $out)" >&2; exit 1; }
         fi
         grep '^|' "$out" | tail -n +3 >&2
       done
@@ -103,6 +127,8 @@ for model_arg in $models; do
     echo "### $name"
     echo
     [[ ${#llama_flags[@]} -gt 0 ]] && echo "llama-bench ran with --repack 0: its defaults crash on this machine." && echo
+    [[ $load -gt 0 ]] && echo "Both tools ran beside a competing load of $load busy-loop processes (--load $load)." && echo
+    [[ $kv_type != f32 ]] && echo "shrink ran with --kv-type $kv_type." && echo
     echo "| threads | test | llama.cpp t/s | shrink t/s | shrink / llama.cpp | llama.cpp peak RSS | shrink peak RSS | shrink tg: share of read bandwidth |"
     echo "|---:|---|---:|---:|---:|---:|---:|---:|"
   } >> "$summary"

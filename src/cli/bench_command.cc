@@ -40,6 +40,7 @@ struct BenchFlags {
   std::vector<int> threads;  // empty: all cores
   int repetitions = 5;
   std::string tokenizer_path;
+  std::string kv_type = "f32";
 };
 
 // "llama 135M Q4_1": architecture, parameters (K, M or B), the file type's name (general.file_type as
@@ -84,12 +85,12 @@ Stats MeanStddev(const std::vector<double>& v) {
 
 class Bench {
  public:
-  Bench(const PreparedModel& prepared, int64_t vocab, TokenId bos)
-      : prepared_(prepared), vocab_(vocab), bos_(bos), rng_(1234) {}
+  Bench(const PreparedModel& prepared, int64_t vocab, TokenId bos, TensorType kv_type)
+      : prepared_(prepared), vocab_(vocab), bos_(bos), kv_type_(kv_type), rng_(1234) {}
 
   // Seconds to evaluate `n` tokens in one batch from an empty cache.
   Result<double> Prompt(int n) {
-    InferenceSession session(prepared_, n);
+    InferenceSession session(prepared_, n, kv_type_);
     std::vector<TokenId> tokens(n);
     for (TokenId& t : tokens) t = RandomToken();
     if (bos_ >= 0) tokens[0] = bos_;
@@ -101,7 +102,7 @@ class Bench {
 
   // Seconds to evaluate `n` single random tokens from an empty cache.
   Result<double> Generate(int n) {
-    InferenceSession session(prepared_, n);
+    InferenceSession session(prepared_, n, kv_type_);
     std::vector<float> logits(vocab_);
     TokenId token = bos_ >= 0 ? bos_ : RandomToken();
     const auto t0 = std::chrono::steady_clock::now();
@@ -119,6 +120,7 @@ class Bench {
   const PreparedModel& prepared_;
   int64_t vocab_;
   TokenId bos_;
+  TensorType kv_type_;
   std::mt19937_64 rng_;
 };
 
@@ -141,7 +143,7 @@ Status RunBench(const BenchFlags& f) {
   }
   const PreparedModel prepared(*model);
   const TokenId bos = model->tokenizer->adds_bos() ? model->tokenizer->bos() : -1;
-  Bench bench(prepared, c.vocab_size, bos);
+  Bench bench(prepared, c.vocab_size, bos, KvTypeFromFlag(f.kv_type));
   std::vector<int> threads = f.threads;
   if (threads.empty())
     threads = {static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
@@ -213,6 +215,9 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_option("-r,--repetitions", flags->repetitions, "Timed runs per test")
       ->capture_default_str()
       ->check(IntegerIn(1, 1000));
+  cmd->add_option("--kv-type", flags->kv_type, kKvTypeHelp)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "Tokenizer file for llama2.c checkpoints (tok512.bin)");
   cmd->callback([flags] { FinishCommand(RunBench(*flags)); });

@@ -41,15 +41,16 @@ struct GenerateFlags {
   std::string tokenizer_path;
   int threads = 0;  // 0 = all cores
   bool allow_long_context = false;
+  std::string kv_type = "f32";
 };
 
 // Before any work: the positions against the trained context (unless allowed), the session's
 // memory against this machine's, and against the session's int32 positions.
 Status CheckSessionResources(std::string_view what, int64_t positions, int64_t prompt_tokens,
-                             const Config& c, bool allow_long_context) {
+                             const Config& c, bool allow_long_context, TensorType kv_type) {
   SHRINK_RETURN_IF_ERROR(
       CheckTrainedContext(what, positions, c.context_length, allow_long_context));
-  const SessionMemory m = InferenceSession::EstimateMemory(c, positions, prompt_tokens);
+  const SessionMemory m = InferenceSession::EstimateMemory(c, positions, prompt_tokens, kv_type);
   const Allocation allocations[] = {
       {fmt::format("KV cache ({} layers × {} positions)", c.n_layers, positions), m.kv_cache},
       {"attention probabilities", m.attention_probs},
@@ -89,9 +90,11 @@ Status RunGenerate(const GenerateFlags& f) {
   const int64_t needed = static_cast<int64_t>(tokens.size()) + f.n_predict;
   SHRINK_RETURN_IF_ERROR(CheckSessionResources(
       fmt::format("the prompt ({} tokens) plus -n {}", tokens.size(), f.n_predict), needed,
-      static_cast<int64_t>(tokens.size()), model->config, f.allow_long_context));
+      static_cast<int64_t>(tokens.size()), model->config, f.allow_long_context,
+      KvTypeFromFlag(f.kv_type)));
   const PreparedModel prepared(*model);
-  InferenceSession session(prepared, static_cast<int32_t>(std::max<int64_t>(needed, 1)));
+  InferenceSession session(prepared, static_cast<int32_t>(std::max<int64_t>(needed, 1)),
+                           KvTypeFromFlag(f.kv_type));
   Sampler sampler({.temperature = f.temperature, .top_p = f.top_p, .seed = f.seed});
   std::vector<float> logits(model->config.vocab_size);
 
@@ -156,6 +159,9 @@ void AddGenerateCommand(CLI::App& app) {
                 "Wrap the prompt in the model's chat template and stop at end-of-turn tokens");
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "Tokenizer file for llama2.c checkpoints (tok512.bin)");
+  cmd->add_option("--kv-type", flags->kv_type, kKvTypeHelp)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_option("-t,--threads", flags->threads, "Threads (0 = all cores)")
       ->capture_default_str()
       ->check(IntegerIn(0, 1024));

@@ -34,6 +34,7 @@ struct PerplexityFlags {
   bool ctx_given = false;
   bool allow_long_context = false;
   bool integer_products = false;
+  std::string kv_type = "f32";
 };
 
 // Before any work: a chunk of n_ctx tokens against the trained context (unless allowed), and one
@@ -42,7 +43,8 @@ Status CheckChunkResources(std::string_view what, int32_t n_ctx, const Config& c
                            const PerplexityFlags& flags, bool rows) {
   SHRINK_RETURN_IF_ERROR(
       CheckTrainedContext(what, n_ctx, c.context_length, flags.allow_long_context));
-  const SessionMemory m = InferenceSession::EstimateMemory(c, n_ctx, n_ctx);
+  const SessionMemory m =
+      InferenceSession::EstimateMemory(c, n_ctx, n_ctx, KvTypeFromFlag(flags.kv_type));
   const double ctx = n_ctx, V = c.vocab_size;
   const Allocation allocations[] = {
       {fmt::format("attention probabilities ({} heads × {} × {} floats)", c.n_heads, n_ctx, n_ctx),
@@ -96,7 +98,7 @@ Status RunPerplexityMode(const PerplexityFlags& flags, const std::string& text, 
   }
 
   const PreparedModel prepared(model);
-  InferenceSession session(prepared, plan.n_ctx);
+  InferenceSession session(prepared, plan.n_ctx, KvTypeFromFlag(flags.kv_type));
   ProgressReporter progress("perplexity", "chunks", plan.n_chunk);
   NllAccumulator nll;
   const auto t1 = std::chrono::steady_clock::now();
@@ -148,7 +150,7 @@ Status RunKlDivergenceMode(const PerplexityFlags& flags, const std::string& text
              h.n_ctx, flags.base_path);
 
   const PreparedModel prepared(model);
-  InferenceSession session(prepared, h.n_ctx);
+  InferenceSession session(prepared, h.n_ctx, KvTypeFromFlag(flags.kv_type));
   ProgressReporter progress("kl-divergence", "chunks", n_chunk);
   KldAccumulator kld;
   const auto t1 = std::chrono::steady_clock::now();
@@ -230,6 +232,9 @@ void AddPerplexityCommand(CLI::App& app) {
   cmd->add_option("--threads", flags->threads, "threads for the model and the scoring")
       ->capture_default_str()
       ->check(IntegerIn(1, 1024));
+  cmd->add_option("--kv-type", flags->kv_type, kKvTypeHelp)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_flag("--allow-long-context", flags->allow_long_context,
                 "allow a context past the model's trained context");
   cmd->add_flag("--integer-products", flags->integer_products,

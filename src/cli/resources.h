@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "formats/types.h"
 
 namespace shrink::cli {
 
@@ -39,5 +40,13 @@ Status CheckFitsInMemory(std::string_view what, std::span<const Allocation> allo
 // The folder of an output file must exist: checked before any work, as a writer would only find
 // out at the end. Error: "out/x.gguf: the output folder 'out' does not exist".
 Status CheckOutputFolder(const std::string& out_path);
+
+// --kv-type (generate, perplexity, bench): the KV cache's element type. "f16" halves the cache
+// (model/transformer.h KvCache); anything else is F32 (the flag's validator allows f32 and f16).
+inline constexpr const char* kKvTypeHelp =
+    "KV cache element type: f32, or f16 (half the memory; keys and values rounded to F16)";
+inline TensorType KvTypeFromFlag(std::string_view name) {
+  return name == "f16" ? TensorType::kF16 : TensorType::kF32;
+}
 
 }  // namespace shrink::cli

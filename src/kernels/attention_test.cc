@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
+#include "formats/float_types.h"
 #include "hwy/tests/hwy_gtest.h"
+#include "kernels/half_convert.h"
 #include "kernels/reference.h"
 
 namespace shrink {
@@ -58,6 +61,40 @@ TEST_P(AttentionTest, FewTokensOverCacheMatchesReference) { Check(3, 40); }  // 
 TEST_P(AttentionTest, BatchOverCacheMatchesReference) { Check(5, 12); }
 TEST_P(AttentionTest, SlidingWindowMatchesReference) { Check(20, 7, /*window=*/6); }
 TEST_P(AttentionTest, LongSlidingWindowMatchesReference) { Check(90, 100, /*window=*/70); }
+
+// An F16 cache is converted exactly inside the products: the results are bit-identical to an F32
+// cache holding the same F16-rounded values (the prompt panels, the dot path of few tokens, and a
+// sliding window), so the cache's rounding is its only effect (docs/numerics.md, "F16 KV cache").
+TEST_P(AttentionTest, F16CacheEqualsF32CacheOfRoundedValues) {
+  for (const auto& [T, pos0, window] :
+       {std::tuple<int64_t, int64_t, int64_t>{70, 0, 0}, {1, 40, 0}, {3, 40, 0}, {20, 7, 6}}) {
+    AttentionParams p{.n_heads = 9,
+                      .n_kv_heads = 3,
+                      .head_dim = 64,
+                      .scale = 1.0f / 8.0f,
+                      .sliding_window = window};
+    const int64_t P = pos0 + T;
+    std::mt19937 rng(9);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> q(T * p.n_heads * p.head_dim), k(P * p.n_kv_heads * p.head_dim),
+        v(P * p.n_kv_heads * p.head_dim);
+    for (float& x : q) x = dist(rng);
+    for (float& x : k) x = dist(rng);
+    for (float& x : v) x = dist(rng);
+    std::vector<uint16_t> k16(k.size()), v16(v.size());
+    ConvertToF16(k.data(), static_cast<int64_t>(k.size()), k16.data());
+    ConvertToF16(v.data(), static_cast<int64_t>(v.size()), v16.data());
+    for (size_t i = 0; i < k.size(); ++i) k[i] = F16ToF32(k16[i]);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = F16ToF32(v16[i]);
+    std::vector<float> f32(q.size()), f16(q.size()), probs32(p.n_heads * T * P),
+        probs16(probs32.size());
+    Attention(p, T, pos0, q.data(), k.data(), v.data(), f32.data(), probs32.data());
+    p.kv_type = TensorType::kF16;
+    Attention(p, T, pos0, q.data(), k16.data(), v16.data(), f16.data(), probs16.data());
+    EXPECT_EQ(f16, f32) << "T " << T << " pos0 " << pos0;
+    EXPECT_EQ(probs16, probs32) << "T " << T << " pos0 " << pos0;
+  }
+}
 
 TEST_P(AttentionTest, ProbabilitiesAreKeptPerHeadAndMasked) {
   // Every head's (T, P) probabilities survive the call: rows sum to 1 over the visible keys and

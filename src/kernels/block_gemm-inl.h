@@ -87,8 +87,8 @@ inline constexpr int64_t kGroupUnitBytes = int64_t{kQuadsPerUnit} * kGroupRows *
 inline constexpr int64_t kGroupUnitFloats = int64_t{4} * kGroupRows;
 
 // Signed weights (Q8_0, IQ4_*) where the byte product does not saturate (vpdpbusd, the widening
-// fallback): stored as q + 128 (unsigned), one plain unsigned × signed product per quad, then
-// 128·Σq_x subtracted, exact in int32. pmaddubsw targets would saturate on 255·127 pairs: they
+// fallback): stored as q + 128 (unsigned), one plain unsigned × signed product per quad, the sum
+// starting at −128·Σq_x, exact in int32. pmaddubsw targets would saturate on 255·127 pairs: they
 // apply the weights' signs to the activations instead (DotSignedBytesAccumulate, 4 more ops).
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET != HWY_AVX3_DL
 inline constexpr bool kBiasSignedWeights = false;
@@ -135,27 +135,35 @@ HWY_INLINE void PackUnitGroup(const typename U::Block* const* rows, int64_t n_bl
   }
 }
 
-// The 4 activation bytes [4g, 4g + 4) of a block in every int32 lane.
-HWY_INLINE hn::Vec<GI8> BroadcastQuad(const ActBlock& x, int g) {
-  int32_t v;
-  std::memcpy(&v, x.q + 4 * g, sizeof(v));
-  return hn::BitCast(GI8(), hn::Set(GI32(), v));
-}
-
+// sum + the products of quad w (every row's 4 bytes) with the activation bytes x4[0..4) (the same
+// 4 in every lane).
 template <class U>
-HWY_INLINE hn::Vec<GI32> QuadProducts(hn::Vec<GU8> w, hn::Vec<GI8> x, hn::Vec<GI32> sum) {
+HWY_INLINE hn::Vec<GI32> QuadProducts(hn::Vec<GU8> w, const int8_t* x4, hn::Vec<GI32> sum) {
   if constexpr (U::kSigned && !kBiased<U>) {
-    return DotSignedBytesAccumulate(GI32(), hn::BitCast(GI8(), w), x, sum);
+    int32_t v;
+    std::memcpy(&v, x4, sizeof(v));
+    return DotSignedBytesAccumulate(GI32(), hn::BitCast(GI8(), w),
+                                    hn::BitCast(GI8(), hn::Set(GI32(), v)), sum);
   } else {
-    return DotBytesAccumulate(GI32(), w, x, sum);
+    return DotBytesAccumulateBroadcast(GI32(), w, x4, sum);
   }
 }
 
 // out[t][j] = row j of the group · activation row x[t], t < NT.
+//
+// Per unit, the quads are the outer loop and the NT tokens the inner one: each loaded quad serves
+// NT independent int32 sums, so consecutive byte products never wait on each other (a vpdpbusd's
+// result is ready ~5 cycles after it issues; one sum per token over the unit's 8 quads would be a
+// chain of 8). Each sum then gets its unit's F32 scaling, in the same order per output as the row
+// kernels: the (first half's) product term, the second half's, then the offsets.
 template <class U, int NT>
 HWY_INLINE void UnitGroupTile(const uint8_t* q, const float* scales, int64_t n_units,
                               const ActBlock* const* x, float (&out)[NT][kGroupRows]) {
   constexpr int G = kGroupRows;
+  // Halves with their own scale (Q6_K) are summed separately; one scale: one sum over the unit.
+  constexpr int kParts = U::kHalfScales ? 2 : 1;
+  constexpr int kPartQuads = kQuadsPerUnit / kParts;
+  static_assert(!(kBiased<U> && U::kHalfScales), "the bias is removed per unit");
   const GU8 du8;
   const GF32 df;
   const GI32 di32;
@@ -164,33 +172,32 @@ HWY_INLINE void UnitGroupTile(const uint8_t* q, const float* scales, int64_t n_u
   for (int64_t ui = 0; ui < n_units; ++ui) {
     const uint8_t* qu = q + ui * kGroupUnitBytes;
     const float* su = scales + ui * kGroupUnitFloats;
-    hn::Vec<GU8> w[kQuadsPerUnit];
-    for (int g = 0; g < kQuadsPerUnit; ++g) w[g] = hn::LoadU(du8, qu + g * G * 4);
-    const auto scale0 = hn::LoadU(df, su);
-    for (int t = 0; t < NT; ++t) {
-      const ActBlock& xb = x[t][ui];
-      const auto d = hn::Set(df, xb.d);
-      if constexpr (!U::kHalfScales) {
-        auto p = hn::Zero(di32);
-        for (int g = 0; g < kQuadsPerUnit; ++g) p = QuadProducts<U>(w[g], BroadcastQuad(xb, g), p);
-        if constexpr (kBiased<U>) p = hn::Sub(p, hn::Set(di32, 128 * xb.qsum));
-        acc[t] = hn::MulAdd(hn::ConvertTo(df, p), hn::Mul(scale0, d), acc[t]);
-        if constexpr (U::kOffset) {
-          acc[t] = hn::MulAdd(hn::LoadU(df, su + 2 * G), hn::Set(df, xb.ds), acc[t]);
-        }
-      } else {
-        auto p0 = hn::Zero(di32), p1 = hn::Zero(di32);
-        for (int g = 0; g < kQuadsPerUnit / 2; ++g) {
-          p0 = QuadProducts<U>(w[g], BroadcastQuad(xb, g), p0);
-          p1 = QuadProducts<U>(w[g + kQuadsPerUnit / 2], BroadcastQuad(xb, g + kQuadsPerUnit / 2),
-                               p1);
-        }
-        acc[t] = hn::MulAdd(hn::ConvertTo(df, p0), hn::Mul(scale0, d), acc[t]);
-        acc[t] = hn::MulAdd(hn::ConvertTo(df, p1), hn::Mul(hn::LoadU(df, su + G), d), acc[t]);
-        if constexpr (U::kOffset) {
-          acc[t] = hn::MulAdd(hn::LoadU(df, su + 2 * G), hn::Set(df, xb.ds_half[0]), acc[t]);
-          acc[t] = hn::MulAdd(hn::LoadU(df, su + 3 * G), hn::Set(df, xb.ds_half[1]), acc[t]);
-        }
+    const ActBlock* xb[NT];
+    for (int t = 0; t < NT; ++t) xb[t] = &x[t][ui];
+    for (int part = 0; part < kParts; ++part) {
+      // Biased weights (q + 128): each sum starts at −128·Σq_x, exact in int32.
+      hn::Vec<GI32> p[NT];
+      for (int t = 0; t < NT; ++t) {
+        p[t] = kBiased<U> ? hn::Set(di32, -128 * xb[t]->qsum) : hn::Zero(di32);
+      }
+      for (int g = part * kPartQuads; g < (part + 1) * kPartQuads; ++g) {
+        const auto w = hn::LoadU(du8, qu + g * G * 4);
+        for (int t = 0; t < NT; ++t) p[t] = QuadProducts<U>(w, xb[t]->q + 4 * g, p[t]);
+      }
+      const auto scale = hn::LoadU(df, su + part * G);
+      for (int t = 0; t < NT; ++t) {
+        acc[t] = hn::MulAdd(hn::ConvertTo(df, p[t]), hn::Mul(scale, hn::Set(df, xb[t]->d)), acc[t]);
+      }
+    }
+    if constexpr (U::kOffset && !U::kHalfScales) {
+      const auto min = hn::LoadU(df, su + 2 * G);
+      for (int t = 0; t < NT; ++t) acc[t] = hn::MulAdd(min, hn::Set(df, xb[t]->ds), acc[t]);
+    } else if constexpr (U::kOffset) {
+      const auto min0 = hn::LoadU(df, su + 2 * G);
+      const auto min1 = hn::LoadU(df, su + 3 * G);
+      for (int t = 0; t < NT; ++t) {
+        acc[t] = hn::MulAdd(min0, hn::Set(df, xb[t]->ds_half[0]), acc[t]);
+        acc[t] = hn::MulAdd(min1, hn::Set(df, xb[t]->ds_half[1]), acc[t]);
       }
     }
   }

@@ -91,11 +91,38 @@ HWY_INLINE void PanelTile(const float* panel, int64_t kstride, int64_t kb, const
 
 struct Scratch {
   std::vector<float> panel;  // kKBlock × kPanelWidth
-  std::vector<float> row;    // one converted row segment
+  std::vector<float> row;    // four converted row segments
 };
 Scratch& ThreadScratch() {
   thread_local Scratch scratch;
   return scratch;
+}
+
+// out[k · ld + i] = rows[i][k] for i < 4, k < n: four rows become four adjacent columns. 128-bit
+// vectors (every SIMD target has them): 4 × 4 blocks transposed by two rounds of interleaves,
+// four loads and four stores per 16 elements instead of 16 scalar loads and stores.
+HWY_INLINE void TransposeFourRows(const float* const* rows, int64_t n, float* out, int64_t ld) {
+  int64_t k = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::Full128<float> d4;
+  const hn::Repartition<uint64_t, decltype(d4)> d64;
+  for (; k + 4 <= n; k += 4) {
+    const auto r0 = hn::LoadU(d4, rows[0] + k), r1 = hn::LoadU(d4, rows[1] + k);
+    const auto r2 = hn::LoadU(d4, rows[2] + k), r3 = hn::LoadU(d4, rows[3] + k);
+    // (r0[k], r1[k], r0[k+1], r1[k+1]) and the same for rows 2, 3; then the k+2, k+3 twins.
+    const auto lo01 = hn::BitCast(d64, hn::InterleaveLower(d4, r0, r1));
+    const auto lo23 = hn::BitCast(d64, hn::InterleaveLower(d4, r2, r3));
+    const auto hi01 = hn::BitCast(d64, hn::InterleaveUpper(d4, r0, r1));
+    const auto hi23 = hn::BitCast(d64, hn::InterleaveUpper(d4, r2, r3));
+    hn::StoreU(hn::BitCast(d4, hn::InterleaveLower(d64, lo01, lo23)), d4, out + k * ld);
+    hn::StoreU(hn::BitCast(d4, hn::InterleaveUpper(d64, lo01, lo23)), d4, out + (k + 1) * ld);
+    hn::StoreU(hn::BitCast(d4, hn::InterleaveLower(d64, hi01, hi23)), d4, out + (k + 2) * ld);
+    hn::StoreU(hn::BitCast(d4, hn::InterleaveUpper(d64, hi01, hi23)), d4, out + (k + 3) * ld);
+  }
+#endif
+  for (; k < n; ++k) {
+    for (int i = 0; i < 4; ++i) out[k * ld + i] = rows[i][k];
+  }
 }
 
 // panel[k · kPanelWidth + j] = B(k0 + k, p + j) for k < kb, j < valid; zero for j >= valid.
@@ -112,8 +139,22 @@ void PackPanel(const FloatOperand& b, int64_t k0, int64_t kb, int64_t p, int64_t
     }
     return;
   }
-  // Rows of n: convert a row segment with vectors, then scatter it into the panel's column j.
-  for (int64_t j = 0; j < kPanelWidth; ++j) {
+  // Rows of n: four rows at a time (converted to F32 first unless they are F32), transposed 4 × 4
+  // in 128-bit vectors into the panel's columns j..j+3; the panel's unused columns are zero.
+  const float* rows[4];
+  int64_t j = 0;
+  for (; j + 4 <= valid; j += 4) {
+    if constexpr (std::is_same_v<W, F32Weights>) {
+      for (int i = 0; i < 4; ++i) rows[i] = data + (p + j + i) * b.stride + k0;
+    } else {
+      for (int i = 0; i < 4; ++i) {
+        DecodeFloatRow<W>(data + (p + j + i) * b.stride + k0, kb, s.row.data() + i * kb);
+        rows[i] = s.row.data() + i * kb;
+      }
+    }
+    TransposeFourRows(rows, kb, panel + j, kPanelWidth);
+  }
+  for (; j < kPanelWidth; ++j) {
     if (j < valid) {
       const float* row;
       if constexpr (std::is_same_v<W, F32Weights>) {
@@ -135,7 +176,7 @@ void PanelGemm(const float* x, int64_t ldx, int64_t T, int64_t K, const FloatOpe
   Scratch& s = ThreadScratch();
   if (static_cast<int64_t>(s.panel.size()) < kKBlock * kPanelWidth) {
     s.panel.resize(kKBlock * kPanelWidth);
-    s.row.resize(kKBlock);
+    s.row.resize(4 * kKBlock);
   }
   for (int64_t k0 = 0; k0 < K; k0 += kKBlock) {
     const int64_t kb = std::min(kKBlock, K - k0);

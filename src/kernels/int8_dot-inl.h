@@ -26,6 +26,9 @@
 #define SHRINK_KERNELS_INT8_DOT_INL_H_
 #endif
 
+#include <cstdint>
+#include <cstring>
+
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -96,6 +99,21 @@ HWY_INLINE hn::Vec512<int32_t> DotBytesAccumulate(hn::Full512<int32_t>, hn::Vec5
   return hn::Add(sum, hn::Vec512<int32_t>{_mm512_madd_epi16(pairs, _mm512_set1_epi16(1))});
 #endif
 }
+// The same product with b's 4 bytes at `b4` repeated in every int32 lane, taken straight from
+// memory by the instruction's embedded broadcast: no separate broadcast instruction (the prompt
+// kernels multiply one activation quad by a whole weight row group; block_gemm-inl.h).
+#if HWY_TARGET == HWY_AVX3_DL
+HWY_INLINE hn::Vec512<int32_t> DotBytesAccumulateBroadcast(hn::Full512<int32_t>,
+                                                           hn::Vec512<uint8_t> a, const int8_t* b4,
+                                                           hn::Vec512<int32_t> sum) {
+  using AliasedI32 [[gnu::may_alias]] = int32_t;
+  __m512i acc = sum.raw;
+  asm("vpdpbusd %2%{1to16%}, %1, %0"
+      : "+v"(acc)
+      : "v"(a.raw), "m"(*reinterpret_cast<const AliasedI32*>(b4)));
+  return hn::Vec512<int32_t>{acc};
+}
+#endif  // HWY_TARGET == HWY_AVX3_DL
 #endif  // HWY_TARGET <= HWY_AVX3
 
 #else  // other targets
@@ -106,6 +124,17 @@ HWY_INLINE hn::Vec<DI32> DotBytesAccumulate(DI32 di32, VU8 a, VI8 b, hn::Vec<DI3
 }
 
 #endif
+
+// DotBytesAccumulate(di32, a, (b4's 4 bytes in every int32 lane), sum), for targets without an
+// embedded-broadcast form above.
+template <class DI32, class VU8>
+HWY_INLINE hn::Vec<DI32> DotBytesAccumulateBroadcast(DI32 di32, VU8 a, const int8_t* b4,
+                                                     hn::Vec<DI32> sum) {
+  int32_t v;
+  std::memcpy(&v, b4, sizeof(v));
+  return DotBytesAccumulate(di32, a, hn::BitCast(hn::Repartition<int8_t, DI32>(), hn::Set(di32, v)),
+                            sum);
+}
 
 // Signed × signed: a[i]·b[i] for i8 `a` (any value) and i8 `b` >= -127, as |a| · (b with a's
 // sign), which meets DotBytesAccumulate's REQUIRES (|a| <= 128).

@@ -1,5 +1,5 @@
 // The process-wide thread pool every parallel kernel runs on (matrix products split by rows,
-// attention by heads).
+// attention by heads and blocks of query rows).
 //
 // Created on first use with one thread per core (std::thread::hardware_concurrency), or with the
 // count SetKernelThreads chose. OpenBLAS, still used inside attention heads, is set to one thread

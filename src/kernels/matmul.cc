@@ -55,6 +55,26 @@ std::vector<ActBlock>& ActivationScratch() {
   return blocks;
 }
 
+// x: (T, cols) -> blocks: T rows of cols / 32 ActBlocks (grown, never shrunk), rows split over
+// the pool.
+void QuantizeRows(const float* x, int64_t T, int64_t cols, std::vector<ActBlock>& blocks) {
+  const int64_t row_blocks = cols / kActBlockElements;
+  if (static_cast<int64_t>(blocks.size()) < T * row_blocks) blocks.resize(T * row_blocks);
+  KernelThreads().Run(T, 8, [&](int64_t t0, int64_t t1, int) {
+    QuantizeActivations(x + t0 * cols, (t1 - t0) * cols, blocks.data() + t0 * row_blocks);
+  });
+}
+
+// SharedInput's blocks, and which SharedInput last filled them (nullptr: none).
+struct SharedBlocks {
+  std::vector<ActBlock> blocks;
+  const SharedInput* owner = nullptr;
+};
+SharedBlocks& ThreadSharedBlocks() {
+  thread_local SharedBlocks shared;
+  return shared;
+}
+
 // Operand view of F32/F16/BF16 rows (in place) for FloatGemm.
 FloatOperand RowsOperand(TensorType type, const void* data, int64_t cols) {
   return {.type = type, .layout = FloatOperand::Layout::kRowsOfN, .data = data, .stride = cols};
@@ -124,7 +144,37 @@ void PreparedMatrix::ExactMatMul(const float* x, int64_t T, float* y) const {
   });
 }
 
-void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
+SharedInput::~SharedInput() {
+  // A later SharedInput at the same address must not take these blocks for its own.
+  SharedBlocks& shared = ThreadSharedBlocks();
+  if (shared.owner == this) shared.owner = nullptr;
+}
+
+const ActBlock* SharedInput::Blocks() const {
+  SharedBlocks& shared = ThreadSharedBlocks();
+  if (shared.owner != this) {
+    QuantizeRows(x_, T_, cols_, shared.blocks);
+    shared.owner = this;
+  }
+  return shared.blocks.data();
+}
+
+bool PreparedMatrix::TakesActivationBlocks(int64_t T) const {
+  return strategy_ == MatrixStrategy::kInPlace &&
+         BlockKernelFor(w_.type) == BlockKernel::kInteger &&
+         T < BlasMinRowsSetting().load(std::memory_order_relaxed);
+}
+
+void PreparedMatrix::MatMul(const SharedInput& x, float* y) const {
+  SHRINK_CHECK(x.cols() == w_.cols);
+  if (TakesActivationBlocks(x.T())) {
+    InPlaceMatMul(x.x(), x.T(), x.Blocks(), y);
+    return;
+  }
+  MatMul(x.x(), x.T(), y);
+}
+
+void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, const ActBlock* xq, float* y) const {
   const bool prompt = T >= kPromptMinRows;
   const bool is_float = BlockKernelFor(w_.type) == BlockKernel::kFloat;
   if (T >= BlasMinRowsSetting().load(std::memory_order_relaxed)) {
@@ -139,14 +189,9 @@ void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
     });
     return;
   }
-  const ActBlock* xq = nullptr;
-  if (BlockKernelFor(w_.type) == BlockKernel::kInteger) {
-    const int64_t row_blocks = w_.cols / kActBlockElements;
+  if (xq == nullptr && BlockKernelFor(w_.type) == BlockKernel::kInteger) {
     std::vector<ActBlock>& blocks = ActivationScratch();
-    if (static_cast<int64_t>(blocks.size()) < T * row_blocks) blocks.resize(T * row_blocks);
-    pool.Run(T, 8, [&](int64_t t0, int64_t t1, int) {
-      QuantizeActivations(x + t0 * w_.cols, (t1 - t0) * w_.cols, blocks.data() + t0 * row_blocks);
-    });
+    QuantizeRows(x, T, w_.cols, blocks);
     xq = blocks.data();
   }
   if (prompt) {
@@ -163,7 +208,7 @@ void PreparedMatrix::InPlaceMatMul(const float* x, int64_t T, float* y) const {
 
 void PreparedMatrix::MatMul(const float* x, int64_t T, float* y) const {
   if (strategy_ == MatrixStrategy::kInPlace) {
-    InPlaceMatMul(x, T, y);
+    InPlaceMatMul(x, T, nullptr, y);
     return;
   }
   const int64_t N = w_.rows, K = w_.cols;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "formats/types.h"
+#include "kernels/activation_blocks.h"
 
 namespace shrink {
 
@@ -43,6 +44,31 @@ struct MatrixRef {
 };
 
 enum class MatrixStrategy { kInPlace, kDecodeToF32, kDecodeRows };
+
+// One input x: (T, cols) of several products (Q, K and V; gate and up): integer-format products
+// take the 8-bit activation blocks of x (activation_blocks.h) from here, computed by the first
+// product that needs them and reused by the rest, instead of quantizing x once per product. The
+// blocks live in one per-thread buffer: another SharedInput using it in between makes this one
+// quantize again (correct, only slower), so keep one alive per thread at a time. `x` must stay
+// unchanged while the SharedInput lives.
+class SharedInput {
+ public:
+  SharedInput(const float* x, int64_t T, int64_t cols) : x_(x), T_(T), cols_(cols) {}
+  ~SharedInput();
+  SharedInput(const SharedInput&) = delete;
+  SharedInput& operator=(const SharedInput&) = delete;
+
+  const float* x() const { return x_; }
+  int64_t T() const { return T_; }
+  int64_t cols() const { return cols_; }
+  // T rows of cols / 32 blocks. REQUIRES: cols % 32 == 0.
+  const ActBlock* Blocks() const;
+
+ private:
+  const float* x_;
+  int64_t T_;
+  int64_t cols_;
+};
 
 // kInPlace products with at least this many activation rows use the prompt kernels.
 inline constexpr int64_t kPromptMinRows = 16;
@@ -71,11 +97,16 @@ class PreparedMatrix {
   // y: (T, rows) = x: (T, cols) · Wᵀ. `x` and `y` must not overlap. Not re-entrant across threads
   // (the products share the kernel thread pool); any number of matrices may be used in turn.
   void MatMul(const float* x, int64_t T, float* y) const;
+  // The same product of a shared input (REQUIRES: x.cols() == cols()); identical results.
+  void MatMul(const SharedInput& x, float* y) const;
   // Decodes row r of W into out: (cols) (embedding lookup).
   void DecodeRow(int64_t r, float* out) const;
 
  private:
-  void InPlaceMatMul(const float* x, int64_t T, float* y) const;
+  // xq: x's activation blocks when the caller has them, else nullptr (quantized here if needed).
+  void InPlaceMatMul(const float* x, int64_t T, const ActBlock* xq, float* y) const;
+  // Whether a kInPlace product of T rows runs an integer kernel on activation blocks.
+  bool TakesActivationBlocks(int64_t T) const;
   void ExactMatMul(const float* x, int64_t T, float* y) const;
 
   MatrixRef w_;

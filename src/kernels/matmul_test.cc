@@ -179,6 +179,45 @@ TEST(MatMulTest, ResultsDoNotDependOnTheThreadCount) {
   SetMatMulThreads(2);
 }
 
+// A SharedInput quantizes x once for several products: each product equals its plain MatMul bit
+// for bit, also when another SharedInput took the per-thread blocks in between (it quantizes
+// again) and when one of the same address replaces a destroyed one.
+TEST(MatMulTest, SharedInputGivesThePlainProducts) {
+  std::mt19937 rng(12);
+  const int64_t cols = 256;
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<PreparedMatrix> matrices;
+  const TensorType types[] = {TensorType::kQ4_1, TensorType::kQ8_0, TensorType::kF16,
+                              TensorType::kQ6_K};
+  for (TensorType type : types) {
+    bytes.push_back(RandomMatrix(type, 48, cols, rng));
+    matrices.push_back(PreparedMatrix::Prepare({type, 48, cols, bytes.back()}));
+  }
+  for (int64_t T : {int64_t{1}, int64_t{3}, kPromptMinRows + 5}) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(T * cols), other(T * cols);
+    for (float& v : x) v = dist(rng);
+    for (float& v : other) v = dist(rng);
+    for (int round = 0; round < 2; ++round) {
+      const SharedInput in(x.data(), T, cols);
+      for (size_t i = 0; i < matrices.size(); ++i) {
+        std::vector<float> plain(T * 48), shared(T * 48), unrelated(T * 48);
+        matrices[i].MatMul(x.data(), T, plain.data());
+        matrices[i].MatMul(in, shared.data());
+        EXPECT_EQ(plain, shared) << TypeName(types[i]) << " T " << T;
+        {
+          const SharedInput intruder(other.data(), T, cols);
+          matrices[i].MatMul(intruder, unrelated.data());
+        }
+        matrices[i].MatMul(in, shared.data());
+        EXPECT_EQ(plain, shared) << TypeName(types[i]) << " T " << T << " after another input";
+      }
+      // The next round's SharedInput sits at the same address with new values.
+      for (float& v : x) v = dist(rng);
+    }
+  }
+}
+
 TEST(MatMulTest, TypesWithoutKernelsFallBackToDecodedCopies) {
   std::mt19937 rng(9);
   // Q8_K (llama.cpp's activation blocks) is the one table type without an integer view.

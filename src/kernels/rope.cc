@@ -3,14 +3,18 @@
 #include <cmath>
 #include <vector>
 
-namespace shrink {
+#include "kernels/kernel_threads.h"
 
-void Rope(const RopeParams& p, int64_t T, int64_t pos0, float* x) {
+namespace shrink {
+namespace {
+
+// Positions [t0, t1) of the batch.
+void RopeRows(const RopeParams& p, int64_t t0, int64_t t1, int64_t pos0, float* x) {
   const int64_t half = p.rope_dims / 2;
   const float theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.rope_dims));
   std::vector<float> cos_t(half), sin_t(half);
   const int64_t pair_stride = p.ordering == RopeOrdering::kAdjacentPairs ? 1 : 0;
-  for (int64_t t = 0; t < T; ++t) {
+  for (int64_t t = t0; t < t1; ++t) {
     // One table of angles per position, shared by every head (as ggml's rope cache).
     float theta = static_cast<float>(pos0 + t);
     for (int64_t j = 0; j < half; ++j) {
@@ -32,6 +36,13 @@ void Rope(const RopeParams& p, int64_t T, int64_t pos0, float* x) {
       }
     }
   }
+}
+
+}  // namespace
+
+void Rope(const RopeParams& p, int64_t T, int64_t pos0, float* x) {
+  // Positions are independent (each builds its own angles): split them over the kernel pool.
+  KernelThreads().Run(T, 16, [&](int64_t t0, int64_t t1, int) { RopeRows(p, t0, t1, pos0, x); });
 }
 
 }  // namespace shrink

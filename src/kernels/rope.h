@@ -27,7 +27,8 @@ struct RopeParams {
   RopeOrdering ordering = RopeOrdering::kAdjacentPairs;
 };
 
-// x: (T, n_heads, head_dim), row t at position pos0 + t; rotated in place.
+// x: (T, n_heads, head_dim), row t at position pos0 + t; rotated in place, positions split over
+// the kernel thread pool (each builds its own angles: results do not depend on the split).
 // Angles are computed as ggml does (theta_{j+1} = theta_j * base^(-2/rope_dims) in F32, each
 // multiplied by position_scale, then cosf/sinf), so rotations match llama.cpp's to the last bits.
 void Rope(const RopeParams& params, int64_t T, int64_t pos0, float* x);

@@ -36,9 +36,11 @@ enum class OracleProducts { kExactF32, kDefault };
 // are within `tolerance` (absolute). kDefault: only the last position is checked, within
 // `tolerance` · (1 + |oracle logit|), and its arg max where the oracle's margin over the runner-up
 // exceeds twice that.
+// `kv_type`: the session's KV cache (kF16 rounds keys and values to F16).
 inline void ExpectForwardMatchesOracle(const std::string& model_path,
                                        const std::string& fixture_path, double tolerance,
-                                       OracleProducts products = OracleProducts::kExactF32) {
+                                       OracleProducts products = OracleProducts::kExactF32,
+                                       TensorType kv_type = TensorType::kF32) {
   const int64_t saved_blas_min_rows = BlasMinRows();
   if (products == OracleProducts::kExactF32) SetBlasMinRows(1);
   struct Restore {
@@ -63,7 +65,7 @@ inline void ExpectForwardMatchesOracle(const std::string& model_path,
   const int V = (*model)->config.vocab_size;
   std::vector<float> logits(tokens.size() * V);
   const PreparedModel prepared(**model);
-  InferenceSession session(prepared, static_cast<int32_t>(tokens.size()));
+  InferenceSession session(prepared, static_cast<int32_t>(tokens.size()), kv_type);
   ASSERT_TRUE(session.Evaluate(tokens, logits).ok());
   for (size_t t = 0; exact && t < tokens.size(); ++t) {
     const float* row = logits.data() + t * V;

@@ -23,6 +23,17 @@ void PreparedLinear::MatMul(const float* x, int64_t T, float* y) const {
   b_.MatMul(middle.data(), T, y);
 }
 
+void PreparedLinear::MatMul(const SharedInput& x, float* y) const {
+  if (!factored_) {
+    whole_.MatMul(x, y);
+    return;
+  }
+  thread_local std::vector<float> middle;
+  middle.resize(static_cast<size_t>(x.T() * a_.rows()));
+  a_.MatMul(x, middle.data());
+  b_.MatMul(middle.data(), x.T(), y);
+}
+
 PreparedModel::PreparedModel(const Model& model) : model_(&model) {
   const Config& c = model.config;
   const Weights& w = model.weights;

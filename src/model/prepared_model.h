@@ -29,6 +29,8 @@ class PreparedLinear {
   int64_t rank() const { return factored_ ? a_.rows() : 0; }
   // y: (T, rows) = x: (T, cols) · Wᵀ (W = B·A when factored). `x` and `y` must not overlap.
   void MatMul(const float* x, int64_t T, float* y) const;
+  // The same for an input shared by several products (kernels/matmul.h SharedInput).
+  void MatMul(const SharedInput& x, float* y) const;
   int64_t owned_bytes() const { return whole_.owned_bytes() + a_.owned_bytes() + b_.owned_bytes(); }
 
  private:

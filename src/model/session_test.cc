@@ -3,11 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <iostream>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "kernels/matmul.h"
 #include "model/architecture.h"
 #include "model/loaders.h"
 #include "model/stories_test_util.h"
@@ -150,6 +154,52 @@ TEST(ObserverTest, SeesEveryLinearInputAndResidualWithoutChangingLogits) {
   EXPECT_EQ(rec.block0_out.size(), static_cast<size_t>(T * c.d_model));
   EXPECT_EQ(b.activations().attn_in.size(), static_cast<size_t>(T * c.d_model));
   EXPECT_EQ(b.activations().att_probs.size(), static_cast<size_t>(c.n_heads * T * T));
+}
+
+// An F16 KV cache: half the cache's bytes, and logits close to the F32 cache's, through a prompt
+// and then single-token steps (the generation path of the attention products). docs/numerics.md
+// ("F16 KV cache"): per element the rounding is ~20 times smaller than the integer kernels' 8-bit
+// activations, and each attention output moves by at most u16·(1 + 2A)·max|v| (A the largest
+// absolute score), which a tiny model with few, large scores amplifies most: measured here 0.98 %
+// of 1 + |logit| (SmolLM2: 0.035 %). The bound: half the integer kernels' end-to-end tolerance
+// (kIntegerLogitTolerance = 5 %).
+TEST(SessionTest, F16KvCacheHalvesTheCacheAndStaysWithinItsBound) {
+  SHRINK_LOAD_STORIES260K_OR_SKIP(model);
+  const Config& c = model->config;
+  const int64_t saved_blas_min_rows = BlasMinRows();
+  SetBlasMinRows(1);  // exact F32 products: the cache is the only difference
+  const PreparedModel prepared(*model);
+  constexpr double kTolerance = 0.05 / 2;
+  InferenceSession f32(prepared, 64), f16(prepared, 64, TensorType::kF16);
+  std::vector<TokenId> prompt;
+  for (int i = 0; i < 40; ++i) prompt.push_back(static_cast<TokenId>(1 + (i * 37) % 500));
+  std::vector<float> a(prompt.size() * c.vocab_size), b(a.size());
+  ASSERT_TRUE(f32.Evaluate(prompt, a).ok());
+  ASSERT_TRUE(f16.Evaluate(prompt, b).ok());
+  double worst = 0.0;
+  auto compare = [&](const std::vector<float>& x, const std::vector<float>& y) {
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double rel = std::fabs(double{x[i]} - y[i]) / (1 + std::fabs(double{x[i]}));
+      worst = std::max(worst, rel);
+      ASSERT_LE(rel, kTolerance) << "logit " << i;
+    }
+  };
+  compare(a, b);
+  a.resize(c.vocab_size);
+  b.resize(c.vocab_size);
+  for (int step = 0; step < 16; ++step) {
+    const TokenId next = static_cast<TokenId>(7 + step * 29);
+    ASSERT_TRUE(f32.Evaluate(std::span(&next, 1), a).ok());
+    ASSERT_TRUE(f16.Evaluate(std::span(&next, 1), b).ok());
+    compare(a, b);
+  }
+  EXPECT_GT(worst, 0.0);  // the cache did round something
+  std::cout << "F16 KV cache: max |Δlogit| / (1 + |logit|) = " << worst << "\n";
+  SetBlasMinRows(saved_blas_min_rows);
+  const SessionMemory m32 = InferenceSession::EstimateMemory(c, 64, 1);
+  const SessionMemory m16 = InferenceSession::EstimateMemory(c, 64, 1, TensorType::kF16);
+  // Half the cache plus one batch row of staged keys.
+  EXPECT_EQ(m16.kv_cache, m32.kv_cache / 2 + 4.0 * c.kv_dim(0));
 }
 
 // The estimate callers check against physical memory before a session exists is what a session

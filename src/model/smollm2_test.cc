@@ -54,6 +54,18 @@ TEST(SmolLm2Test, IntegerKernelsStayWithinTheActivationRoundingBound) {
                                       testing::OracleProducts::kDefault);
 }
 
+TEST(SmolLm2Test, F16KvCacheStaysWithinItsRoundingBound) {
+  // Exact F32 products and an F16 KV cache: the cache's rounding is the only change from the exact
+  // forward (docs/numerics.md, "F16 KV cache": about a twentieth of the integer kernels'
+  // perturbation, i.e. kIntegerLogitTolerance / 20 of 1 + |logit|, with logits near 15: 0.04
+  // absolute).
+  const auto path = SmolLm2Path();
+  SHRINK_SKIP_IF_MODEL_MISSING(path);
+  testing::ExpectForwardMatchesOracle(path.string(), "tests/oracles/fixtures/smollm2_forward.txt",
+                                      testing::kIntegerLogitTolerance / 20 * 16,
+                                      testing::OracleProducts::kExactF32, TensorType::kF16);
+}
+
 TEST(SmolLm2Test, GreedyAgreesWithLlamaCppUntilItsNearTie) {
   // Free-running greedy generation. llama.cpp computes Q4_1/Q8_0 products on activations quantized
   // to Q8_1/Q8_0 blocks, which moves logits by ~0.1-0.3; at generated token 5 ("The" -> next) the

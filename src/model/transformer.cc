@@ -7,6 +7,7 @@
 #include "base/check.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/half_convert.h"
 #include "kernels/norm.h"
 #include "kernels/rope.h"
 
@@ -46,6 +47,19 @@ const float* PostNorm(const Config& c, const float* norm, const float* in, int64
 }
 
 }  // namespace
+
+void KvCache::Allocate(TensorType kv_type, int64_t rows, int64_t kv_dim) {
+  SHRINK_CHECK(kv_type == TensorType::kF32 || kv_type == TensorType::kF16);
+  type = kv_type;
+  const size_t n = Count(rows * kv_dim);
+  if (type == TensorType::kF16) {
+    k16.resize(n);
+    v16.resize(n);
+  } else {
+    k.resize(n);
+    v.resize(n);
+  }
+}
 
 void LayerActivations::Resize(const Config& c, int l, int64_t T, int64_t P) {
   const int64_t C = c.d_model, Q = c.q_dim(l), KV = c.kv_dim(l), F = c.layers[l].ffn_dim;
@@ -97,6 +111,14 @@ void Linear(const PreparedLinear& w, int layer, TensorRole role, const float* x,
   w.MatMul(x, T, y);
 }
 
+void Linear(const PreparedLinear& w, int layer, TensorRole role, const SharedInput& x, float* y,
+            ForwardObserver* observer) {
+  if (observer != nullptr) {
+    observer->OnLinearInput(layer, role, {x.x(), Count(x.T() * w.cols())}, x.T());
+  }
+  w.MatMul(x, y);
+}
+
 const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64_t T, int64_t pos0,
                             KvCache& cache, LayerActivations& a, ForwardObserver* observer) {
   const Config& c = m.config();
@@ -104,27 +126,37 @@ const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64
   const PreparedLayer& w = m.layer(l);
   const int64_t kv_dim = c.kv_dim(l);
   RmsNorm(x, w.vector(TensorRole::kAttnNorm), T, c.d_model, c.rms_norm_eps, a.attn_in.data());
-  Linear(w.matrix(TensorRole::kAttnQ), l, TensorRole::kAttnQ, a.attn_in.data(), T, a.q.data(),
-         observer);
-  Linear(w.matrix(TensorRole::kAttnK), l, TensorRole::kAttnK, a.attn_in.data(), T, a.k.data(),
-         observer);
-  Linear(w.matrix(TensorRole::kAttnV), l, TensorRole::kAttnV, a.attn_in.data(), T, a.v.data(),
-         observer);
-  // Keys (normed, rotated) and values go to this batch's cache rows.
-  float* k_rows = cache.k.data() + pos0 * kv_dim;
-  float* v_rows = cache.v.data() + pos0 * kv_dim;
+  {
+    const SharedInput attn_in(a.attn_in.data(), T, c.d_model);  // quantized once for Q, K and V
+    Linear(w.matrix(TensorRole::kAttnQ), l, TensorRole::kAttnQ, attn_in, a.q.data(), observer);
+    Linear(w.matrix(TensorRole::kAttnK), l, TensorRole::kAttnK, attn_in, a.k.data(), observer);
+    Linear(w.matrix(TensorRole::kAttnV), l, TensorRole::kAttnV, attn_in, a.v.data(), observer);
+  }
+  // Keys (normed, rotated) and values go to this batch's cache rows (an F16 cache rounds them).
   NormAndRotateHeads(c, l, w.vector(TensorRole::kAttnQNorm), T, pos0, lc.n_heads, a.q.data(),
                      a.q_rot.data());
-  NormAndRotateHeads(c, l, w.vector(TensorRole::kAttnKNorm), T, pos0, lc.n_kv_heads, a.k.data(),
-                     k_rows);
-  std::memcpy(v_rows, a.v.data(), sizeof(float) * T * kv_dim);
+  const void* k_cache = cache.k.data();
+  const void* v_cache = cache.v.data();
+  if (cache.type == TensorType::kF16) {
+    a.k_staged.resize(Count(T * kv_dim));
+    NormAndRotateHeads(c, l, w.vector(TensorRole::kAttnKNorm), T, pos0, lc.n_kv_heads, a.k.data(),
+                       a.k_staged.data());
+    ConvertToF16(a.k_staged.data(), T * kv_dim, cache.k16.data() + pos0 * kv_dim);
+    ConvertToF16(a.v.data(), T * kv_dim, cache.v16.data() + pos0 * kv_dim);
+    k_cache = cache.k16.data();
+    v_cache = cache.v16.data();
+  } else {
+    NormAndRotateHeads(c, l, w.vector(TensorRole::kAttnKNorm), T, pos0, lc.n_kv_heads, a.k.data(),
+                       cache.k.data() + pos0 * kv_dim);
+    std::memcpy(cache.v.data() + pos0 * kv_dim, a.v.data(), sizeof(float) * T * kv_dim);
+  }
   Attention({.n_heads = lc.n_heads,
              .n_kv_heads = lc.n_kv_heads,
              .head_dim = c.head_dim,
              .scale = c.attention_scale_or_default(),
-             .sliding_window = lc.sliding_window},
-            T, pos0, a.q_rot.data(), cache.k.data(), cache.v.data(), a.att.data(),
-            a.att_probs.data());
+             .sliding_window = lc.sliding_window,
+             .kv_type = cache.type},
+            T, pos0, a.q_rot.data(), k_cache, v_cache, a.att.data(), a.att_probs.data());
   Linear(w.matrix(TensorRole::kAttnOutput), l, TensorRole::kAttnOutput, a.att.data(), T,
          a.att_proj.data(), observer);
   return PostNorm(c, w.vector(TensorRole::kAttnPostNorm), a.att_proj.data(), T, a.att_post);
@@ -135,10 +167,12 @@ const float* FeedForwardBlock(const PreparedModel& m, int l, const float* x, int
   const Config& c = m.config();
   const PreparedLayer& w = m.layer(l);
   RmsNorm(x, w.vector(TensorRole::kFfnNorm), T, c.d_model, c.rms_norm_eps, a.ffn_in.data());
-  Linear(w.matrix(TensorRole::kFfnGate), l, TensorRole::kFfnGate, a.ffn_in.data(), T, a.gate.data(),
-         observer);
-  Linear(w.matrix(TensorRole::kFfnUp), l, TensorRole::kFfnUp, a.ffn_in.data(), T, a.up.data(),
-         observer);
+  {
+    const SharedInput ffn_in(a.ffn_in.data(), T, c.d_model);  // quantized once for gate and up
+    Linear(w.matrix(TensorRole::kFfnGate), l, TensorRole::kFfnGate, ffn_in, a.gate.data(),
+           observer);
+    Linear(w.matrix(TensorRole::kFfnUp), l, TensorRole::kFfnUp, ffn_in, a.up.data(), observer);
+  }
   GatedActivation(c.activation, a.gate.data(), a.up.data(), T * c.layers[l].ffn_dim,
                   a.hidden.data());
   Linear(w.matrix(TensorRole::kFfnDown), l, TensorRole::kFfnDown, a.hidden.data(), T,
@@ -164,7 +198,7 @@ void Logits(const PreparedModel& m, const float* x, int64_t T, float* normed, fl
 }  // namespace forward
 
 SessionMemory InferenceSession::EstimateMemory(const Config& c, int64_t max_context,
-                                               int64_t max_batch) {
+                                               int64_t max_batch, TensorType kv_type) {
   // Each LayerActivations buffer is resized per layer, so it ends up as large as the widest layer
   // needs: sizes use the maxima of Q, KV, F and heads over layers.
   const double f = sizeof(float), T = static_cast<double>(max_batch);
@@ -176,8 +210,9 @@ SessionMemory InferenceSession::EstimateMemory(const Config& c, int64_t max_cont
     KV = std::max<double>(KV, c.kv_dim(l));
     F = std::max<double>(F, c.layers[l].ffn_dim);
     heads = std::max<double>(heads, c.layers[l].n_heads);
-    m.kv_cache += 2 * P * c.kv_dim(l) * f;  // k and v
+    m.kv_cache += 2 * P * c.kv_dim(l) * (kv_type == TensorType::kF16 ? 2 : f);  // k and v
   }
+  if (kv_type == TensorType::kF16) m.kv_cache += T * KV * f;  // LayerActivations::k_staged
   m.attention_probs = heads * T * P * f;
   // attn_in, att_proj, ffn_in, ffn_out (+ att_post, ffn_post): (T, C); q, q_rot, att: (T, Q);
   // k, v: (T, KV); gate, up, hidden: (T, F); then x_ and final_norm_: (T, C).
@@ -186,15 +221,13 @@ SessionMemory InferenceSession::EstimateMemory(const Config& c, int64_t max_cont
   return m;
 }
 
-InferenceSession::InferenceSession(const PreparedModel& model, int32_t max_context)
+InferenceSession::InferenceSession(const PreparedModel& model, int32_t max_context,
+                                   TensorType kv_type)
     : model_(&model), max_context_(max_context) {
   SHRINK_CHECK(max_context > 0);
   const Config& c = model.config();
   cache_.resize(c.n_layers);
-  for (int l = 0; l < c.n_layers; ++l) {
-    cache_[l].k.resize(Count(int64_t{max_context} * c.kv_dim(l)));
-    cache_[l].v.resize(Count(int64_t{max_context} * c.kv_dim(l)));
-  }
+  for (int l = 0; l < c.n_layers; ++l) cache_[l].Allocate(kv_type, max_context, c.kv_dim(l));
 }
 
 Status InferenceSession::Evaluate(std::span<const TokenId> tokens, std::span<float> logits,

@@ -66,15 +66,24 @@ struct LayerActivations {
   std::vector<float> hidden;     // (T, F)  act(gate) · up
   std::vector<float> ffn_out;    // (T, C)  hidden · Wdownᵀ
   std::vector<float> ffn_post;   // (T, C)  RMSNorm(ffn_out) · post_ffw_norm (post_norms)
+  std::vector<float> k_staged;   // (T, KV) keys after K-norm and RoPE before an F16 cache rounds
+                                 // them (empty with an F32 cache, which takes them directly)
 
   // Sizes every buffer for a batch of T rows over P visible cache rows in layer `l` of `config`.
   void Resize(const Config& config, int l, int64_t T, int64_t P);
 };
 
-// One layer's KV cache: rows are positions.
+// One layer's KV cache: rows are positions. F32 (k, v) by default; an F16 cache (type kF16) keeps
+// the same rows rounded to F16 (round to nearest even) in k16, v16 instead, half the memory, and
+// attention converts them back exactly (docs/numerics.md, "F16 KV cache").
 struct KvCache {
-  std::vector<float> k;  // (max_context, KV), after K-norm and RoPE
-  std::vector<float> v;  // (max_context, KV)
+  TensorType type = TensorType::kF32;
+  std::vector<float> k;            // (max_context, KV), after K-norm and RoPE (kF32)
+  std::vector<float> v;            // (max_context, KV) (kF32)
+  std::vector<uint16_t> k16, v16;  // (max_context, KV) F16 bits (kF16)
+
+  // Sizes the cache for `rows` positions of kv_dim values as `type` (kF32 or kF16).
+  void Allocate(TensorType type, int64_t rows, int64_t kv_dim);
 };
 
 namespace forward {
@@ -88,6 +97,10 @@ void Linear(const PreparedMatrix& w, int layer, TensorRole role, const float* x,
 // observer sees x, the input of W = B·A).
 void Linear(const PreparedLinear& w, int layer, TensorRole role, const float* x, int64_t T,
             float* y, ForwardObserver* observer);
+// The same with an input shared by several linears (Q, K and V; gate and up): integer products
+// quantize it once (kernels/matmul.h SharedInput). Same results as the overload above.
+void Linear(const PreparedLinear& w, int layer, TensorRole role, const SharedInput& x, float* y,
+            ForwardObserver* observer);
 // The attention half of layer l: reads x: (T, C), fills acts from attn_in to att_proj/att_post
 // and cache rows [pos0, pos0 + T), and returns the block's output to add to x.
 const float* AttentionBlock(const PreparedModel& m, int l, const float* x, int64_t T, int64_t pos0,
@@ -107,7 +120,8 @@ void Logits(const PreparedModel& m, const float* x, int64_t T, float* normed, fl
 
 // Bytes a session's buffers take (doubles: an estimate for any size, exact below 2^53).
 struct SessionMemory {
-  double kv_cache = 0;         // Σ_l 2 · max_context · KV_l floats
+  double kv_cache = 0;         // Σ_l 2 · max_context · KV_l elements of the cache type, plus
+                               // (T, KV) F32 staged keys for an F16 cache
   double attention_probs = 0;  // max_l n_heads_l · T · P floats (LayerActivations::att_probs)
   double activations = 0;      // the other LayerActivations buffers for T rows, plus the residual
                                // stream x and the final-norm rows, (T, C) each
@@ -119,15 +133,18 @@ struct SessionMemory {
 // PreparedModel.
 class InferenceSession {
  public:
-  // REQUIRES: `model` outlives the session. `max_context` bounds the KV cache (tokens).
-  InferenceSession(const PreparedModel& model, int32_t max_context);
+  // REQUIRES: `model` outlives the session. `max_context` bounds the KV cache (tokens), whose
+  // element type is kv_type: kF32 or kF16 (KvCache).
+  InferenceSession(const PreparedModel& model, int32_t max_context,
+                   TensorType kv_type = TensorType::kF32);
 
   // The memory a session of `max_context` tokens holds once it has evaluated batches of up to
   // `max_batch` tokens (each seeing up to max_context cache rows), so callers can compare it with
   // the machine's memory before creating one. Exact when every batch has max_batch = max_context
   // rows (perplexity's chunks); otherwise an upper bound, up to std::vector's growth when a buffer
   // is resized upward step by step (generation's one-token batches over a growing cache).
-  static SessionMemory EstimateMemory(const Config& config, int64_t max_context, int64_t max_batch);
+  static SessionMemory EstimateMemory(const Config& config, int64_t max_context, int64_t max_batch,
+                                      TensorType kv_type = TensorType::kF32);
 
   // Appends `tokens` (T of them) at positions [position(), position() + T) and writes the logits of
   // batch rows [first_logit_row, T) to `logits`: (T - first_logit_row, vocab_size) row-major, F32
