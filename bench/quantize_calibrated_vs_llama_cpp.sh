@@ -154,8 +154,8 @@ done
 
 cat <<REPORT
 
-Calibrated quantization, $(basename "$model") dequantized to F32 by shrink (weights on the source's grid;
-Q4_1 itself is in no claim). Calibration: $chunks chunks of 512 tokens of tinyshakespeare for every
+Calibrated quantization, $(basename "$model") dequantized to F32 by shrink (weights on the source's grid:
+the source's own type, Q4_1 for SmolLM2 and Q4_K_M for Gemma-3, is in no claim). Calibration: $chunks chunks of 512 tokens of tinyshakespeare for every
 method. Evaluation: shrink perplexity --kl-divergence against the base's log-probs, WikiText-2 valid,
 $eval_chunks chunks of 512 (PPL(base) $ppl_base). llama-perplexity -nr on the
 same chunks on each shrink file, relative to shrink's PPL(Q) of that file. Size "=": equal to llama's

@@ -41,9 +41,14 @@ double SweepPositiveSteps(const float* x, const float* w, int n, std::span<const
       }
     }
   }
-  // Per element the crossings come out in increasing t; a stable sort keeps that order on ties.
-  std::stable_sort(crossings.begin(), crossings.end(),
-                   [](const Crossing& p, const Crossing& q) { return p.t < q.t; });
+  // Increasing t, ties by element: the order a stable sort of the insertion order (element by
+  // element, each element's crossings in increasing t) gives, so the sums below add in the same
+  // order and the step is the same to the bit. std::sort with the full key instead of
+  // std::stable_sort: no temporary buffer per call, and it was a quarter of `quantize --method awq
+  // --rounding exact`'s time (perf).
+  std::sort(crossings.begin(), crossings.end(), [](const Crossing& p, const Crossing& q) {
+    return p.t < q.t || (p.t == q.t && p.index < q.index);
+  });
   std::vector<int> code(n, zero);
   double best_gain = 0;
   *best_step = 0;

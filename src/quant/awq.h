@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/thread_pool.h"
 #include "calib/hessian.h"
 #include "formats/types.h"
 #include "model/config.h"
@@ -54,13 +55,17 @@ struct AwqMatrix {
 
 // The mean squared output error of quantizing `m` to `type` after scaling its columns by
 // s[scale_index[j]] (identity when scale_index is empty): Σ_rows ΔW G ΔWᵀ / gram.rows, the
-// quadratic form taken as one matrix product per tile of rows (OpenBLAS dgemm).
+// quadratic form taken as one matrix product per tile of 64 rows (OpenBLAS dsymm).
+// Threads: the tiles are shared among `pool`'s threads (null: the calling thread alone); each
+// tile's sum is kept apart and the sums are added in tile order, so the result is the same for
+// every thread count. With a pool, OpenBLAS must be at one thread (ScopedBlasThreads(1)): its own
+// threads would compete with the pool's, and its idle threads spin while the pool encodes.
 // REQUIRES: m.cols % type's block == 0, gram.cols == m.cols, gram.rows > 0, scales > 0; `type`
 // has an encoder (and encode_weighted when m.importance is given); scale_index empty or m.cols
-// entries indexing `s`.
+// entries indexing `s`; no other Run on `pool` meanwhile.
 double ScaledQuantError(const AwqMatrix& m, std::span<const float> s,
                         std::span<const int32_t> scale_index, const GramEntry& gram,
-                        TensorType type);
+                        TensorType type, ThreadPool* pool = nullptr);
 
 struct AwqSearchOptions {
   TensorType type = TensorType::kQ4_0;
@@ -70,6 +75,8 @@ struct AwqSearchOptions {
   // fraction of the cost (the search encodes and multiplies every sampled row once per α).
   // 0: every row.
   int64_t max_rows = 0;
+  // Where ScaledQuantError's row tiles run (see there); null: the calling thread.
+  ThreadPool* pool = nullptr;
   static std::vector<double> DefaultAlphaGrid(int steps = 20);  // 0, 1/steps, ..., 1
 };
 

@@ -11,6 +11,8 @@
 #include <random>
 #include <vector>
 
+#include "base/thread_pool.h"
+#include "kernels/blas_threads.h"
 #include "model/architecture.h"
 #include "model/model.h"
 #include "model/prepared_model.h"
@@ -119,7 +121,7 @@ struct OutlierLayer {
   int64_t rows = 48, cols = 128, n = 512;
   std::vector<float> w, x;  // W: rows × cols, X: n × cols
   GramEntry gram;
-  OutlierLayer() : w(rows * cols), x(n * cols) {
+  explicit OutlierLayer(int64_t rows_ = 48) : rows(rows_), w(rows * cols), x(n * cols) {
     std::mt19937 rng(5);
     std::normal_distribution<float> g(0.0f, 1.0f);
     for (float& v : w) v = 0.05f * g(rng);
@@ -174,6 +176,32 @@ TEST(ScaledQuantError, EqualsTheOutputErrorOnTheActivations) {
   direct /= static_cast<double>(L.n);
   EXPECT_GT(direct, 0);
   EXPECT_NEAR(from_gram, direct, 1e-9 * direct);
+}
+
+// Row tiles on a pool: 200 rows are four tiles of 64 rows (the last of 8) shared among 3 threads.
+// Each tile's sum is kept apart and the sums are added in tile order, so the loss is the same
+// double, bit for bit, as on the calling thread alone (a sum in claim order, or scratch shared
+// between threads, would differ from run to run).
+TEST(ScaledQuantError, SameOnAPoolAsOnOneThread) {
+  const OutlierLayer L(200);
+  std::vector<float> s(L.cols), importance(L.cols);
+  for (int64_t j = 0; j < L.cols; ++j) {
+    s[j] = 0.5f + 0.01f * j;
+    importance[j] = 1.0f + 0.1f * static_cast<float>(j % 7);  // any positive column weights
+  }
+  const AwqMatrix plain{.w = L.w, .rows = L.rows, .cols = L.cols, .type = {}, .importance = {}};
+  const AwqMatrix weighted{
+      .w = L.w, .rows = L.rows, .cols = L.cols, .type = {}, .importance = importance};
+  ScopedBlasThreads blas(1);
+  ThreadPool pool(3), single(1);
+  for (const AwqMatrix* m : {&plain, &weighted}) {
+    const double serial = ScaledQuantError(*m, s, {}, L.gram, TensorType::kQ4_0);
+    EXPECT_GT(serial, 0.0);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(ScaledQuantError(*m, s, {}, L.gram, TensorType::kQ4_0, &pool), serial);
+    }
+    EXPECT_EQ(ScaledQuantError(*m, s, {}, L.gram, TensorType::kQ4_0, &single), serial);
+  }
 }
 
 TEST(SearchAwqScales, OutlierChannelsGetScaledAndLoseLess) {

@@ -66,7 +66,11 @@ Result<AwqGroupOutcome> SearchGroup(const Model& model, int l, std::span<const T
   AwqSearchOptions search;
   search.alphas = options.awq_alphas;
   search.max_rows = options.awq_max_rows;
-  ScopedBlasThreads blas(options.threads);
+  // The search's row tiles run on the kernel pool, each with a single-threaded dsymm: with
+  // OpenBLAS's own threads instead, the encoding between its calls ran on one core while its idle
+  // threads spun (system time as large as the user time on a loaded machine).
+  search.pool = &KernelThreads();
+  ScopedBlasThreads blas(1);
   SHRINK_ASSIGN_OR_RETURN(AwqSearchResult r,
                           SearchAwqScales(group, *gram, scale_index, search).WithContext(name));
   out.searched = true;
