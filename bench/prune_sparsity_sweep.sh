@@ -3,7 +3,7 @@
 #
 #  1. The base: the model dequantized to F32 by `shrink quantize --type F32`; its log-probs on WikiText-2
 #     valid (--ctx 512, --chunks) saved once (kept in $WORK for reruns).
-#  2. For each method of --methods and each sparsity of --sparsities, plus --pattern 2:4:
+#  2. For each method of --methods and each of --sparsities (a fraction, or N:M for --pattern N:M):
 #     `shrink prune --method M --sparsity S` on every linear inside the blocks, written F32. Wanda and
 #     SparseGPT calibrate on tinyshakespeare (--calib-chunks chunks of 512, not the evaluation text; the
 #     same chunks for both).
@@ -15,9 +15,10 @@
 #
 # Usage: bench/prune_sparsity_sweep.sh [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N]
 #          [--calib-chunks N] [--sparsities "0.1 0.3 0.5 0.7 2:4"] [--methods "magnitude wanda sparsegpt"]
-# Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; the base is
-#        ~540 MB for SmolLM2, ~1.1 GB for Gemma-3-270M, and every output about as large; outputs other
-#        than the 50% ones are deleted once scored)
+# Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); BASE, BASE_LOGITS (bench/prune_common.sh);
+#        WORK (default a temp folder; the base is ~540 MB for SmolLM2, ~1.1 GB for Gemma-3-270M, and every
+#        output about as large; outputs other than the 50% ones are deleted once scored; a rerun with the
+#        same WORK reuses the rows already scored)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,13 +40,11 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 bench_setup --text --peer
-calib="$shared/data/tinyshakespeare/input.txt"
-require_file "$calib" "the shared/ folder beside the repository"
+source bench/prune_common.sh
+calibration_text
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F); load $load_before; work $work" >&2
-
-make_base "$threads"
-base_logits "$chunks" "$threads"
+prune_base
 
 calib_flags=(--calibration "$calib" --chunks "$calib_chunks" --ctx 512)
 rows=()
@@ -57,19 +56,13 @@ for method in $methods; do
       what=(--sparsity "$s"); label="$(echo "$s * 100" | bc | sed 's/\..*//')%"
     fi
     name="${method}_${s/:/of}"
-    out="$work/$name.gguf"
     extra=()
     [[ $method == magnitude ]] || extra=("${calib_flags[@]}")
     echo "== $method $label" >&2
-    t0=$(date +%s.%N)
-    nice "$shrink" prune "$work/base.gguf" "$out" --threads "$threads" --method "$method" "${what[@]}" \
-      "${extra[@]}" >"$work/$name.txt" 2>&1 \
-      || { echo "prune failed (see $work/$name.txt)" >&2; tail -3 "$work/$name.txt" >&2; exit 1; }
-    secs=$(printf '%.0f' "$(echo "$(date +%s.%N) - $t0" | bc)")
-    read -r kld top ppl <<<"$(kld_of "$out" "$threads")"
-    rows+=("| $method | $label | $ppl | $kld | $top | $secs |")
-    echo "${rows[-1]}" | tee -a "$work/rows.md" >&2
-    [[ "$s" == 0.5 ]] || rm -f "$out"
+    result=$(prune_and_score "$name" --method "$method" "${what[@]}" "${extra[@]}")
+    read -r secs ppl kld top <<<"$result"
+    add_row rows "| $method | $label | $ppl | $kld | $top | $secs |"
+    [[ "$s" == 0.5 ]] || rm -f "$work/$name.gguf"
   done
 done
 
@@ -79,7 +72,7 @@ if [[ -f "$work/sparsegpt_0.5.gguf" ]]; then
   "$bin/llama-perplexity" -nr -m "$work/sparsegpt_0.5.gguf" -f "$text" -c 512 -t "$threads" \
     --chunks "$chunks" >"$work/sparsegpt_0.5.llama_ppl" 2>&1 \
     || { echo "llama-perplexity failed (see $work/sparsegpt_0.5.llama_ppl)" >&2; exit 1; }
-  peer_line="sparsegpt 50%: llama-perplexity PPL $(final "$work/sparsegpt_0.5.llama_ppl"), shrink PPL(Q) $(field "$work/sparsegpt_0.5.gguf.kld" "Mean PPL(Q) ")"
+  peer_line="sparsegpt 50%: llama-perplexity PPL $(final "$work/sparsegpt_0.5.llama_ppl"), shrink PPL(Q) $(field "$work/sparsegpt_0.5.kld" "Mean PPL(Q) ")"
 fi
 
 echo

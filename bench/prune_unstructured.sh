@@ -17,8 +17,8 @@
 #
 # Usage: bench/prune_unstructured.sh [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N]
 #                                    [--calib-chunks N] [--sparsities "0.1 0.3 0.5 0.7"] [--max-drop N]
-# Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; the base is
-#        ~540 MB for SmolLM2 and every output about as large)
+# Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); BASE, BASE_LOGITS (bench/prune_common.sh);
+#        WORK (default a temp folder; the base is ~540 MB for SmolLM2 and every output about as large)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,43 +40,13 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 bench_setup --text --peer
-calib="$shared/data/tinyshakespeare/input.txt"
-require_file "$calib" "the shared/ folder beside the repository"
+source bench/prune_common.sh
+calibration_text
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F); load $load_before; work $work" >&2
 
-field() { grep "$2" "$1" | tail -1 | sed 's/.*: *//' | awk '{print $1}' | tr -d '%'; }
-final() { grep -o "Final estimate: PPL = [0-9.]*" "$1" | tail -1 | awk '{print $5}'; }
-
 # The base and its log-probs are kept in $work: a rerun with the same WORK and --chunks reuses them.
-if [[ ! -f "$work/base.gguf" ]]; then
-  echo "== base: $model -> F32" >&2
-  "$shrink" quantize "$model" "$work/base.gguf" --type F32 --threads "$threads" >"$work/base.txt" 2>&1
-fi
-if [[ ! -f "$work/base.logits" || "$(cat "$work/base.chunks" 2>/dev/null || echo 0)" -lt "$chunks" ]]; then
-  echo "== base log-probs ($chunks chunks)" >&2
-  nice "$shrink" perplexity -m "$work/base.gguf" -f "$text" --ctx 512 --chunks "$chunks" \
-    --threads "$threads" --save-logits "$work/base.logits" >"$work/base_ppl.txt" 2>&1
-  echo "$chunks" >"$work/base.chunks"
-fi
-ppl_base="$(grep -o "\[$chunks\][0-9.]*" "$work/base_ppl.txt" | tr -d '[]' | sed "s/^$chunks//")"
-size_base=$(stat -c %s "$work/base.gguf")
-
-# score NAME: PPL(Q), KLD, top-1 of $work/NAME.gguf against the base; prints "ppl kld top1".
-score() {
-  nice "$shrink" perplexity -m "$work/$1.gguf" --kl-divergence "$work/base.logits" \
-    --chunks "$chunks" --threads "$threads" >"$work/$1.kld" 2>&1 || { echo "perplexity failed on $1 (see $work/$1.kld)" >&2; exit 1; }
-  echo "$(field "$work/$1.kld" "Mean PPL(Q) ") $(field "$work/$1.kld" "Mean    KLD") $(field "$work/$1.kld" "Same top p")"
-}
-prune() {
-  local name=$1; shift
-  local t0 t1
-  t0=$(date +%s.%N)
-  nice "$shrink" prune "$work/base.gguf" "$work/$name.gguf" --threads "$threads" "$@" \
-    >"$work/$name.txt" 2>&1 || { echo "prune failed: $* (see $work/$name.txt)" >&2; tail -3 "$work/$name.txt" >&2; exit 1; }
-  t1=$(date +%s.%N)
-  printf '%.1f' "$(echo "$t1 - $t0" | bc)"
-}
+prune_base
 calib_flags=(--calibration "$calib" --chunks "$calib_chunks" --ctx 512)
 
 rows=()
@@ -87,30 +57,25 @@ for method in magnitude wanda; do
     echo "== $method $label" >&2
     extra=()
     [[ $method == wanda ]] && extra=("${calib_flags[@]}")
-    secs=$(prune "$name" --method "$method" "${what[@]}" "${extra[@]}")
-    read -r ppl kld top <<<"$(score "$name")"
-    rows+=("| $method | $label | $ppl | $kld | $top | $secs |")
-    echo "${rows[-1]}" | tee -a "$work/rows.md" >&2
+    result=$(prune_and_score "$name" --method "$method" "${what[@]}" "${extra[@]}")
+    read -r secs ppl kld top <<<"$result"
+    add_row rows "| $method | $label | $ppl | $kld | $top | $secs |"
     [[ "$name" == wanda_0.5 ]] || [[ "$name" == magnitude_0.5 ]] || rm -f "$work/$name.gguf"
   done
 done
 
 # Depth: the influence of every block, measured once (--dry-run --explain); --drop-layers N drops the N
 # lowest, so each N is the first N of that order and one calibration pass serves the sweep.
-echo "== block influence" >&2
-nice "$shrink" prune "$work/base.gguf" --drop-layers 1 "${calib_flags[@]}" --threads "$threads" \
-  --dry-run --explain >"$work/influence.txt" 2>&1 || { echo "influence failed (see $work/influence.txt)" >&2; exit 1; }
-order=($(grep -E '^  blk\.' "$work/influence.txt" | sort -g -k2 | awk '{print $1}' | sed 's/blk\.//'))
+block_order "${calib_flags[@]}"
 depth_rows=()
 for n in $(seq 1 "$max_drop"); do
   echo "== drop $n layers" >&2
   name="drop_$n"
-  list=$(printf '%s\n' "${order[@]:0:$n}" | sort -n | paste -sd,)
-  secs=$(prune "$name" --layers "$list")
-  size=$(stat -c %s "$work/$name.gguf")
-  read -r ppl kld top <<<"$(score "$name")"
-  depth_rows+=("| $n | $list | $size | $(echo "scale=3; $size / $size_base" | bc) | $ppl | $kld | $top | $secs |")
-  echo "${depth_rows[-1]}" | tee -a "$work/rows.md" >&2
+  list=$(first_blocks "$n")
+  result=$(prune_and_score "$name" --layers "$list")
+  read -r secs ppl kld top <<<"$result"
+  size=$(size_of "$name")
+  add_row depth_rows "| $n | $list | $size | $(echo "scale=3; $size / $size_base" | bc) | $ppl | $kld | $top | $secs |"
   [[ $n == 4 ]] || rm -f "$work/$name.gguf"
 done
 

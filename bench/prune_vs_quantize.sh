@@ -17,7 +17,8 @@
 # Usage: bench/prune_vs_quantize.sh [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N]
 #                                   [--calib-chunks N] [--pairs "Q5_K_M:Q4_K_M Q6_K:Q5_K_M Q4_K_M:Q3_K_M"]
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; BASE=PATH of an
-#        F32 base and BASE_LOGITS=PATH of its saved log-probs over >= --chunks chunks skip step 1)
+#        F32 base and BASE_LOGITS=PATH of its saved log-probs over >= --chunks chunks skip step 1:
+#        bench/prune_common.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,29 +38,11 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 bench_setup --text
-calib="$shared/data/tinyshakespeare/input.txt"
-require_file "$calib" "the shared/ folder beside the repository"
+source bench/prune_common.sh
+calibration_text
 echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F); load $(load_average); work $work" >&2
+prune_base
 
-base="${BASE:-$work/base.gguf}"
-base_logits="${BASE_LOGITS:-$work/base.logits}"
-if [[ ! -f "$base" ]]; then
-  echo "== base: $model -> F32" >&2
-  "$shrink" quantize "$model" "$base" --type F32 --threads "$threads" >"$work/base.txt" 2>&1
-fi
-if [[ ! -f "$base_logits" ]]; then
-  echo "== base log-probs ($chunks chunks)" >&2
-  nice "$shrink" perplexity -m "$base" -f "$text" --ctx 512 --chunks "$chunks" --threads "$threads" \
-    --save-logits "$base_logits" >"$work/base_ppl.txt" 2>&1
-fi
-
-# score FILE: "ppl kld top1" of FILE against the base log-probs.
-score() {
-  local out="$work/$(basename "$1" .gguf).kld"
-  nice "$shrink" perplexity -m "$1" --kl-divergence "$base_logits" --chunks "$chunks" \
-    --threads "$threads" >"$out" 2>&1 || { echo "perplexity failed on $1 (see $out)" >&2; exit 1; }
-  echo "$(field "$out" "Mean PPL(Q) ") $(field "$out" "Mean    KLD") $(field "$out" "Same top p")"
-}
 # dry_size ARGS...: the file size `shrink prune --dry-run ARGS` reports.
 dry_size() {
   "$shrink" prune "$base" "$@" --dry-run 2>&1 | sed -n 's/.*file \([0-9]*\) bytes.*/\1/p'
@@ -71,16 +54,12 @@ quantize() {
   echo "$out"
 }
 
-echo "== block influence ($calib_chunks calibration chunks)" >&2
-calib_flags=(--calibration "$calib" --chunks "$calib_chunks" --ctx 512 --threads "$threads")
-nice "$shrink" prune "$base" --drop-layers 1 "${calib_flags[@]}" --dry-run --explain \
-  >"$work/influence.txt" 2>&1 || { echo "influence failed (see $work/influence.txt)" >&2; exit 1; }
-order=($(grep -E '^  blk\.' "$work/influence.txt" | sort -g -k2 | awk '{print $1}' | sed 's/blk\.//'))
+calib_flags=(--calibration "$calib" --chunks "$calib_chunks" --ctx 512)
+block_order "${calib_flags[@]}"
 n_layers=${#order[@]}
-[[ $n_layers -gt 0 ]] || { echo "no block influence in $work/influence.txt" >&2; exit 1; }
 
 rows=()
-row() { rows+=("$1"); echo "$1" | tee -a "$work/rows.md" >&2; }
+row() { add_row rows "$1"; }
 for pair in $pairs; do
   pruned_type=${pair%%:*} ref_type=${pair##*:}
   echo "== $pruned_type with dropped blocks vs $ref_type" >&2
@@ -92,7 +71,7 @@ for pair in $pairs; do
   while :; do
     n=$((n + 1))
     [[ $n -lt $n_layers ]] || { echo "no depth fits $ref_size bytes at $pruned_type" >&2; continue 2; }
-    list=$(printf '%s\n' "${order[@]:0:$n}" | sort -n | paste -sd,)
+    list=$(first_blocks "$n")
     size=$(dry_size --layers "$list" --type "$pruned_type")
     [[ -n "$size" ]] || { echo "no size from prune --dry-run --layers $list" >&2; exit 1; }
     [[ $size -gt $ref_size ]] || break
@@ -122,7 +101,7 @@ for what in "2:4" "0.5"; do
   if [[ $what == 2:4 ]]; then flags=(--pattern 2:4); label="2:4"; index_bits=$(echo "2.585 / 4" | bc -l)
   else flags=(--sparsity 0.5); label="50%"; index_bits=1; fi
   out="$work/wanda_${what/:/of}_Q8_0.gguf"
-  nice "$shrink" prune "$base" "$out" --method wanda "${flags[@]}" "${calib_flags[@]}" --type Q8_0 \
+  nice "$shrink" prune "$base" "$out" --method wanda "${flags[@]}" "${calib_flags[@]}" --threads "$threads" --type Q8_0 \
     >"$work/wanda_${what/:/of}.txt" 2>&1 || { echo "prune failed (see $work/wanda_${what/:/of}.txt)" >&2; exit 1; }
   size=$(stat -c %s "$out")
   read -r ppl kld top <<<"$(score "$out")"

@@ -16,7 +16,8 @@
 #
 # Usage: bench/prune_width_vs_llama_cpp.sh [--model smollm2|PATH] [--chunks N] [--threads N]
 #                                          [--calib-chunks N]
-# Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; ~540 MB base)
+# Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); BASE, BASE_LOGITS (bench/prune_common.sh);
+#        WORK (default a temp folder; ~540 MB base)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,50 +35,24 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 bench_setup --text --peer
-calib="$shared/data/tinyshakespeare/input.txt"
-require_file "$calib" "the shared/ folder beside the repository"
+source bench/prune_common.sh
+calibration_text
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F); load $load_before; work $work" >&2
 
-make_base "$threads"
-if [[ ! -f "$work/base.logits" || "$(cat "$work/base.chunks" 2>/dev/null || echo 0)" -ne "$chunks" ]]; then
-  echo "== base log-probs ($chunks chunks)" >&2
-  nice "$shrink" perplexity -m "$work/base.gguf" -f "$text" --ctx 512 --chunks "$chunks" \
-    --threads "$threads" --save-logits "$work/base.logits" >"$work/base_ppl.txt" 2>&1
-  echo "$chunks" >"$work/base.chunks"
-fi
-ppl_base=$(final "$work/base_ppl.txt")
-size_base=$(stat -c %s "$work/base.gguf")
-# The base's parameter count (tensor elements, by gguf-py).
-params_base=$(python3 -c "
-import gguf, numpy as np
-r = gguf.GGUFReader('$work/base.gguf')
-print(sum(int(np.prod(t.shape)) for t in r.tensors))")
-
-score() {  # NAME: "ppl kld top1" of $work/NAME.gguf against the base
-  nice "$shrink" perplexity -m "$work/$1.gguf" --kl-divergence "$work/base.logits" \
-    --threads "$threads" >"$work/$1.kld" 2>&1 || { echo "perplexity failed on $1 (see $work/$1.kld)" >&2; exit 1; }
-  echo "$(field "$work/$1.kld" "Mean PPL(Q) ") $(field "$work/$1.kld" "Mean    KLD") $(field "$work/$1.kld" "Same top p")"
-}
-params_of() {  # NAME: tensor elements of $work/NAME.gguf
-  python3 -c "
-import gguf, numpy as np
-r = gguf.GGUFReader('$work/$1.gguf')
-print(sum(int(np.prod(t.shape)) for t in r.tensors))"
-}
+prune_base
+params_base=$(params_of "$base")
 calib_flags=(--calibration "$calib" --chunks "$calib_chunks" --ctx 512)
 rows=()
 run() {  # NAME KIND ARGS...: prune, score, add a row
   local name=$1 kind=$2; shift 2
   echo "== $name: $*" >&2
-  nice "$shrink" prune "$work/base.gguf" "$work/$name.gguf" "${calib_flags[@]}" --threads "$threads" \
-    --explain "$@" >"$work/$name.txt" 2>&1 || { echo "prune failed: $* (see $work/$name.txt)" >&2; tail -3 "$work/$name.txt" >&2; exit 1; }
-  local size params ppl kld top
-  size=$(stat -c %s "$work/$name.gguf")
-  params=$(params_of "$name")
-  read -r ppl kld top <<<"$(score "$name")"
-  rows+=("| $kind | \`$*\` | $(echo "scale=1; 100 * ($params_base - $params) / $params_base" | bc)% | $size | $ppl | $kld | $top |")
-  echo "${rows[-1]}" | tee -a "$work/rows.md" >&2
+  local result secs size params ppl kld top
+  result=$(prune_and_score "$name" "${calib_flags[@]}" --explain "$@")
+  read -r secs ppl kld top <<<"$result"
+  size=$(size_of "$name")
+  params=$(pruned_params "$name")
+  add_row rows "| $kind | \`$*\` | $(echo "scale=1; 100 * ($params_base - $params) / $params_base" | bc)% | $size | $ppl | $kld | $top |"
 }
 
 # 25% first, then the peer on its per-layer file, then 10% and 50% (a long run on a loaded machine

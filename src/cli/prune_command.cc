@@ -9,7 +9,7 @@
 //                 (prune/sparsegpt_model.h), the kept weights updated to compensate;
 //   width:        --ffn F --heads H --kv-heads K --hidden D (uniform widths), or --method width
 //                 --target-params P (per-layer FFN widths and KV groups chosen under a parameter
-//                 budget), by Minitron activation scores on --calibration (prune/width.h);
+//                 budget), by Minitron activation scores on --calibration (cli/prune_width.h);
 //   low rank:     --method svd with --rank-ratio R or --target-params P (cli/prune_low_rank.h);
 // unstructured and depth in one run if asked (not with SparseGPT; width and svd alone). Wanda,
 // SparseGPT, width and --drop-layers need --calibration FILE (run through the model in --chunks
@@ -36,6 +36,7 @@
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/prune_low_rank.h"
+#include "cli/prune_width.h"
 #include "cli/resources.h"
 #include "eval/text_file.h"
 #include "io/gguf.h"
@@ -45,14 +46,12 @@
 #include "model/model.h"
 #include "model/transformer.h"
 #include "prune/depth.h"
-#include "prune/param_count.h"
 #include "prune/pruned_gguf.h"
 #include "prune/sparsegpt_model.h"
 #include "prune/sparsity.h"
 #include "prune/wanda.h"
 #include "prune/width.h"
 #include "prune/width_scores.h"
-#include "quant/fallback.h"
 #include "quant/plan.h"
 #include "quant/quantized_gguf.h"
 
@@ -283,115 +282,14 @@ void AddPruneMetadata(GgufMetadata& m, const PruneFlags& f, const PruneRequest& 
   }
 }
 
-// Per-layer FFN widths move in chunks of at least 32 channels, so that the output can later be
-// quantized to any block-32 type.
-int64_t BudgetFfnMultiple(int64_t multiple) { return std::max<int64_t>(32, multiple); }
-
-// Width flags checked against the model before calibration: resolved uniform widths, the budget.
-struct WidthArgs {
-  UniformWidths widths;
-  int64_t target_params = -1;
-  int64_t multiple = 1;  // rows must be whole blocks of this many elements
-};
-
-Result<WidthArgs> CheckWidthFlags(const PruneFlags& f, const Config& config, const QuantMix& mix) {
-  WidthArgs a;
-  // A quantized mix may fall back from 256-element k-quant blocks to block-32 types
-  // (quant/fallback.h), never further: widths must be whole blocks of the smallest of them.
-  const TensorType smallest = SmallerBlockType(mix.base).value_or(mix.base);
-  a.multiple = Traits(smallest).block_elements;
-  SHRINK_ASSIGN_OR_RETURN(
-      a.widths, ResolveUniformWidths(config, f.widths, a.multiple, Traits(smallest).name));
-  if (!f.target_params.empty()) {
-    if (config.architecture != "llama" && config.architecture != "deci") {
-      return Status::Errorf(
-          "--target-params: per-layer widths load in llama.cpp only for llama models (as "
-          "architecture deci); {} takes uniform --ffn/--heads/--kv-heads/--hidden",
-          config.architecture);
-    }
-    SHRINK_ASSIGN_OR_RETURN(a.target_params, ParseParamCount("--target-params", f.target_params));
-    const int64_t source = ParamCount(config);
-    if (a.target_params >= source) {
-      return Status::Errorf("--target-params {}: the model has {} parameters already",
-                            f.target_params, source);
-    }
-    const int64_t hidden = a.widths.hidden > 0 ? a.widths.hidden : config.d_model;
-    const int64_t floor = BudgetFloorParams(config, hidden, BudgetFfnMultiple(a.multiple));
-    if (a.target_params < floor) {
-      return Status::Errorf(
-          "--target-params {}: keeping one {}-channel FFN chunk and one key/value group per layer "
-          "leaves {} parameters; that is the smallest this width pruning reaches",
-          f.target_params, BudgetFfnMultiple(a.multiple), floor);
-    }
-  }
-  return a;
-}
-
-// Width pruning: scores from calibration, the plan, the pruned model written in the mix's types.
-Status WriteWidthPruned(const PruneFlags& f, const Model& model,
-                        const GgufMetadata& source_metadata,
-                        std::span<const TensorView* const> order, const WidthArgs& args,
-                        const WidthScores& scores, const QuantMix& mix) {
-  const Config& config = model.config;
-  WidthPlan plan = UniformWidthPlan(config, scores, args.widths);
-  if (args.target_params > 0) {
-    SHRINK_ASSIGN_OR_RETURN(plan, BudgetWidthPlan(model, scores, plan, args.target_params,
-                                                  BudgetFfnMultiple(args.multiple)));
-  }
-  SHRINK_ASSIGN_OR_RETURN(std::unique_ptr<Model> pruned, WidthPrunedModel(model, plan));
-  const Config& out = pruned->config;
-  const int64_t before = ParamCount(config), after = ParamCount(out);
-  fmt::print(stderr, "prune: width {} → {} parameters ({:.2f}% removed): {}\n", before, after,
-             100.0 * (before - after) / before, out.Summary());
-  if (f.explain || f.dry_run) {
-    fmt::print("hidden width {} of {}\n", out.d_model, config.d_model);
-    fmt::print("layer  ffn (of)     heads kv (of)   kept kv groups\n");
-    for (int l = 0; l < config.n_layers; ++l) {
-      fmt::print("blk.{:<3} {:>5} ({:>5})  {:>3} {:>3} ({}/{})  {}\n", l, out.layers[l].ffn_dim,
-                 config.layers[l].ffn_dim, out.layers[l].n_heads, out.layers[l].n_kv_heads,
-                 config.layers[l].n_heads, config.layers[l].n_kv_heads,
-                 fmt::join(plan.kv_heads[l], ","));
-    }
-  }
-  // The pruned tensors in the source's order (names are unchanged).
-  std::map<std::string, const TensorView*> by_name;
-  pruned->weights.ForEachTensor([&](const TensorView& t) { by_name[t.name] = &t; });
-  std::vector<const TensorView*> view_order;
-  for (const TensorView* v : order) view_order.push_back(by_name.at(v->name));
-  const QuantPlan qplan = PlanQuantization(out, view_order, mix);
-  std::vector<PrunedTensor> tensors;
-  for (const TensorPlan& t : qplan.tensors) tensors.push_back({t.source, t.type, {}});
-  SHRINK_RETURN_IF_ERROR(CheckPrunable(tensors, SparsityTarget{}));
-  // From the source's keys (a llama2.c model's include its vocabulary's).
-  SHRINK_ASSIGN_OR_RETURN(GgufMetadata metadata, WidthPrunedMetadata(source_metadata, config, out));
-  metadata = QuantizedMetadata(metadata, mix);
-  metadata.emplace_back("shrink.prune.method", GgufValue::String("width"));
-  metadata.emplace_back("shrink.prune.source_params",
-                        GgufValue::U64(static_cast<uint64_t>(before)));
-  const std::string name = std::filesystem::path(f.calibration).filename().string();
-  metadata.emplace_back("shrink.prune.calibration", GgufValue::String(name.substr(0, 127)));
-  SHRINK_ASSIGN_OR_RETURN(const uint64_t file_bytes,
-                          GgufFileSize(metadata, PrunedTensorDecls(tensors)));
-  if (f.dry_run) {
-    fmt::print("{} tensors, {} parameters, file {} bytes (dry run: nothing written)\n",
-               tensors.size(), after, file_bytes);
-    return Status::Ok();
-  }
-  ProgressReporter progress("prune", "tensors", static_cast<int64_t>(tensors.size()));
-  PruneWriteOptions w;
-  w.on_tensor_done = [&](size_t i, const TensorPruneStats&) {
-    progress.Update(static_cast<int64_t>(i + 1));
-  };
-  const auto t1 = std::chrono::steady_clock::now();
-  SHRINK_RETURN_IF_ERROR(WritePrunedGguf(f.out_path, metadata, tensors, w));
-  progress.Finish();
-  std::string arch;
-  for (const auto& [key, value] : metadata) {
-    if (key == "general.architecture") arch = value.AsString();
-  }
-  fmt::print(stderr, "prune: wrote {} ({} bytes, architecture {}) in {:.2f} s\n", f.out_path,
-             file_bytes, arch, SecondsSince(t1));
-  return Status::Ok();
+// The width part of the flags (cli/prune_width.h).
+WidthPruneFlags WidthFlagsOf(const PruneFlags& f) {
+  return {.widths = f.widths,
+          .target_params = f.target_params,
+          .out_path = f.out_path,
+          .calibration = f.calibration,
+          .explain = f.explain,
+          .dry_run = f.dry_run};
 }
 
 Status RunPrune(const PruneFlags& f) {
@@ -456,7 +354,7 @@ Status RunPrune(const PruneFlags& f) {
   }
   WidthArgs width_args;
   if (request.width) {
-    SHRINK_ASSIGN_OR_RETURN(width_args, CheckWidthFlags(f, config, *mix));
+    SHRINK_ASSIGN_OR_RETURN(width_args, CheckWidthFlags(WidthFlagsOf(f), config, *mix));
   }
   fmt::print(stderr, "prune: {}: {} loaded in {:.2f} s\n", f.in_path, config.Summary(),
              SecondsSince(t0));
@@ -473,8 +371,8 @@ Status RunPrune(const PruneFlags& f) {
     SHRINK_RETURN_IF_ERROR(RunCalibrationPass(f, *model, calib));
   }
   if (request.width) {
-    return WriteWidthPruned(f, *model, source_metadata, order, width_args, calib.width->Scores(),
-                            *mix);
+    return WriteWidthPruned(WidthFlagsOf(f), *model, source_metadata, order, width_args,
+                            calib.width->Scores(), *mix);
   }
   if (f.drop_layers >= 0) {
     std::vector<double> influence(config.n_layers, 0.0);

@@ -13,8 +13,7 @@
 #include <vector>
 
 #include "calib/calibration_run.h"
-#include "calib/gram.h"
-#include "calib/hessian.h"
+#include "calib/correlated_layer_test_util.h"
 #include "model/tiny_model_test_util.h"
 #include "prune/sparsegpt_model.h"
 #include "prune/sparsity.h"
@@ -24,55 +23,15 @@ namespace {
 
 constexpr int64_t kIn = 512, kOut = 48, kRows = 2048;
 
-struct Layer {
-  std::vector<float> W;     // (kOut, kIn)
-  std::vector<float> X;     // (kRows, kIn)
-  std::vector<double> H;    // (kIn, kIn) = 2·XᵀX / n
-  std::vector<float> norm;  // ‖X_j‖₂ per input column (Wanda's scale)
-};
+using Layer = CorrelatedLayer;
 
-// Inputs like a transformer linear's: neighbouring channels strongly correlated (AR(1), ρ = 0.9)
-// with per-channel scales spread over a factor ~10 (outlier channels, which is where Wanda beats
-// magnitude); weights Gaussian. The correlation is what SparseGPT's update exploits: a removed
-// weight's contribution is partly rebuilt by its correlated neighbours.
-Layer MakeLayer(uint32_t seed = 7) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  Layer l;
-  std::vector<float> scale(kIn);
-  for (int64_t i = 0; i < kIn; ++i) scale[i] = std::exp(0.8f * normal(rng));
-  l.X.resize(kRows * kIn);
-  for (int64_t t = 0; t < kRows; ++t) {
-    float prev = 0;
-    for (int64_t i = 0; i < kIn; ++i) {
-      prev = 0.9f * prev + std::sqrt(1 - 0.81f) * normal(rng);
-      l.X[t * kIn + i] = scale[i] * prev;
-    }
-  }
-  l.W.resize(kOut * kIn);
-  for (float& w : l.W) w = 0.05f * normal(rng);
-  GramEntry g{.cols = kIn, .xtx = std::vector<double>(kIn * kIn, 0.0), .rows = kRows};
-  AccumulateGram(l.X, kRows, kIn, g.xtx);
-  l.H = GptqHessian(g);
-  l.norm.resize(kIn);
-  for (int64_t i = 0; i < kIn; ++i) l.norm[i] = static_cast<float>(std::sqrt(g.xtx[i * kIn + i]));
-  return l;
-}
+// The shared synthetic layer (calib/correlated_layer_test_util.h): correlated inputs are what
+// SparseGPT's update exploits, a removed weight's contribution partly rebuilt by its neighbours;
+// the outlier channels are where Wanda beats magnitude.
+Layer MakeLayer(uint32_t seed = 7) { return MakeCorrelatedLayer(kIn, kOut, kRows, seed); }
 
 // Σ_t ‖(W − Ŵ)·x_t‖² over the layer's inputs.
-double OutputError(const Layer& l, const std::vector<float>& Wp) {
-  double sum = 0;
-  for (int64_t t = 0; t < kRows; ++t) {
-    for (int64_t o = 0; o < kOut; ++o) {
-      double y = 0;
-      for (int64_t i = 0; i < kIn; ++i) {
-        y += static_cast<double>(l.W[o * kIn + i] - Wp[o * kIn + i]) * l.X[t * kIn + i];
-      }
-      sum += y * y;
-    }
-  }
-  return sum;
-}
+double OutputError(const Layer& l, const std::vector<float>& Wp) { return LayerOutputError(l, Wp); }
 
 // Magnitude (empty scale) or Wanda (‖X_j‖₂) on every row, as `shrink prune` does.
 std::vector<float> PrunedByScore(const Layer& l, std::span<const float> scale,

@@ -4,66 +4,26 @@
 
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <random>
 #include <vector>
 
-#include "calib/gram.h"
-#include "calib/hessian.h"
+#include "calib/correlated_layer_test_util.h"
 
 namespace shrink {
 namespace {
 
 constexpr int64_t kIn = 512, kOut = 48, kRows = 2048;
 
-struct Layer {
-  std::vector<float> W;   // (kOut, kIn)
-  std::vector<float> X;   // (kRows, kIn)
-  std::vector<double> H;  // (kIn, kIn) = 2·XᵀX / n
-};
+using Layer = CorrelatedLayer;
 
-// Inputs as in a transformer's linear inputs: strongly correlated neighbouring channels (AR(1),
-// ρ = 0.9) with per-channel scales spread over a factor ~10 (a few "outlier" channels); weights
-// Gaussian. Correlation is what GPTQ exploits: a column's rounding error can be compensated by
-// its correlated neighbours.
-Layer MakeLayer() {
-  std::mt19937 rng(2024);
-  std::normal_distribution<float> normal;
-  Layer l;
-  std::vector<float> scale(kIn);
-  for (int64_t i = 0; i < kIn; ++i) scale[i] = std::exp(0.8f * normal(rng));
-  l.X.resize(kRows * kIn);
-  for (int64_t t = 0; t < kRows; ++t) {
-    float prev = 0;
-    for (int64_t i = 0; i < kIn; ++i) {
-      prev = 0.9f * prev + std::sqrt(1 - 0.81f) * normal(rng);
-      l.X[t * kIn + i] = scale[i] * prev;
-    }
-  }
-  l.W.resize(kOut * kIn);
-  for (float& w : l.W) w = 0.05f * normal(rng);
-  GramEntry g{.cols = kIn, .xtx = std::vector<double>(kIn * kIn, 0.0), .rows = kRows};
-  AccumulateGram(l.X, kRows, kIn, g.xtx);
-  l.H = GptqHessian(g);
-  return l;
-}
+// The shared synthetic layer (calib/correlated_layer_test_util.h): correlated inputs are what GPTQ
+// exploits, a column's rounding error compensated by its correlated neighbours.
+Layer MakeLayer() { return MakeCorrelatedLayer(kIn, kOut, kRows, /*seed=*/2024); }
 
 // Σ_t ‖(W − Ŵ)·x_t‖² over the layer's inputs, Ŵ decoded from `rows` of `type`.
 double OutputError(const Layer& l, TensorType type, const std::vector<uint8_t>& rows) {
-  const TypeTraits& t = Traits(type);
   std::vector<float> Wq(kOut * kIn);
-  t.decode(rows.data(), Wq.data(), kOut * kIn);
-  double sum = 0;
-  for (int64_t t_row = 0; t_row < kRows; ++t_row) {
-    for (int64_t o = 0; o < kOut; ++o) {
-      double y = 0;
-      for (int64_t i = 0; i < kIn; ++i) {
-        y += static_cast<double>(l.W[o * kIn + i] - Wq[o * kIn + i]) * l.X[t_row * kIn + i];
-      }
-      sum += y * y;
-    }
-  }
-  return sum;
+  Traits(type).decode(rows.data(), Wq.data(), kOut * kIn);
+  return LayerOutputError(l, Wq);
 }
 
 // Round-to-nearest baselines on the same format: the plain encoder and the importance-weighted one

@@ -11,31 +11,10 @@
 # Usage: prune_svd_test.sh SHRINK_BINARY SHARED_DIR
 set -u
 shrink=$1
-models="$2/models/stories260K"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 source "$(dirname "$0")/lib.sh"
-
-if [[ ! -f "$models/stories260K.bin" || ! -f "$models/tok512.bin" ]]; then
-  echo "skipped: $models/stories260K.bin or tok512.bin is absent"
-  exit 77
-fi
-model="$models/stories260K.bin"
-tok="$models/tok512.bin"
-text="$work/text.txt"
-head -c 20000 "$2/data/tinyshakespeare/input.txt" >"$text"
-out="$work/out.gguf"
-
-expect_error() {
-  local name=$1 words=$2
-  shift 2
-  rm -f "$out"
-  expect_one_line_error "$name" prune "$@" || return
-  local IFS='|'
-  # shellcheck disable=SC2086
-  expect_stderr_has "$name" $words
-  [ ! -e "$out" ] || fail "$name: an output file was written"
-}
+source "$(dirname "$0")/prune_lib.sh" "$2"
 
 params() { "$shrink" inspect "$1" | sed -n 's/^total: .* bytes (.*), \([0-9]*\) parameters.*/\1/p'; }
 "$shrink" prune "$model" "$work/s0.gguf" --tokenizer "$tok" --sparsity 0 >/dev/null 2>&1

@@ -12,34 +12,11 @@
 # Usage: prune_test.sh SHRINK_BINARY SHARED_DIR
 set -u
 shrink=$1
-models="$2/models/stories260K"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/prune_lib.sh" "$2"
 
-if [[ ! -f "$models/stories260K.bin" || ! -f "$models/tok512.bin" ]]; then
-  echo "skipped: $models/stories260K.bin or tok512.bin is absent"
-  exit 77
-fi
-model="$models/stories260K.bin"
-tok="$models/tok512.bin"
-text="$work/text.txt"
-head -c 20000 "$2/data/tinyshakespeare/input.txt" >"$text"
-
-# expect_error NAME 'WORD|...' ARG...: `shrink prune ARG...` exits 1 with one stderr line holding each
-# WORD, and leaves no $work/out.gguf.
-expect_error() {
-  local name=$1 words=$2
-  shift 2
-  rm -f "$work/out.gguf"
-  expect_one_line_error "$name" prune "$@" || return
-  local IFS='|'
-  # shellcheck disable=SC2086
-  expect_stderr_has "$name" $words
-  [ ! -e "$work/out.gguf" ] || fail "$name: an output file was written"
-}
-
-out="$work/out.gguf"
 expect_error "sparsity 1" "--sparsity|[0, 1)" "$model" "$out" --tokenizer "$tok" --sparsity 1
 expect_error "sparsity negative" "--sparsity" "$model" "$out" --tokenizer "$tok" --sparsity -0.2
 expect_error "sparsity nan" "--sparsity" "$model" "$out" --tokenizer "$tok" --sparsity nan

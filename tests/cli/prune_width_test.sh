@@ -12,32 +12,11 @@
 # Usage: prune_width_test.sh SHRINK_BINARY SHARED_DIR
 set -u
 shrink=$1
-models="$2/models/stories260K"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 source "$(dirname "$0")/lib.sh"
-
-if [[ ! -f "$models/stories260K.bin" || ! -f "$models/tok512.bin" ]]; then
-  echo "skipped: $models/stories260K.bin or tok512.bin is absent"
-  exit 77
-fi
-model="$models/stories260K.bin"
-tok="$models/tok512.bin"
-text="$work/text.txt"
-head -c 20000 "$2/data/tinyshakespeare/input.txt" >"$text"
+source "$(dirname "$0")/prune_lib.sh" "$2"
 calib=(--calibration "$text" --ctx 64 --chunks 4)
-
-expect_error() {  # NAME 'WORD|...' ARG...: a one-line error holding each WORD, no output file
-  local name=$1 words=$2
-  shift 2
-  rm -f "$work/out.gguf"
-  expect_one_line_error "$name" prune "$@" || return
-  local IFS='|'
-  # shellcheck disable=SC2086
-  expect_stderr_has "$name" $words
-  [ ! -e "$work/out.gguf" ] || fail "$name: an output file was written"
-}
-out="$work/out.gguf"
 expect_error "heads 10" "--heads 10|8 query heads" "$model" "$out" --tokenizer "$tok" --heads 10 "${calib[@]}"
 expect_error "kv 5" "--kv-heads 5|4 key/value heads" "$model" "$out" --tokenizer "$tok" \
   --kv-heads 5 "${calib[@]}"
