@@ -21,10 +21,6 @@
 namespace shrink::cli {
 namespace {
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // Per-layer FFN widths move in chunks of at least 32 channels, so that the output can later be
 // quantized to any block-32 type.
 int64_t BudgetFfnMultiple(int64_t multiple) { return std::max<int64_t>(32, multiple); }
