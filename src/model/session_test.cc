@@ -9,8 +9,10 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "kernels/kernel_threads.h"
 #include "kernels/matmul.h"
 #include "model/architecture.h"
 #include "model/loaders.h"
@@ -213,6 +215,13 @@ TEST(SessionMemoryTest, EstimateIsWhatTheSessionAllocates) {
   const Config& c = model->config;
   const PreparedModel prepared(*model);
   constexpr int64_t kBookkeeping = 1024;
+  // The kernels keep per-thread scratch (thread_local, process-wide, outside the estimate). On one
+  // kernel thread the warm-up below grows all of it on this thread; with a pool, a worker that
+  // got no task during the warm-up could grow its scratch inside the measurement.
+  SetKernelThreads(1);
+  struct RestoreThreads {
+    ~RestoreThreads() { SetKernelThreads(static_cast<int>(std::thread::hardware_concurrency())); }
+  } restore;
   {
     InferenceSession warm(prepared, 64);
     const std::vector<TokenId> tokens(64, 403);
