@@ -18,22 +18,40 @@ namespace {
 
 constexpr double kU = 0x1p-24;
 
-// Batched prompt (pos0 = 0) and continuation over an existing cache (pos0 > 0), GQA 9:3 like
-// SmolLM2.
-void Check(int64_t T, int64_t pos0, int64_t window = 0) {
-  AttentionParams p{.n_heads = 9,
-                    .n_kv_heads = 3,
-                    .head_dim = 64,
-                    .scale = 1.0f / 8.0f,
-                    .sliding_window = window};
-  const int64_t P = pos0 + T;
-  std::mt19937 rng(5);
+// T query tokens at positions pos0.. over a cache of P = pos0 + T positions, GQA 9:3 like SmolLM2,
+// every value N(0, 1) from mt19937(seed).
+struct AttentionInputs {
+  AttentionParams p;
+  int64_t P = 0;
+  std::vector<float> q, k, v;
+};
+
+AttentionInputs RandomAttentionInputs(int64_t T, int64_t pos0, int64_t window, uint32_t seed) {
+  AttentionInputs in;
+  in.p = {.n_heads = 9,
+          .n_kv_heads = 3,
+          .head_dim = 64,
+          .scale = 1.0f / 8.0f,
+          .sliding_window = window};
+  in.P = pos0 + T;
+  const AttentionParams& p = in.p;
+  std::mt19937 rng(seed);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> q(T * p.n_heads * p.head_dim), k(P * p.n_kv_heads * p.head_dim),
-      v(P * p.n_kv_heads * p.head_dim);
-  for (float& x : q) x = dist(rng);
-  for (float& x : k) x = dist(rng);
-  for (float& x : v) x = dist(rng);
+  in.q.resize(T * p.n_heads * p.head_dim);
+  in.k.resize(in.P * p.n_kv_heads * p.head_dim);
+  in.v.resize(in.P * p.n_kv_heads * p.head_dim);
+  for (float& x : in.q) x = dist(rng);
+  for (float& x : in.k) x = dist(rng);
+  for (float& x : in.v) x = dist(rng);
+  return in;
+}
+
+// Batched prompt (pos0 = 0) and continuation over an existing cache (pos0 > 0).
+void Check(int64_t T, int64_t pos0, int64_t window = 0) {
+  AttentionInputs in = RandomAttentionInputs(T, pos0, window, 5);
+  const AttentionParams& p = in.p;
+  const int64_t P = in.P;
+  const std::vector<float>&q = in.q, &k = in.k, &v = in.v;
   std::vector<float> fast(q.size()), ref(q.size()), probs(p.n_heads * T * P);
   Attention(p, T, pos0, q.data(), k.data(), v.data(), fast.data(), probs.data());
   reference::Attention(p, T, pos0, q.data(), k.data(), v.data(), ref.data());
@@ -68,19 +86,10 @@ TEST_P(AttentionTest, LongSlidingWindowMatchesReference) { Check(90, 100, /*wind
 TEST_P(AttentionTest, F16CacheEqualsF32CacheOfRoundedValues) {
   for (const auto& [T, pos0, window] :
        {std::tuple<int64_t, int64_t, int64_t>{70, 0, 0}, {1, 40, 0}, {3, 40, 0}, {20, 7, 6}}) {
-    AttentionParams p{.n_heads = 9,
-                      .n_kv_heads = 3,
-                      .head_dim = 64,
-                      .scale = 1.0f / 8.0f,
-                      .sliding_window = window};
-    const int64_t P = pos0 + T;
-    std::mt19937 rng(9);
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> q(T * p.n_heads * p.head_dim), k(P * p.n_kv_heads * p.head_dim),
-        v(P * p.n_kv_heads * p.head_dim);
-    for (float& x : q) x = dist(rng);
-    for (float& x : k) x = dist(rng);
-    for (float& x : v) x = dist(rng);
+    AttentionInputs in = RandomAttentionInputs(T, pos0, window, 9);
+    AttentionParams& p = in.p;
+    const int64_t P = in.P;
+    std::vector<float>&q = in.q, &k = in.k, &v = in.v;
     std::vector<uint16_t> k16(k.size()), v16(v.size());
     ConvertToF16(k.data(), static_cast<int64_t>(k.size()), k16.data());
     ConvertToF16(v.data(), static_cast<int64_t>(v.size()), v16.data());
