@@ -216,24 +216,16 @@ void WriteModels(const fs::path& out) {
     // The same model with two linears stored as low-rank factor pairs (shrink prune --method svd).
     WriteModel(out / "llama_f32_low_rank.gguf", c, m, TensorType::kF32,
                {"blk.0.ffn_up.weight", "blk.1.attn_q.weight"});
-  }
-  {  // deci (llama's graph, per-layer widths as i32 arrays): what width pruning writes.
-    Config c{.n_layers = 2,
-             .d_model = 8,
-             .n_heads = 2,
-             .n_kv_heads = 1,
-             .head_dim = 4,
-             .ffn_dim = 12,
-             .vocab_size = 24,
-             .context_length = 16};
-    c.rope_dims = 4;
-    ApplyArchitecture(**FindArchitecture("deci"), c);
-    c.SetUniformLayers();
-    c.layers[1].n_heads = 1;
-    c.layers[1].ffn_dim = 4;
-    Metadata m = *ConfigGgufMetadata(c);
-    AddSpmVocab(m, c.vocab_size);
-    WriteModel(out / "deci_f32_per_layer.gguf", c, m, TensorType::kF32);
+    // deci (llama's graph, per-layer widths as i32 arrays): what width pruning writes.
+    Config d = c;
+    d.rope_dims = 4;
+    ApplyArchitecture(**FindArchitecture("deci"), d);
+    d.SetUniformLayers();
+    d.layers[1].n_heads = 1;
+    d.layers[1].ffn_dim = 4;
+    Metadata dm = *ConfigGgufMetadata(d);
+    AddSpmVocab(dm, d.vocab_size);
+    WriteModel(out / "deci_f32_per_layer.gguf", d, dm, TensorType::kF32);
   }
   {  // gemma3: Q/K norms, post-norms, sliding windows on layer 0, Q8_0 matrices, BPE vocabulary.
     Config c{.n_layers = 2,
