@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <vector>
 
 #include "kernels/kernel_threads.h"
 
@@ -73,12 +74,31 @@ float LearningRate(const LrSchedule& s, int64_t step) {
 }
 
 double ClipGradNorm(std::span<float> grads, double max_norm) {
+  // Partial sums over fixed chunks, added in chunk order: the norm has the same bits for any
+  // thread count.
+  const int64_t n = static_cast<int64_t>(grads.size());
+  std::vector<double> partial(static_cast<size_t>((n + kGrain - 1) / kGrain), 0.0);
+  KernelThreads().Run(n, kGrain, [&](int64_t begin, int64_t end, int) {
+    // Eight independent F64 sums (fixed lanes, added in order): the compiler vectorizes them, one
+    // serial F64 chain would bound the loop by the add latency.
+    double lane[8] = {};
+    int64_t i = begin;
+    for (; i + 8 <= end; i += 8) {
+      for (int j = 0; j < 8; ++j) lane[j] += double{grads[i + j]} * grads[i + j];
+    }
+    for (; i < end; ++i) lane[0] += double{grads[i]} * grads[i];
+    double ss = 0.0;
+    for (double l : lane) ss += l;
+    partial[static_cast<size_t>(begin / kGrain)] = ss;
+  });
   double ss = 0.0;
-  for (float g : grads) ss += double{g} * g;
+  for (double p : partial) ss += p;
   const double norm = std::sqrt(ss);
   if (max_norm > 0.0 && norm > max_norm) {
     const float scale = static_cast<float>(max_norm / norm);
-    for (float& g : grads) g *= scale;
+    KernelThreads().Run(n, kGrain, [&](int64_t begin, int64_t end, int) {
+      for (int64_t i = begin; i < end; ++i) grads[i] *= scale;
+    });
   }
   return norm;
 }

@@ -2,12 +2,11 @@
 // backward side by side. Contracts in train/ops.h.
 #include "train/ops.h"
 
-#include <cblas.h>
-
 #include <cmath>
 #include <vector>
 
 #include "kernels/kernel_threads.h"
+#include "train/pool_gemm.h"
 
 namespace shrink::train {
 
@@ -64,21 +63,15 @@ void RmsNormBackward(float* dx, float* dw, const float* dout, const float* x, co
 
 void LinearForward(float* out, const float* x, const float* W, int64_t N, int64_t C, int64_t OC) {
   // out (N, OC) = x (N, C) · Wᵀ (C, OC)
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(N), static_cast<int>(OC),
-              static_cast<int>(C), 1.0f, x, static_cast<int>(C), W, static_cast<int>(C), 0.0f, out,
-              static_cast<int>(OC));
+  PoolSgemm(false, true, N, OC, C, 1.0f, x, C, W, C, 0.0f, out, OC);
 }
 
 void LinearBackward(float* dx, float* dW, const float* dout, const float* x, const float* W,
                     int64_t N, int64_t C, int64_t OC) {
   // dx (N, C) += dout (N, OC) · W (OC, C)
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(N), static_cast<int>(C),
-              static_cast<int>(OC), 1.0f, dout, static_cast<int>(OC), W, static_cast<int>(C), 1.0f,
-              dx, static_cast<int>(C));
+  PoolSgemm(false, false, N, C, OC, 1.0f, dout, OC, W, C, 1.0f, dx, C);
   // dW (OC, C) += doutᵀ (OC, N) · x (N, C)
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(OC), static_cast<int>(C),
-              static_cast<int>(N), 1.0f, dout, static_cast<int>(OC), x, static_cast<int>(C), 1.0f,
-              dW, static_cast<int>(C));
+  PoolSgemm(true, false, OC, C, N, 1.0f, dout, OC, x, C, 1.0f, dW, C);
 }
 
 namespace {

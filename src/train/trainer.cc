@@ -1,7 +1,5 @@
 #include "train/trainer.h"
 
-#include <cblas.h>
-
 #include <cmath>
 
 #include "kernels/kernel_threads.h"
@@ -43,8 +41,7 @@ Status ValidateTrainOptions(const TrainOptions& o, const Config& config) {
 }
 
 void SetTrainThreads(int threads) {
-  SetKernelThreads(threads);          // creating the pool sets OpenBLAS to one thread ...
-  openblas_set_num_threads(threads);  // ... which training's large products do not want
+  SetKernelThreads(threads);  // also sets OpenBLAS to one thread: PoolSgemm tiles run on the pool
 }
 
 Trainer::Trainer(TrainableModel& model, const TrainOptions& options)

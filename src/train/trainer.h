@@ -39,8 +39,8 @@ struct StepResult {
   float lr = 0.0f;
 };
 
-// Uses `threads` threads for everything training runs: the kernel thread pool (attention, losses,
-// the optimizer) and OpenBLAS (the matrix products). The two never run at the same time.
+// Uses `threads` threads for everything training runs, all on the kernel thread pool: the matrix
+// products (PoolSgemm tiles), attention, losses and the optimizer.
 void SetTrainThreads(int threads);
 
 class Trainer {
