@@ -7,6 +7,7 @@
 
 #include "base/progress.h"
 #include "cli/flags.h"
+#include "kernels/kernel_threads.h"
 
 namespace shrink::cli {
 namespace {
@@ -58,18 +59,22 @@ void AddTrainOptionFlags(CLI::App* cmd, train::TrainOptions& o, uint64_t& seed, 
 std::vector<train::Hyperparameter> TrainHyperparameters(const train::TrainOptions& o,
                                                         uint64_t seed) {
   // {} formats a float as its shortest round-trip text: equal values give equal text.
-  return {{"--steps", fmt::format("{}", o.steps)},
-          {"--batch", fmt::format("{}", o.batch)},
-          {"--accum", fmt::format("{}", o.accum)},
-          {"--seq", fmt::format("{}", o.seq)},
-          {"--lr", fmt::format("{}", o.schedule.lr)},
-          {"--warmup", fmt::format("{}", o.schedule.warmup_steps)},
-          {"--min-lr-ratio", fmt::format("{}", o.schedule.min_lr_ratio)},
-          {"--weight-decay", fmt::format("{}", o.adamw.weight_decay)},
-          {"--beta1", fmt::format("{}", o.adamw.beta1)},
-          {"--beta2", fmt::format("{}", o.adamw.beta2)},
-          {"--clip", fmt::format("{}", o.clip)},
-          {"--seed", fmt::format("{}", seed)}};
+  return {
+      {"--steps", fmt::format("{}", o.steps)},
+      {"--batch", fmt::format("{}", o.batch)},
+      {"--accum", fmt::format("{}", o.accum)},
+      {"--seq", fmt::format("{}", o.seq)},
+      {"--lr", fmt::format("{}", o.schedule.lr)},
+      {"--warmup", fmt::format("{}", o.schedule.warmup_steps)},
+      {"--min-lr-ratio", fmt::format("{}", o.schedule.min_lr_ratio)},
+      {"--weight-decay", fmt::format("{}", o.adamw.weight_decay)},
+      {"--beta1", fmt::format("{}", o.adamw.beta1)},
+      {"--beta2", fmt::format("{}", o.adamw.beta2)},
+      {"--clip", fmt::format("{}", o.clip)},
+      {"--seed", fmt::format("{}", seed)},
+      // The pool's thread count as resolved (0 means all cores): the matrix products split by it
+      // (train/pool_gemm.h), so only the same count continues bit-identically.
+      {"--threads", fmt::format("{}", KernelThreads().threads())}};
 }
 
 void AddCheckpointFlags(CLI::App* cmd, CheckpointFlags& flags) {

@@ -24,7 +24,8 @@ namespace shrink::cli {
 // --log-every (not --steps: train asks for steps, distill for tokens).
 void AddTrainOptionFlags(CLI::App* cmd, train::TrainOptions& o, uint64_t& seed, int& threads,
                          int& log_every);
-// Those flags' values (and --steps) as a resumed run must repeat them.
+// Those flags' values (and --steps) as a resumed run must repeat them; --threads as the kernel pool
+// resolved it, so call this after SetTrainThreads.
 std::vector<train::Hyperparameter> TrainHyperparameters(const train::TrainOptions& o,
                                                         uint64_t seed);
 

@@ -3,7 +3,7 @@
 #   - data shorter than one sequence: status 1, one stderr line, no output file;
 #   - a run prints validation and progress lines and writes a GGUF;
 #   - --checkpoint-every + --resume: the resumed run writes a file byte-identical to the
-#     uninterrupted one; --resume with a changed --lr names the flag;
+#     uninterrupted one; --resume with a changed --lr or --threads names the flag;
 #   - --quantize Q4_0 (quantization-aware distillation) writes attn_q/attn_output as Q4_0 (ffn_down's
 #     172-wide rows fall back); --type naming another type is refused;
 #   - Ctrl-C (SIGINT) during `shrink train --checkpoint` writes the checkpoint, says how to resume,
@@ -50,6 +50,11 @@ cmp -s "$work/a.gguf" "$work/b.gguf" || fail "the resumed run's output differs"
 "$shrink" distill "${run[@]}" "${data[@]}" --lr 2e-4 --out "$work/c.gguf" --resume "$work/c.ckpt" \
   2>"$work/err" && fail "changed --lr accepted"
 grep -q -- "--lr is 0.0002, the checkpoint's run used 0.0001" "$work/err" || fail "$(cat "$work/err")"
+one_thread=("${run[@]}")
+for i in "${!one_thread[@]}"; do [[ "${one_thread[i]}" == --threads ]] && one_thread[i + 1]=1; done
+"$shrink" distill "${one_thread[@]}" "${data[@]}" --out "$work/c.gguf" --resume "$work/c.ckpt" \
+  2>"$work/err" && fail "changed --threads accepted"
+grep -q -- "--threads is 1, the checkpoint's run used 2" "$work/err" || fail "$(cat "$work/err")"
 
 "$shrink" train -m "$work/s.gguf" --data "$work/text.txt" --steps 100000 --seq 64 --threads 2 \
   --out "$work/t.gguf" --checkpoint "$work/t.ckpt" 2>"$work/t.log" &
