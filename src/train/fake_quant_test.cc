@@ -99,6 +99,23 @@ TEST(ExactFrozenStepsTest, FirstEncodingIsQuantizeExactThenStepsStayAndCodesFoll
   q4.decode(want.data(), decoded.data(), rows * cols);
   EXPECT_TRUE(SameBits(got, decoded));
 
+  // The other types with an exact step search (their level tables differ: Q5_0's 32 codes,
+  // IQ4_NL's non-uniform values) give the same bytes as quantize --rounding exact too.
+  for (TensorType type : {TensorType::kQ5_0, TensorType::kIQ4_NL}) {
+    const TypeTraits& t = Traits(type);
+    const int64_t bytes = cols / t.block_elements * t.block_bytes;
+    std::vector<uint8_t> enc(static_cast<size_t>(rows * bytes)), ref(enc.size());
+    EncodeExactScaleRows(t, w.data(), enc.data(), rows, cols, importance);
+    for (int64_t r = 0; r < rows; ++r) {
+      EncodeRowExactScale(t, w.data() + r * cols, ref.data() + r * bytes, cols, importance.data());
+    }
+    std::vector<float> y(w.size()), want_y(w.size());
+    RoundRowsOntoGrid(t, w.data(), enc.data(), y.data(), rows, cols);
+    EXPECT_EQ(enc, ref) << t.name;
+    t.decode(ref.data(), want_y.data(), rows * cols);
+    EXPECT_TRUE(SameBits(y, want_y)) << t.name;
+  }
+
   // Move the masters by up to a few steps.
   std::vector<float> moved = w;
   const std::vector<float> noise = RandomRow(rows * cols, 8);
