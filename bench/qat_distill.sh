@@ -16,13 +16,17 @@
 #  4. The PTQ reference: the best PTQ recipe of the quantization issue (`quantize --method awq
 #     --imatrix --rounding exact`, 4 calibration chunks, --awq-grid 10) when --ptq-best is given,
 #     else any WORK/ptq_best_T.gguf.kld already there (e.g. copied from the calibrated bench's run).
+#     With --rounding exact the start and the QAT run use exact one-scale steps (`quantize
+#     --rounding exact`, `distill --rounding exact`: Q4_0/Q5_0 blocks get the exactly optimal
+#     imatrix-weighted step, searched once and kept in training), the PTQ best's rounding; files
+#     are then named start_T_exact / qat_T_exact.
 #  5. Scores: mean KLD, top-1 agreement, PPL; recovery = 1 − KLD(QAT) / KLD(PTQ best) (the issue
 #     asks for >= 0.75); llama-perplexity -nr on the QAT file (stock llama.cpp loads it).
 # Quality figures do not depend on the machine's load; the training wall time does.
 #
 # Usage: bench/qat_distill.sh [--model smollm2|PATH] [--type Q4_0] [--tokens N] [--batch N] [--seq N]
 #                             [--lr X] [--warmup N] [--val-every N] [--chunks N] [--imatrix-chunks N]
-#                             [--ptq-best] [--prepare-only] [--threads N]
+#                             [--rounding ggml|exact] [--ptq-best] [--prepare-only] [--threads N]
 #        --prepare-only stops before the QAT run (the folded model, imatrix and start file made), so
 #        that another type's preparation can run beside a training run.
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; files already
@@ -43,7 +47,8 @@ chunks=10
 imatrix_chunks=16
 ptq_best=0
 threads=2
-usage="usage: $0 [--model smollm2|PATH] [--type T] [--tokens N] [--batch N] [--seq N] [--lr X] [--warmup N] [--val-every N] [--chunks N] [--imatrix-chunks N] [--ptq-best] [--prepare-only] [--threads N]"
+rounding=ggml
+usage="usage: $0 [--model smollm2|PATH] [--type T] [--tokens N] [--batch N] [--seq N] [--lr X] [--warmup N] [--val-every N] [--chunks N] [--imatrix-chunks N] [--rounding ggml|exact] [--ptq-best] [--prepare-only] [--threads N]"
 source bench/common.sh
 while [[ $# -gt 0 ]]; do
   common_flag "$@" && { shift "$shift_by"; continue; }
@@ -58,10 +63,14 @@ while [[ $# -gt 0 ]]; do
     --prepare-only) prepare_only=1; shift ;;
     --imatrix-chunks) imatrix_chunks="$2"; shift 2 ;;
     --ptq-best) ptq_best=1; shift ;;
+    --rounding) rounding="$2"; shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
 
+[[ $rounding == ggml || $rounding == exact ]] || { echo "$usage" >&2; exit 2; }
+suffix=""
+[[ $rounding == exact ]] && suffix=_exact
 bench_setup --text
 train_text="$shared/data/tinyshakespeare/input.txt"
 require_file "$train_text" "the shared/ folder beside the repository"
@@ -87,8 +96,9 @@ once "$work/awq_f32_$type.gguf" "$shrink" quantize "$work/base.gguf" "$work/awq_
   --threads "$threads"
 once "$work/awq_$type.imatrix.gguf" "$shrink" imatrix -m "$work/awq_f32_$type.gguf" -f "$train_text" \
   -o "$work/awq_$type.imatrix.gguf" --ctx 512 --chunks "$imatrix_chunks" --threads "$threads"
-once "$work/start_$type.gguf" "$shrink" quantize "$work/awq_f32_$type.gguf" "$work/start_$type.gguf" \
-  --type "$type" --imatrix "$work/awq_$type.imatrix.gguf" --threads "$threads"
+once "$work/start_$type$suffix.gguf" "$shrink" quantize "$work/awq_f32_$type.gguf" \
+  "$work/start_$type$suffix.gguf" --type "$type" --imatrix "$work/awq_$type.imatrix.gguf" \
+  --rounding "$rounding" --threads "$threads"
 if [[ $ptq_best == 1 ]]; then
   echo "== PTQ best: awq + imatrix + exact rounding" >&2
   once "$work/ptq_best_$type.gguf" "$shrink" quantize "$work/base.gguf" "$work/ptq_best_$type.gguf" \
@@ -96,18 +106,20 @@ if [[ $ptq_best == 1 ]]; then
     --threads "$threads"
 fi
 
-[[ $prepare_only == 1 ]] && { echo "prepared: $work/awq_f32_$type.gguf, awq_$type.imatrix.gguf, start_$type.gguf" >&2; exit 0; }
+[[ $prepare_only == 1 ]] && { echo "prepared: $work/awq_f32_$type.gguf, awq_$type.imatrix.gguf, start_$type$suffix.gguf" >&2; exit 0; }
 
 # Validation during training (monitoring only): held-out WikiText-2 text from the END of valid.txt,
 # which the scored chunks (the first --chunks × 512 tokens) do not reach.
 tail -c 40000 "$text" >"$work/val.txt"
 steps=$(((tokens + batch * seq - 1) / (batch * seq)))
-echo "== QAT: shrink distill --quantize $type, $steps steps × $batch × $seq tokens" >&2
-once "$work/qat_$type.gguf" "$shrink" distill --teacher "$work/base.gguf" \
+echo "== QAT: shrink distill --quantize $type --rounding $rounding, $steps steps × $batch × $seq tokens" >&2
+qat="qat_$type$suffix"
+once "$work/$qat.gguf" "$shrink" distill --teacher "$work/base.gguf" \
   --student "$work/awq_f32_$type.gguf" --data "$train_text" --tokens "$tokens" --batch "$batch" \
   --seq "$seq" --lr "$lr" --warmup "$warmup" --weight-decay 0 --alpha 1 --temperature 1 \
-  --quantize "$type" --imatrix "$work/awq_$type.imatrix.gguf" --threads "$threads" --log-every 1 \
-  --val-data "$work/val.txt" --val-windows 4 --val-every "$val_every" --out "$work/qat_$type.gguf"
+  --quantize "$type" --imatrix "$work/awq_$type.imatrix.gguf" --rounding "$rounding" \
+  --threads "$threads" --log-every 1 --val-data "$work/val.txt" --val-windows 4 \
+  --val-every "$val_every" --out "$work/$qat.gguf"
 
 kld_line() {  # NAME: the KLD row of WORK/NAME.gguf (scored once into NAME.gguf.kld)
   local g="$work/$1.gguf"
@@ -121,7 +133,7 @@ kld_line() {  # NAME: the KLD row of WORK/NAME.gguf (scored once into NAME.gguf.
 }
 ref=""
 rows=()
-for name in "awq_f32_$type" "start_$type" "ptq_best_$type" "qat_$type"; do
+for name in "awq_f32_$type" "start_$type$suffix" "ptq_best_$type" "$qat"; do
   line=$(kld_line "$name") || continue
   read -r kld top1 ppl bytes <<<"$line"
   [[ $name == ptq_best_* ]] && ref=$kld
@@ -130,12 +142,12 @@ done
 llama_ppl=-
 bin=$(bench/peers/llama_cpp.sh | tail -n 1)
 if [[ -x $bin/llama-perplexity ]]; then
-  [[ -s "$work/qat_$type.llama_ppl" ]] ||
-    "$bin/llama-perplexity" -m "$work/qat_$type.gguf" -f "$text" -c 512 --chunks "$chunks" \
-      -t "$threads" -nr >"$work/qat_$type.llama_ppl" 2>&1 || true
-  llama_ppl=$(final "$work/qat_$type.llama_ppl")
+  [[ -s "$work/$qat.llama_ppl" ]] ||
+    "$bin/llama-perplexity" -m "$work/$qat.gguf" -f "$text" -c 512 --chunks "$chunks" \
+      -t "$threads" -nr >"$work/$qat.llama_ppl" 2>&1 || true
+  llama_ppl=$(final "$work/$qat.llama_ppl")
 fi
-log="$work/qat_$type.gguf.log"
+log="$work/$qat.gguf.log"
 first=$(grep -m1 '^distill: step' "$log" | grep -o '(KL [0-9.]*' | tr -d '(' || true)
 last=$(grep '^distill: step' "$log" | tail -1 | grep -o '(KL [0-9.]*' | tr -d '(' || true)
 rate=$(grep '^distill: step' "$log" | tail -1 | grep -o '[0-9]* tokens/s' || true)
@@ -143,7 +155,7 @@ rate=$(grep '^distill: step' "$log" | tail -1 | grep -o '[0-9]* tokens/s' || tru
 echo
 echo "QAT (distillation) vs PTQ: $(basename "$model") F32 base -> $type; KLD against the base on $chunks chunks of 512 of WikiText-2 valid"
 echo "CPU: $(cpu_model); threads $threads; $(date -u +%F); load $(load_average)"
-echo "QAT: $steps steps × $batch × $seq tokens of tinyshakespeare, lr $lr (warmup $warmup, cosine to ×0.1), α 1, τ 1, no weight decay"
+echo "QAT: $steps steps × $batch × $seq tokens of tinyshakespeare, lr $lr (warmup $warmup, cosine to ×0.1), α 1, τ 1, no weight decay, rounding $rounding"
 grep '^distill: validation' "$log" | sed 's/^/  /' || true
 echo "training KL (quantized student vs F32 teacher, per batch): first step ${first#KL }, last step ${last#KL }; $rate"
 printf '%-16s %10s %8s %9s %11s %9s\n' file mean_kld top1_% ppl bytes recovery
@@ -153,5 +165,6 @@ for r in "${rows[@]}"; do
   [[ -n $ref && $name != ptq_best_* ]] && rec=$(awk -v q="$kld" -v p="$ref" 'BEGIN { printf "%.3f", 1 - q / p }')
   printf '%-16s %10s %8s %9s %11s %9s\n' "$name" "$kld" "$top1" "$ppl" "$bytes" "$rec"
 done
-echo "llama-perplexity -nr on qat_$type.gguf ($chunks chunks): PPL $llama_ppl"
+grep '^distill: fake quantization took' "$log" | sed 's/^/  /' || true
+echo "llama-perplexity -nr on $qat.gguf ($chunks chunks): PPL $llama_ppl"
 echo "recovery = 1 − KLD / KLD(ptq_best): the share of the best PTQ's KLD the file wins back (target >= 0.75)"

@@ -42,7 +42,8 @@ struct DistillFlags {
   std::string teacher_path, student_path, data_path, val_path, out_path, type = "F32", quantize;
   std::string loss = "kl";
   std::string imatrix_path;
-  std::string student_config;  // --student-config: a student cut from the teacher
+  std::string rounding = "ggml";  // --rounding: ggml or exact (the fake-quantized grid's steps)
+  std::string student_config;     // --student-config: a student cut from the teacher
   int64_t tokens = 0;
   int64_t val_every = 0;
   int64_t val_windows = 8;
@@ -87,6 +88,7 @@ std::vector<train::Hyperparameter> DistillHyperparameters(const DistillFlags& f)
   h.push_back({"--loss", f.loss});
   h.push_back({"--quantize", f.quantize});
   h.push_back({"--imatrix", f.imatrix_path});
+  h.push_back({"--rounding", f.rounding});
   h.push_back({"--student-config", f.student_config});
   return h;
 }
@@ -94,6 +96,7 @@ std::vector<train::Hyperparameter> DistillHyperparameters(const DistillFlags& f)
 Status RunDistill(DistillFlags flags) {
   SHRINK_RETURN_IF_ERROR(CheckOutputFolder(flags.out_path));
   SHRINK_ASSIGN_OR_RETURN(flags.type, TrainedOutputType(flags.type, flags.quantize));
+  SHRINK_RETURN_IF_ERROR(CheckTrainingRounding(flags.rounding, flags.quantize));
   SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
   if (flags.loss != "kl" && flags.loss != "reverse-kl") {
     return Status::Errorf("--loss is \"{}\", expected kl or reverse-kl", flags.loss);
@@ -162,7 +165,8 @@ Status RunDistill(DistillFlags flags) {
   // exactly the grid the student trained against (importance-weighted with --imatrix).
   SHRINK_ASSIGN_OR_RETURN(const TrainingOutput output,
                           PlanTrainingOutput(*student, trainable, *mix, !flags.quantize.empty(),
-                                             imatrix ? &*imatrix : nullptr, flags.imatrix_path));
+                                             imatrix ? &*imatrix : nullptr, flags.imatrix_path,
+                                             flags.rounding == "exact"));
   const PreparedModel prepared_teacher(*teacher);
   train::Trainer trainer(trainable, o);
   train::Distiller distiller(prepared_teacher, flags.distill, o.batch / o.accum, o.seq);
@@ -189,6 +193,13 @@ Status RunDistill(DistillFlags flags) {
                "writes them{} (straight-through gradients to F32 masters)\n",
                output.fake_quantized, trainable.tensors().size(), flags.quantize,
                imatrix ? fmt::format(", {} importance-weighted", output.importance.used) : "");
+    if (flags.rounding == "exact") {
+      fmt::print(
+          stderr,
+          "distill: --rounding exact: the one-scale blocks' steps searched exactly in {:.2f} s "
+          "and kept; codes re-rounded every step\n",
+          trainable.fake_quant_seconds());
+    }
   }
 
   auto validate = [&](int64_t step) -> Status {
@@ -212,8 +223,13 @@ Status RunDistill(DistillFlags flags) {
     }
     SHRINK_RETURN_IF_ERROR(loop.AfterStep(trainable, trainer, batches));
   }
+  if (!flags.quantize.empty()) {
+    fmt::print(stderr, "distill: fake quantization took {:.2f} s in {} encodings\n",
+               trainable.fake_quant_seconds(), trainable.fake_quant_refreshes());
+  }
   const auto t2 = std::chrono::steady_clock::now();
-  SHRINK_RETURN_IF_ERROR(WriteTrainingOutput(flags.out_path, *mix, output, flags.threads));
+  SHRINK_RETURN_IF_ERROR(
+      WriteTrainingOutput(flags.out_path, *mix, output, flags.threads, trainable));
   fmt::print(stderr, "distill: wrote {} ({}) in {:.2f} s\n", flags.out_path, flags.type,
              SecondsSince(t2));
   return Status::Ok();
@@ -267,6 +283,11 @@ void AddDistillCommand(CLI::App& app) {
   cmd->add_option("--imatrix", flags->imatrix_path,
                   "importance matrix (shrink imatrix or llama-imatrix): the output's (and with "
                   "--quantize the training's) rounding is importance-weighted, as quantize's");
+  cmd->add_option("--rounding", flags->rounding,
+                  "with --quantize: ggml (the type's scale rule, every step) or exact (Q4_0, "
+                  "Q5_0, IQ4_NL blocks: quantize --rounding exact's optimal steps, searched once "
+                  "on the starting weights and kept; codes re-rounded every step)")
+      ->capture_default_str();
   AddCheckpointFlags(cmd, flags->checkpoint);
   cmd->callback([flags] { FinishCommand(RunDistill(*flags)); });
 }

@@ -37,6 +37,7 @@ namespace {
 struct TrainFlags {
   std::string model_path, data_path, out_path, tokenizer_path, type = "F32", quantize;
   std::string imatrix_path;
+  std::string rounding = "ggml";  // --rounding: ggml or exact (the fake-quantized grid's steps)
   train::TrainOptions options;
   uint64_t seed = 1;
   int log_every = 1;
@@ -48,6 +49,7 @@ Status RunTrain(TrainFlags flags) {
   // Cheap checks first: output folder, type, text, before a large model is loaded.
   SHRINK_RETURN_IF_ERROR(CheckOutputFolder(flags.out_path));
   SHRINK_ASSIGN_OR_RETURN(flags.type, TrainedOutputType(flags.type, flags.quantize));
+  SHRINK_RETURN_IF_ERROR(CheckTrainingRounding(flags.rounding, flags.quantize));
   SHRINK_ASSIGN_OR_RETURN(const QuantMix* mix, FindMix(flags.type));
   SHRINK_ASSIGN_OR_RETURN(const std::string text, ReadUtf8TextFile(flags.data_path));
   std::optional<ImatrixData> imatrix;
@@ -75,12 +77,14 @@ Status RunTrain(TrainFlags flags) {
   // forward and in the file alike.
   SHRINK_ASSIGN_OR_RETURN(const TrainingOutput output,
                           PlanTrainingOutput(*model, trainable, *mix, !flags.quantize.empty(),
-                                             imatrix ? &*imatrix : nullptr, flags.imatrix_path));
+                                             imatrix ? &*imatrix : nullptr, flags.imatrix_path,
+                                             flags.rounding == "exact"));
   train::Trainer trainer(trainable, o);
   // What a resumed run must share: the optimizer's flags and what the forward pass trains against.
   std::vector<train::Hyperparameter> hyperparameters = TrainHyperparameters(o, flags.seed);
   hyperparameters.push_back({"--quantize", flags.quantize});
   hyperparameters.push_back({"--imatrix", flags.imatrix_path});
+  hyperparameters.push_back({"--rounding", flags.rounding});
   TrainLoop loop(
       "train", flags.checkpoint,
       {.kind = "train", .hyperparameters = std::move(hyperparameters), .data_tokens = tokens},
@@ -104,6 +108,13 @@ Status RunTrain(TrainFlags flags) {
                "them{} (one more copy of the weights; straight-through gradients to F32 masters)\n",
                output.fake_quantized, trainable.tensors().size(), flags.quantize,
                imatrix ? fmt::format(", {} importance-weighted", output.importance.used) : "");
+    if (flags.rounding == "exact") {
+      fmt::print(
+          stderr,
+          "train: --rounding exact: the one-scale blocks' steps searched exactly in {:.2f} s "
+          "and kept; codes re-rounded every step\n",
+          trainable.fake_quant_seconds());
+    }
   }
 
   std::vector<int32_t> inputs(static_cast<size_t>(o.batch * o.seq)), targets(inputs.size());
@@ -113,8 +124,13 @@ Status RunTrain(TrainFlags flags) {
     loop.Progress(trainer.steps_done(), r, "");
     SHRINK_RETURN_IF_ERROR(loop.AfterStep(trainable, trainer, batches));
   }
+  if (!flags.quantize.empty()) {
+    fmt::print(stderr, "train: fake quantization took {:.2f} s in {} encodings\n",
+               trainable.fake_quant_seconds(), trainable.fake_quant_refreshes());
+  }
   const auto t2 = std::chrono::steady_clock::now();
-  SHRINK_RETURN_IF_ERROR(WriteTrainingOutput(flags.out_path, *mix, output, flags.threads));
+  SHRINK_RETURN_IF_ERROR(
+      WriteTrainingOutput(flags.out_path, *mix, output, flags.threads, trainable));
   fmt::print(stderr, "train: wrote {} ({}) in {:.2f} s\n", flags.out_path, flags.type,
              SecondsSince(t2));
   return Status::Ok();
@@ -145,6 +161,11 @@ void AddTrainCommand(CLI::App& app) {
   cmd->add_option("--imatrix", flags->imatrix_path,
                   "importance matrix (shrink imatrix or llama-imatrix): the output's (and with "
                   "--quantize the training's) rounding is importance-weighted, as quantize's");
+  cmd->add_option("--rounding", flags->rounding,
+                  "with --quantize: ggml (the type's scale rule, every step) or exact (Q4_0, "
+                  "Q5_0, IQ4_NL blocks: quantize --rounding exact's optimal steps, searched once "
+                  "on the starting weights and kept; codes re-rounded every step)")
+      ->capture_default_str();
   cmd->add_option("--tokenizer", flags->tokenizer_path,
                   "tokenizer file for llama2.c checkpoints (tok512.bin)");
   AddCheckpointFlags(cmd, flags->checkpoint);

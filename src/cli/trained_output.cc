@@ -20,10 +20,20 @@ Result<std::string> TrainedOutputType(const std::string& type, const std::string
   return quantize;
 }
 
+Status CheckTrainingRounding(const std::string& rounding, const std::string& quantize) {
+  if (rounding != "ggml" && rounding != "exact") {
+    return Status::Errorf("--rounding is \"{}\", expected ggml or exact", rounding);
+  }
+  if (rounding == "exact" && quantize.empty()) {
+    return Status::Error("--rounding exact chooses the trained grid's steps: it needs --quantize");
+  }
+  return Status::Ok();
+}
+
 Result<TrainingOutput> PlanTrainingOutput(const Model& source, train::TrainableModel& model,
                                           const QuantMix& mix, bool quantize,
                                           const ImatrixData* imatrix,
-                                          const std::string& imatrix_path) {
+                                          const std::string& imatrix_path, bool exact_steps) {
   TrainingOutput o;
   SHRINK_ASSIGN_OR_RETURN(o.out, PlanTrainedOutput(model, mix, imatrix != nullptr));
   SHRINK_ASSIGN_OR_RETURN(o.metadata, TrainedSourceMetadata(source));
@@ -32,7 +42,7 @@ Result<TrainingOutput> PlanTrainingOutput(const Model& source, train::TrainableM
     for (auto& kv : ImatrixMetadata(*imatrix, imatrix_path)) o.metadata.push_back(std::move(kv));
   }
   if (quantize) {
-    train::FakeQuantSpec spec = FakeQuantSpecFor(o.out.plan, model);
+    train::FakeQuantSpec spec = FakeQuantSpecFor(o.out.plan, model, exact_steps);
     for (const train::FakeQuantTensor& t : spec) o.fake_quantized += t.type != TensorType::kF32;
     SHRINK_RETURN_IF_ERROR(model.SetFakeQuant(std::move(spec)));
   }
@@ -40,8 +50,9 @@ Result<TrainingOutput> PlanTrainingOutput(const Model& source, train::TrainableM
 }
 
 Status WriteTrainingOutput(const std::string& out_path, const QuantMix& mix,
-                           const TrainingOutput& output, int threads) {
-  return shrink::WriteTrainedGguf(out_path, output.metadata, mix, output.out.plan, threads);
+                           const TrainingOutput& output, int threads,
+                           train::TrainableModel& model) {
+  return shrink::WriteTrainedGguf(out_path, output.metadata, mix, output.out.plan, threads, model);
 }
 
 }  // namespace shrink::cli

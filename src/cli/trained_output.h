@@ -27,6 +27,10 @@ Result<GgufMetadata> TrainedSourceMetadata(const Model& source);
 // onto another grid. Error: --type names another type than --quantize.
 Result<std::string> TrainedOutputType(const std::string& type, const std::string& quantize);
 
+// Checks `--rounding` (ggml or exact) for a run with `--quantize quantize` (empty: not given):
+// exact steps are a choice of the fake-quantized grid, so they need --quantize.
+Status CheckTrainingRounding(const std::string& rounding, const std::string& quantize);
+
 // A training run's output, planned before training (`shrink train` and `shrink distill`): the
 // plan the file is written through, and with quantization-aware training the fake quantization
 // set on the model from that same plan, so the file holds exactly the grid the weights trained
@@ -40,15 +44,20 @@ struct TrainingOutput {
 };
 
 // Plans `model`'s output under `mix` (with `imatrix`, read from `imatrix_path`, when not null)
-// and, when `quantize`, sets the plan's fake quantization on `model`. Errors: an imatrix that does
-// not match the model (AttachImatrix), a type without an encoder.
+// and, when `quantize`, sets the plan's fake quantization on `model`, with exact frozen steps
+// for the one-scale types when `exact_steps` (pipeline/quantized_training.h FakeQuantSpecFor;
+// the steps are searched here, on the model's weights as they are now). Errors: an imatrix that
+// does not match the model (AttachImatrix), a type without an encoder, non-finite weights under
+// exact steps.
 Result<TrainingOutput> PlanTrainingOutput(const Model& source, train::TrainableModel& model,
                                           const QuantMix& mix, bool quantize,
                                           const ImatrixData* imatrix,
-                                          const std::string& imatrix_path);
+                                          const std::string& imatrix_path,
+                                          bool exact_steps = false);
 
-// Writes the trained masters through the plan made by PlanTrainingOutput, atomically.
+// Writes the trained masters through the plan made by PlanTrainingOutput for `model`,
+// atomically (tensors with exact frozen steps as the blocks `model` reads them through).
 Status WriteTrainingOutput(const std::string& out_path, const QuantMix& mix,
-                           const TrainingOutput& output, int threads);
+                           const TrainingOutput& output, int threads, train::TrainableModel& model);
 
 }  // namespace shrink::cli

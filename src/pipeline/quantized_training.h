@@ -50,13 +50,22 @@ Result<TrainedOutputPlan> PlanTrainedOutput(const train::TrainableModel& model, 
                                             bool with_imatrix = false);
 
 // spec[i] = the plan's type of model.tensors()[i] (kF32 for a tensor the plan keeps in F32) and,
-// where the plan encodes with importance (ImportanceUse::kUsed), its weights.
+// where the plan encodes with importance (ImportanceUse::kUsed), its weights. With `exact_steps`
+// (`--rounding exact`), the tensors whose type has an exact step search (Q4_0, Q5_0, IQ4_NL) get
+// FakeQuantRounding::kExactFrozenSteps, the others the reference encoder, as `quantize
+// --rounding exact` encodes them.
 // REQUIRES: `plan` came from PlanTrainedOutput(model, ...) (same tensors, same order).
-train::FakeQuantSpec FakeQuantSpecFor(const QuantPlan& plan, const train::TrainableModel& model);
+train::FakeQuantSpec FakeQuantSpecFor(const QuantPlan& plan, const train::TrainableModel& model,
+                                      bool exact_steps = false);
 
-// Writes the plan's tensors (the masters, encoded) to `path` with `source_metadata`'s keys and the
-// mix's file type (quant/quantized_gguf.h QuantizedMetadata), atomically.
+// Writes the plan's tensors to `path` with `source_metadata`'s keys and the mix's file type
+// (quant/quantized_gguf.h QuantizedMetadata), atomically: the masters encoded as the plan says,
+// except that the tensors `model` reads through stored blocks (exact frozen steps,
+// TrainableModel::FakeQuantBlocks) are written as those blocks, re-rounded from the current
+// masters: the grid a forward pass reads now.
+// REQUIRES: `plan` came from PlanTrainedOutput(model, ...).
 Status WriteTrainedGguf(const std::string& path, const GgufMetadata& source_metadata,
-                        const QuantMix& mix, const QuantPlan& plan, int threads);
+                        const QuantMix& mix, const QuantPlan& plan, int threads,
+                        train::TrainableModel& model);
 
 }  // namespace shrink

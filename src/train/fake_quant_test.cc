@@ -13,6 +13,8 @@
 #include <random>
 #include <vector>
 
+#include "formats/exact_scale.h"
+#include "formats/float_types.h"
 #include "model/tiny_model_test_util.h"
 #include "train/trainable_model.h"
 #include "train/trainer.h"
@@ -72,6 +74,89 @@ TEST(FakeQuantizeRowsTest, NonFiniteRowBecomesNaNOthersUntouched) {
     EXPECT_TRUE(std::isfinite(got[c]));
     EXPECT_TRUE(std::isnan(got[cols + c]));
   }
+}
+
+// Exact frozen steps: the first encoding is the exact step search of quantize --rounding exact
+// (formats/exact_scale.h EncodeRowExactScale, row by row); a refresh on unchanged masters gives
+// the same bytes; after the masters move, the steps (each block's F16 d) stay and every element
+// takes the level nearest its master under them (an independent brute force over the 16 codes).
+TEST(ExactFrozenStepsTest, FirstEncodingIsQuantizeExactThenStepsStayAndCodesFollow) {
+  const TypeTraits& q4 = Traits(TensorType::kQ4_0);
+  const int64_t rows = 3, cols = 128, row_bytes = cols / 32 * q4.block_bytes;
+  std::vector<float> w = RandomRow(rows * cols, 6);
+  std::vector<float> importance = RandomRow(cols, 7);
+  for (float& x : importance) x = x * x;
+  std::vector<uint8_t> blocks(static_cast<size_t>(rows * row_bytes)), want(blocks.size());
+  EncodeExactScaleRows(q4, w.data(), blocks.data(), rows, cols, importance);
+  for (int64_t r = 0; r < rows; ++r) {
+    EncodeRowExactScale(q4, w.data() + r * cols, want.data() + r * row_bytes, cols,
+                        importance.data());
+  }
+  ASSERT_EQ(blocks, want);
+  std::vector<float> got(w.size()), decoded(w.size());
+  RoundRowsOntoGrid(q4, w.data(), blocks.data(), got.data(), rows, cols);
+  EXPECT_EQ(blocks, want) << "re-rounding unchanged masters changed a code";
+  q4.decode(want.data(), decoded.data(), rows * cols);
+  EXPECT_TRUE(SameBits(got, decoded));
+
+  // The other types with an exact step search (their level tables differ: Q5_0's 32 codes,
+  // IQ4_NL's non-uniform values) give the same bytes as quantize --rounding exact too.
+  for (TensorType type : {TensorType::kQ5_0, TensorType::kIQ4_NL}) {
+    const TypeTraits& t = Traits(type);
+    const int64_t bytes = cols / t.block_elements * t.block_bytes;
+    std::vector<uint8_t> enc(static_cast<size_t>(rows * bytes)), ref(enc.size());
+    EncodeExactScaleRows(t, w.data(), enc.data(), rows, cols, importance);
+    for (int64_t r = 0; r < rows; ++r) {
+      EncodeRowExactScale(t, w.data() + r * cols, ref.data() + r * bytes, cols, importance.data());
+    }
+    std::vector<float> y(w.size()), want_y(w.size());
+    RoundRowsOntoGrid(t, w.data(), enc.data(), y.data(), rows, cols);
+    EXPECT_EQ(enc, ref) << t.name;
+    t.decode(ref.data(), want_y.data(), rows * cols);
+    EXPECT_TRUE(SameBits(y, want_y)) << t.name;
+  }
+
+  // Move the masters by up to a few steps.
+  std::vector<float> moved = w;
+  const std::vector<float> noise = RandomRow(rows * cols, 8);
+  for (size_t i = 0; i < moved.size(); ++i) moved[i] += 0.3f * noise[i];
+  RoundRowsOntoGrid(q4, moved.data(), blocks.data(), got.data(), rows, cols);
+  int changed = 0;
+  for (int64_t b = 0; b < rows * cols / 32; ++b) {
+    const uint8_t* block = blocks.data() + b * q4.block_bytes;
+    // Q4_0's block: the F16 step first, then the codes; the step must not have moved.
+    ASSERT_EQ(std::memcmp(block, want.data() + b * q4.block_bytes, 2), 0) << "block " << b;
+    uint16_t bits;
+    std::memcpy(&bits, block, 2);
+    const float d = F16ToF32(bits);
+    for (int e = 0; e < 32; ++e) {
+      const float x = moved[b * 32 + e], y = got[b * 32 + e];
+      // y decodes from code q as d·(q − 8): no other code's level is strictly nearer to x.
+      for (int q = 0; q < 16; ++q) {
+        EXPECT_LE(std::abs(x - y), std::abs(x - d * static_cast<float>(q - 8)))
+            << "block " << b << " element " << e;
+      }
+      changed += y != decoded[b * 32 + e];
+    }
+  }
+  EXPECT_GT(changed, 0) << "moving the masters changed no code";
+}
+
+TEST(ExactFrozenStepsTest, OnlyForTypesWithAnExactStepSearch) {
+  TrainableModel m(TinyTestConfig());
+  FakeQuantSpec spec(m.tensors().size());
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (!m.tensors()[i].matrix()) continue;
+    spec[i].type = TensorType::kQ8_0;
+    spec[i].rounding = FakeQuantRounding::kExactFrozenSteps;
+  }
+  EXPECT_NE(m.SetFakeQuant(spec).message().find("Q8_0 has no exact step search"),
+            std::string::npos);
+  for (FakeQuantTensor& t : spec) {
+    if (t.type != TensorType::kF32) t.type = TensorType::kQ4_0;
+  }
+  EXPECT_TRUE(m.SetFakeQuant(spec).ok());
+  EXPECT_FALSE(m.FakeQuantBlocks(0).empty());
 }
 
 // Q4_0 for every matrix, F32 for the vectors.

@@ -1,6 +1,8 @@
 #include "train/trainable_model.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "base/check.h"
@@ -103,6 +105,7 @@ Status TrainableModel::SetFakeQuant(FakeQuantSpec spec) {
   if (spec.empty()) {
     fake_quant_.clear();
     fake_params_ = {};
+    fake_blocks_.clear();
     fake_.clear();
     return Status::Ok();
   }
@@ -116,10 +119,36 @@ Status TrainableModel::SetFakeQuant(FakeQuantSpec spec) {
     const ParamTensor& t = tensors_[i];
     SHRINK_RETURN_IF_ERROR(CheckFakeQuantTensor(spec[i], t.name, t.shape[0], t.matrix()));
     fake[Count(t.layer + 1)][static_cast<size_t>(t.role)] = spec[i].type != TensorType::kF32;
+    if (spec[i].rounding == FakeQuantRounding::kExactFrozenSteps) {
+      const float* w = params_.data() + t.offset;
+      for (int64_t k = 0; k < t.count; ++k) {
+        if (!std::isfinite(w[k])) {
+          return Status::Errorf("{}: element {} is {}; exact steps need finite weights", t.name, k,
+                                w[k]);
+        }
+      }
+    }
+  }
+  // The exact steps, searched once on the masters as they are now (fake_quant.h).
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::vector<uint8_t>> blocks(tensors_.size());
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    if (spec[i].rounding != FakeQuantRounding::kExactFrozenSteps) continue;
+    const ParamTensor& t = tensors_[i];
+    const TypeTraits& traits = Traits(spec[i].type);
+    const int64_t cols = t.shape[0], rows = t.count / cols;
+    blocks[i].resize(
+        static_cast<size_t>(rows * (cols / traits.block_elements) * traits.block_bytes));
+    EncodeExactScaleRows(traits, params_.data() + t.offset, blocks[i].data(), rows, cols,
+                         spec[i].importance);
   }
   fake_quant_ = std::move(spec);
   fake_ = std::move(fake);
+  fake_blocks_ = std::move(blocks);
   fake_params_.assign(params_.size(), 0.0f);
+  fake_quant_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fake_quant_refreshes_ = 0;
   fake_quant_stale_ = true;
   RefreshFakeQuant();
   return Status::Ok();
@@ -127,15 +156,30 @@ Status TrainableModel::SetFakeQuant(FakeQuantSpec spec) {
 
 void TrainableModel::RefreshFakeQuant() {
   if (fake_quant_.empty() || !fake_quant_stale_) return;
+  const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const FakeQuantTensor& f = fake_quant_[i];
     if (f.type == TensorType::kF32) continue;
     const ParamTensor& t = tensors_[i];
     const int64_t cols = t.shape[0];
-    FakeQuantizeRows(Traits(f.type), params_.data() + t.offset, fake_params_.data() + t.offset,
-                     t.count / cols, cols, f.importance);
+    if (f.rounding == FakeQuantRounding::kExactFrozenSteps) {
+      RoundRowsOntoGrid(Traits(f.type), params_.data() + t.offset, fake_blocks_[i].data(),
+                        fake_params_.data() + t.offset, t.count / cols, cols);
+    } else {
+      FakeQuantizeRows(Traits(f.type), params_.data() + t.offset, fake_params_.data() + t.offset,
+                       t.count / cols, cols, f.importance);
+    }
   }
   fake_quant_stale_ = false;
+  fake_quant_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ++fake_quant_refreshes_;
+}
+
+std::span<const uint8_t> TrainableModel::FakeQuantBlocks(size_t tensor) {
+  RefreshFakeQuant();
+  if (fake_blocks_.empty()) return {};
+  return fake_blocks_[tensor];
 }
 
 std::span<const float> TrainableModel::ForwardWeights(size_t tensor) {

@@ -21,7 +21,10 @@
 // Forward reads each fake-quantized tensor as decode(encode(master)). The copies are re-encoded
 // lazily: any non-const params() call marks them stale and the next Forward (or ForwardWeights)
 // re-encodes them, so an optimizer step costs one re-encoding however many micro-batches it has,
-// and the copies a Backward uses are those of the Forward before it.
+// and the copies a Backward uses are those of the Forward before it. A tensor with exact frozen
+// steps (FakeQuantRounding::kExactFrozenSteps) keeps its encoded blocks (FakeQuantBlocks): their
+// steps are searched when SetFakeQuant is called, on the masters of that moment, and each refresh
+// re-rounds the codes only.
 //
 // Layout: tensors are laid out in tensor-table order (model/tensor_table.h, Weights::Skeleton), so
 // per-layer widths of a pruned config and the extra norms of Gemma-3 need no special case; every
@@ -82,11 +85,20 @@ class TrainableModel {
   float* Param(std::span<float> base, TensorRole role, int layer) const;
 
   // Fake quantization from now on (see above); an empty spec turns it off. Errors (the model is
-  // unchanged): spec.size() != tensors().size(), or an entry CheckFakeQuantTensor rejects.
+  // unchanged): spec.size() != tensors().size(), an entry CheckFakeQuantTensor rejects, or (exact
+  // frozen steps) a master that is not finite.
   Status SetFakeQuant(FakeQuantSpec spec);
   const FakeQuantSpec& fake_quant() const { return fake_quant_; }
   // Re-encodes the fake-quantized copies from the masters now if they are stale.
   void RefreshFakeQuant();
+  // Wall seconds spent so far in SetFakeQuant's encoding (exact steps' search included) and in
+  // refreshes, and the number of refreshes: what fake quantization costs a run.
+  double fake_quant_seconds() const { return fake_quant_seconds_; }
+  int64_t fake_quant_refreshes() const { return fake_quant_refreshes_; }
+  // The encoded blocks a tensor with exact frozen steps is read through (its rows in its type,
+  // after RefreshFakeQuant: the decode of these bytes is ForwardWeights(tensor)); empty for
+  // every other tensor.
+  std::span<const uint8_t> FakeQuantBlocks(size_t tensor);
   // The floats Forward reads for tensors()[tensor] (count of them): the fake-quantized copy, after
   // RefreshFakeQuant, or the master when the tensor is not fake-quantized.
   std::span<const float> ForwardWeights(size_t tensor);
@@ -138,8 +150,11 @@ class TrainableModel {
   // QAT: the spec, and the copies laid out as params_ (filled for fake-quantized tensors only).
   FakeQuantSpec fake_quant_;
   std::vector<float> fake_params_;
+  std::vector<std::vector<uint8_t>> fake_blocks_;   // per tensor; kExactFrozenSteps only
   std::vector<std::array<bool, kRoleCount>> fake_;  // [layer + 1][role]: read from fake_params_
   bool fake_quant_stale_ = true;
+  double fake_quant_seconds_ = 0;
+  int64_t fake_quant_refreshes_ = 0;
   // Activations and the backward pass's scratch, each one allocation; pointers below point in.
   std::vector<float> acts_, scratch_;
   std::vector<LayerActs> layer_acts_;

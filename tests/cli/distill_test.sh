@@ -6,6 +6,10 @@
 #     uninterrupted one; --resume with a changed --lr or --threads names the flag;
 #   - --quantize Q4_0 (quantization-aware distillation) writes attn_q/attn_output as Q4_0 (ffn_down's
 #     172-wide rows fall back); --type naming another type is refused;
+#   - --rounding exact: one step that moves no weight (--lr 1e-30) writes the tensors `quantize
+#     --rounding exact` writes, byte for byte (step 0 reads the exact-step grid); a run resumed
+#     from a checkpoint writes the same file as an uninterrupted one; without --quantize, or with
+#     a rounding it does not know, it is a one-line error;
 #   - Ctrl-C (SIGINT) during `shrink train --checkpoint` writes the checkpoint, says how to resume,
 #     exits 1 and writes no output;
 #   - --student-config: a student cut from the teacher (3 of 5 layers, width 32, 4 heads, FFN 96)
@@ -76,6 +80,35 @@ types = {t.name: t.tensor_type.name for t in GGUFReader(sys.argv[1]).tensors}
 linears = [n for n in types if n.startswith("blk.") and n.endswith(("attn_q.weight", "attn_output.weight"))]
 sys.exit(0 if linears and all(types[n] == "Q4_0" for n in linears) else 1)
 PY
+"$shrink" quantize "$work/s.gguf" "$work/qx.gguf" --type Q4_0 --rounding exact >/dev/null 2>&1 \
+  || fail "quantize --rounding exact failed"
+"$shrink" distill --teacher "$work/s.gguf" --student "$work/s.gguf" --tokens 256 --seq 64 --batch 4 \
+  --threads 2 "${data[@]}" --quantize Q4_0 --rounding exact --lr 1e-30 --out "$work/x0.gguf" \
+  2>"$work/x0.log" || fail "distill --rounding exact failed: $(tail -1 "$work/x0.log")"
+grep -q -- "--rounding exact: the one-scale blocks' steps searched exactly" "$work/x0.log" \
+  || fail "no exact-steps line: $(grep rounding "$work/x0.log")"
+python3 - "$work/qx.gguf" "$work/x0.gguf" <<'PY' || fail "step 0 of --rounding exact is not quantize --rounding exact's grid"
+import sys
+from gguf import GGUFReader
+a, b = (GGUFReader(p).tensors for p in sys.argv[1:3])
+assert [t.name for t in a] == [t.name for t in b]
+assert any(t.tensor_type.name == "Q4_0" for t in a)
+for s, t in zip(a, b):
+    assert s.tensor_type == t.tensor_type and bytes(s.data.tobytes()) == bytes(t.data.tobytes()), s.name
+PY
+xrun=("${run[@]}" "${data[@]}" --quantize Q4_0 --rounding exact)
+"$shrink" distill "${xrun[@]}" --out "$work/xa.gguf" --checkpoint "$work/x.ckpt" --checkpoint-every 4 \
+  2>"$work/xa.log" || fail "distill --rounding exact failed: $(tail -1 "$work/xa.log")"
+"$shrink" distill "${xrun[@]}" --out "$work/xb.gguf" --resume "$work/x.ckpt" 2>"$work/xb.log" \
+  || fail "resume --rounding exact failed: $(tail -1 "$work/xb.log")"
+cmp -s "$work/xa.gguf" "$work/xb.gguf" || fail "the resumed --rounding exact run's output differs"
+cmp -s "$work/xa.gguf" "$work/q.gguf" && fail "--rounding exact changed nothing in the QAT file"
+"$shrink" distill "${run[@]}" "${data[@]}" --rounding exact --out "$work/r.gguf" 2>"$work/err" \
+  && fail "--rounding exact without --quantize accepted"
+grep -q -- "--rounding exact .* needs --quantize" "$work/err" || fail "$(cat "$work/err")"
+"$shrink" distill "${run[@]}" "${data[@]}" --quantize Q4_0 --rounding best --out "$work/r.gguf" \
+  2>"$work/err" && fail "--rounding best accepted"
+grep -q -- '--rounding is "best", expected ggml or exact' "$work/err" || fail "$(cat "$work/err")"
 "$shrink" distill "${run[@]}" "${data[@]}" --quantize Q4_0 --type Q8_0 --out "$work/r.gguf" \
   2>"$work/err" && fail "--type Q8_0 with --quantize Q4_0 accepted"
 grep -q "the output type is the trained one" "$work/err" || fail "$(cat "$work/err")"
