@@ -57,14 +57,15 @@ score() {
 }
 
 # prune_timed NAME ARG...: `shrink prune $base $work/NAME.gguf --threads $threads ARG...` (output to
-# $work/NAME.txt); prints its wall seconds (also kept in $work/NAME.secs; the file's bytes and parameters
+# $work/NAME.txt; the input is $prune_input instead of $base when set); prints its wall seconds (also kept in $work/NAME.secs; the file's bytes and parameters
 # in $work/NAME.size and NAME.params, which outlive the file: see size_of, pruned_params).
 prune_timed() {
   local name=$1
   shift
   local t0
   t0=$(date +%s.%N)
-  nice "$shrink" prune "$base" "$work/$name.gguf" --threads "$threads" "$@" >"$work/$name.txt" 2>&1 \
+  nice "$shrink" prune "${prune_input:-$base}" "$work/$name.gguf" --threads "$threads" "$@" \
+    >"$work/$name.txt" 2>&1 \
     || { echo "prune failed: $* (see $work/$name.txt)" >&2; tail -3 "$work/$name.txt" >&2; exit 1; }
   stat -c %s "$work/$name.gguf" >"$work/$name.size"
   params_of "$work/$name.gguf" >"$work/$name.params"
