@@ -118,3 +118,17 @@ add_row() {
   rows_ref+=("$2")
   echo "$2" | tee -a "$work/rows.md" >&2
 }
+
+# llama_ppl OUT ARG...: `$bin/llama-perplexity -nr ARG...` with its output in OUT; fails when it fails.
+# llama.cpp's logger prints from a worker thread that is not joined at exit (common/log.cpp leaks it on
+# purpose), so on a loaded machine the last lines, "Final estimate" included, are sometimes lost
+# (seen here: a file ending at "[1]283.8980,"); the run is then repeated, up to 3 times in all.
+llama_ppl() {
+  local out=$1 try
+  shift
+  for try in 1 2 3; do
+    "$bin/llama-perplexity" -nr "$@" >"$out" 2>&1 || return 1
+    grep -q "Final estimate: PPL" "$out" && return 0
+    echo "llama-perplexity: no final estimate in $out (its log lost at exit), run $try of 3" >&2
+  done
+}

@@ -72,8 +72,8 @@ done
 peer_line=""
 if [[ -f "$work/sparsegpt_0.5.gguf" ]]; then
   echo "== llama-perplexity on sparsegpt_0.5 ($chunks chunks)" >&2
-  "$bin/llama-perplexity" -nr -m "$work/sparsegpt_0.5.gguf" -f "$text" -c 512 -t "$threads" \
-    --chunks "$chunks" >"$work/sparsegpt_0.5.llama_ppl" 2>&1 \
+  llama_ppl "$work/sparsegpt_0.5.llama_ppl" -m "$work/sparsegpt_0.5.gguf" -f "$text" -c 512 \
+    -t "$threads" --chunks "$chunks" \
     || { echo "llama-perplexity failed (see $work/sparsegpt_0.5.llama_ppl)" >&2; exit 1; }
   peer_line="sparsegpt 50%: llama-perplexity PPL $(final "$work/sparsegpt_0.5.llama_ppl"), shrink PPL(Q) $(field "$work/sparsegpt_0.5.kld" "Mean PPL(Q) ")"
 fi

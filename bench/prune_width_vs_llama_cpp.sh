@@ -66,8 +66,8 @@ peer_check() {
   "$bin/llama-completion" -m "$work/perlayer_25.gguf" -p "The capital of France is" -n 16 -no-cnv \
     --temp 0 -t "$threads" >"$work/perlayer_25.completion" 2>&1 \
     || { echo "llama-completion failed (see $work/perlayer_25.completion)" >&2; exit 1; }
-  "$bin/llama-perplexity" -nr -m "$work/perlayer_25.gguf" -f "$text" -c 512 -t "$threads" --chunks "$chunks" \
-    >"$work/perlayer_25.llama_ppl" 2>&1 || { echo "llama-perplexity failed (see $work/perlayer_25.llama_ppl)" >&2; exit 1; }
+  llama_ppl "$work/perlayer_25.llama_ppl" -m "$work/perlayer_25.gguf" -f "$text" -c 512 -t "$threads" \
+    --chunks "$chunks" || { echo "llama-perplexity failed (see $work/perlayer_25.llama_ppl)" >&2; exit 1; }
   ppl_peer=$(final "$work/perlayer_25.llama_ppl")
   ppl_ours=$(field "$work/perlayer_25.kld" "Mean PPL(Q) ")
   echo "perlayer_25: llama-perplexity $ppl_peer, shrink $ppl_ours" | tee -a "$work/rows.md" >&2
