@@ -95,6 +95,8 @@ echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 [[ -f "$work/perlayer_25.llama_ppl" ]] || exit 0
-echo "perlayer_25 in llama.cpp: architecture $(grep -o "arch *= [a-z0-9]*" "$work/perlayer_25.llama_ppl" | head -1)"
+# The architecture from the file (gguf-py): this llama.cpp's tools no longer print the model's metadata.
+arch=$(python3 -c 'import sys; from gguf import GGUFReader; f = GGUFReader(sys.argv[1]).fields["general.architecture"]; print(bytes(f.parts[f.data[0]]).decode())' "$work/perlayer_25.gguf")
+echo "perlayer_25 in llama.cpp: architecture $arch"
 echo "  llama-perplexity PPL $ppl_peer, shrink PPL(Q) $ppl_ours, ratio $(echo "scale=5; $ppl_peer / $ppl_ours" | bc)"
 echo "  llama-completion: $(grep -v '^$' "$work/perlayer_25.completion" | grep -F "The capital of France" | head -1)"
