@@ -57,14 +57,15 @@ score() {
 }
 
 # prune_timed NAME ARG...: `shrink prune $base $work/NAME.gguf --threads $threads ARG...` (output to
-# $work/NAME.txt); prints its wall seconds (also kept in $work/NAME.secs; the file's bytes and parameters
+# $work/NAME.txt; the input is $prune_input instead of $base when set); prints its wall seconds (also kept in $work/NAME.secs; the file's bytes and parameters
 # in $work/NAME.size and NAME.params, which outlive the file: see size_of, pruned_params).
 prune_timed() {
   local name=$1
   shift
   local t0
   t0=$(date +%s.%N)
-  nice "$shrink" prune "$base" "$work/$name.gguf" --threads "$threads" "$@" >"$work/$name.txt" 2>&1 \
+  nice "$shrink" prune "${prune_input:-$base}" "$work/$name.gguf" --threads "$threads" "$@" \
+    >"$work/$name.txt" 2>&1 \
     || { echo "prune failed: $* (see $work/$name.txt)" >&2; tail -3 "$work/$name.txt" >&2; exit 1; }
   stat -c %s "$work/$name.gguf" >"$work/$name.size"
   params_of "$work/$name.gguf" >"$work/$name.params"
@@ -116,4 +117,18 @@ add_row() {
   local -n rows_ref=$1
   rows_ref+=("$2")
   echo "$2" | tee -a "$work/rows.md" >&2
+}
+
+# llama_ppl OUT ARG...: `$bin/llama-perplexity -nr ARG...` with its output in OUT; fails when it fails.
+# llama.cpp's logger prints from a worker thread that is not joined at exit (common/log.cpp leaks it on
+# purpose), so on a loaded machine the last lines, "Final estimate" included, are sometimes lost
+# (seen here: a file ending at "[1]283.8980,"); the run is then repeated, up to 3 times in all.
+llama_ppl() {
+  local out=$1 try
+  shift
+  for try in 1 2 3; do
+    "$bin/llama-perplexity" -nr "$@" >"$out" 2>&1 || return 1
+    grep -q "Final estimate: PPL" "$out" && return 0
+    echo "llama-perplexity: no final estimate in $out (its log lost at exit), run $try of 3" >&2
+  done
 }

@@ -11,14 +11,22 @@
 #       width: --method width --target-params (1 − f)·total (per-layer FFN widths and KV groups, Minitron
 #              activation scores);
 #       svd:   --method svd --target-params (1 − f)·total with whitening from the input Grams (SVD-LLM;
-#              plain SVD is far worse: BENCHMARKS.md, "low-rank factors").
+#              plain SVD is far worse: BENCHMARKS.md, "low-rank factors");
+#       ffn:   --ffn F, one FFN width for every layer (the uniform width flags; the only width pruning for
+#              architectures whose llama.cpp loader takes one width, gemma3), F the multiple of 32 whose
+#              removed FFN channels come closest to f·total;
+#       mix:   depth then width: the blocks of least influence whose parameters come closest to
+#              --mix-depth of f·total dropped first, then --method width --target-params (1 − f)·total
+#              on that file (its widths scored on the depth-pruned model), so the same total is
+#              removed as by the pure rows (llama models: per-layer widths are written as deci).
 #  3. Every output scored by one evaluator, `shrink perplexity --kl-divergence` against the base
 #     log-probs (PPL(Q), mean KLD, top-1 agreement); parameters by `shrink inspect`, file bytes.
 #     Depth- and width-pruned files load in stock llama.cpp (the other prune benches run the peer on
 #     them); low-rank factors need shrink's runtime.
 #
 # Usage: bench/prune_structured.sh [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N]
-#                                  [--calib-chunks N] [--removed "0.1 0.25 0.5"] [--kinds "depth width svd"]
+#                                  [--calib-chunks N] [--removed "0.1 0.25 0.5"] [--kinds "depth width svd ffn mix"]
+#                                  [--mix-depth 0.5]
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); BASE, BASE_LOGITS (bench/prune_common.sh);
 #        WORK (default a temp folder; ~540 MB base for SmolLM2 and every output kept, at most as large; a
 #        rerun with the same WORK reuses the rows already scored)
@@ -31,14 +39,16 @@ threads=$(nproc)
 calib_chunks=4
 removed="0.1 0.25 0.5"
 kinds="depth width svd"
+mix_depth=0.5
 source bench/common.sh
-usage="usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N] [--calib-chunks N] [--removed \"F...\"] [--kinds \"depth width svd\"]"
+usage="usage: $0 [--model smollm2|gemma3-270m|PATH] [--chunks N] [--threads N] [--calib-chunks N] [--removed \"F...\"] [--kinds \"depth width svd ffn mix\"] [--mix-depth F]"
 while [[ $# -gt 0 ]]; do
   common_flag "$@" && { shift "$shift_by"; continue; }
   case "$1" in
     --calib-chunks) calib_chunks="$2"; shift 2 ;;
     --removed) removed="$2"; shift 2 ;;
     --kinds) kinds="$2"; shift 2 ;;
+    --mix-depth) mix_depth="$2"; shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +62,7 @@ total=$(params_of "$base")
 [[ -n "$total" ]] || { echo "no parameter count from shrink inspect" >&2; exit 1; }
 calib_flags=(--calibration "$calib" --chunks "$calib_chunks" --ctx 512)
 
-if [[ " $kinds " == *" depth "* ]]; then
+if [[ " $kinds " == *" depth "* || " $kinds " == *" mix "* ]]; then
   block_order "${calib_flags[@]}"
   # Parameters per block, by block index (gguf-py: an independent reader of the base).
   block_params=($(python3 - "$base" <<'PY'
@@ -68,6 +78,20 @@ print(" ".join(str(count[i]) for i in range(max(count) + 1)))
 PY
   ))
 fi
+
+# ffn_width F: the FFN width, a multiple of 32, whose removed channels (3 matrices of d_model each, in
+# every block) come closest to F of $total (gguf-py reads the shapes of the base).
+ffn_width() {
+  python3 - "$base" "$1" "$total" <<'PY'
+import sys
+from gguf import GGUFReader
+gate = [t for t in GGUFReader(sys.argv[1]).tensors if t.name.endswith("ffn_gate.weight")]
+d_model, ffn = (int(x) for x in gate[0].shape[:2])
+per_channel = 3 * d_model * len(gate)
+keep = ffn - float(sys.argv[2]) * int(sys.argv[3]) / per_channel
+print(max(32, min(ffn - 32, 32 * round(keep / 32))))
+PY
+}
 
 # depth_count F: how many blocks of $order bring the removed parameters closest to F of $total.
 depth_count() {
@@ -102,10 +126,31 @@ for f in $removed; do
       svd)
         name="svd_$pct" args=(--method svd --target-params "$target" "${calib_flags[@]}")
         what="whitened SVD" ;;
-      *) echo "unknown kind $kind (depth, width, svd)" >&2; exit 2 ;;
+      ffn)
+        width=$(ffn_width "$f")
+        name="ffn_$pct" args=(--ffn "$width" "${calib_flags[@]}") what="FFN width $width in every layer" ;;
+      mix)
+        n=$(depth_count "$(echo "$f * $mix_depth" | bc -l)")
+        list=$(first_blocks "$n")
+        name="mix_$pct" args=(--method width --target-params "$target" "${calib_flags[@]}")
+        what="$n blocks dropped ($list), then per-layer widths"
+        # The depth step's file is the width step's input (reused by a rerun like every row).
+        if [[ ! -f "$work/mixdepth_$pct.secs" || ! -f "$work/mixdepth_$pct.gguf" ]] &&
+          ! grep -q "Mean    KLD" "$work/$name.kld" 2>/dev/null; then
+          echo "== $pct%: mix, depth step ($n blocks)" >&2
+          prune_timed "mixdepth_$pct" --layers "$list" >/dev/null
+        fi
+        prune_input="$work/mixdepth_$pct.gguf" ;;
+      *) echo "unknown kind $kind (depth, width, svd, ffn, mix)" >&2; exit 2 ;;
     esac
     echo "== $pct%: $kind ($what)" >&2
     result=$(prune_and_score "$name" --explain "${args[@]}")
+    if [[ $kind == mix ]]; then
+      unset prune_input
+      # The prune seconds of both steps.
+      read -r secs rest <<<"$result"
+      result="$(echo "$secs + $(cat "$work/mixdepth_$pct.secs")" | bc) $rest"
+    fi
     read -r secs ppl kld top <<<"$result"
     size=$(size_of "$name")
     params=$(pruned_params "$name")

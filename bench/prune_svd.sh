@@ -71,20 +71,21 @@ for f in $removed; do
     read -r secs ppl kld top <<<"$result"
     size=$(size_of "$name")
     params=$(pruned_params "$name")
-    factored=$(grep -c ' energy ' "$work/$name.txt" || true)
+    # The per-linear lines of --explain ("  blk.N.NAME rank R of F ... energy E"), not its header.
+    factored=$(grep -cE '^  blk\..* energy ' "$work/$name.txt" || true)
     add_row rows "| $kind | $(echo "$f * 100" | bc | sed 's/\.0*$//')% | $params | $factored | $size | $(echo "scale=3; $size / $size_base" | bc) | $ppl | $kld | $top | $secs |"
     [[ -z "$first" ]] && first="$name" || rm -f "$work/$name.gguf"
   done
 done
 
 echo "== llama.cpp peer: the base, and a factored file ($first)" >&2
-"$bin/llama-perplexity" -nr -m "$base" -f "$text" -c 512 -t "$threads" --chunks "$llama_chunks" \
-  >"$work/base.llama_ppl" 2>&1 || { echo "llama-perplexity failed on the base" >&2; exit 1; }
+llama_ppl "$work/base.llama_ppl" -m "$base" -f "$text" -c 512 -t "$threads" --chunks "$llama_chunks" \
+  || { echo "llama-perplexity failed on the base" >&2; exit 1; }
 if "$bin/llama-perplexity" -nr -m "$work/$first.gguf" -f "$text" -c 512 -t "$threads" --chunks 1 \
   >"$work/$first.llama_ppl" 2>&1; then
   refused="llama.cpp LOADED $first (unexpected)"
 else
-  refused="llama.cpp refuses $first: $(grep -m1 -o "missing tensor[^,]*" "$work/$first.llama_ppl" || tail -1 "$work/$first.llama_ppl")"
+  refused="llama.cpp refuses $first: $(grep -m1 -oE "(error loading model|missing tensor).*" "$work/$first.llama_ppl" || tail -1 "$work/$first.llama_ppl")"
 fi
 runtimes=$("$shrink" inspect "$work/$first.gguf" | grep '^runtimes:')
 

@@ -82,8 +82,8 @@ done
 echo "== llama-perplexity on wanda_0.5 and drop_4 ($chunks chunks)" >&2
 peer=()
 for name in wanda_0.5 drop_4; do
-  "$bin/llama-perplexity" -nr -m "$work/$name.gguf" -f "$text" -c 512 -t "$threads" --chunks "$chunks" \
-    >"$work/$name.llama_ppl" 2>&1 || { echo "llama-perplexity failed on $name (see $work/$name.llama_ppl)" >&2; exit 1; }
+  llama_ppl "$work/$name.llama_ppl" -m "$work/$name.gguf" -f "$text" -c 512 -t "$threads" --chunks "$chunks" \
+    || { echo "llama-perplexity failed on $name (see $work/$name.llama_ppl)" >&2; exit 1; }
   peer+=("$name: llama-perplexity PPL $(final "$work/$name.llama_ppl"), shrink PPL(Q) $(field "$work/$name.kld" "Mean PPL(Q) ")")
 done
 

@@ -15,7 +15,9 @@
 #     it, and llama-perplexity (-nr, same chunks) measures its PPL beside shrink's (the ratio printed).
 #
 # Usage: bench/prune_width_vs_llama_cpp.sh [--model smollm2|PATH] [--chunks N] [--threads N]
-#                                          [--calib-chunks N]
+#                                          [--calib-chunks N] [--removed "25 10 50"]
+#        (the uniform rows' widths are SmolLM2's; --removed picks which of the three fractions run, in
+#        that order; the llama.cpp check runs with the 25% row)
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); BASE, BASE_LOGITS (bench/prune_common.sh);
 #        WORK (default a temp folder; ~540 MB base)
 set -euo pipefail
@@ -25,12 +27,14 @@ model_arg=smollm2
 chunks=20
 threads=$(nproc)
 calib_chunks=8
+removed="25 10 50"
 source bench/common.sh
-usage="usage: $0 [--model smollm2|PATH] [--chunks N] [--threads N] [--calib-chunks N]"
+usage="usage: $0 [--model smollm2|PATH] [--chunks N] [--threads N] [--calib-chunks N] [--removed \"25 10 50\"]"
 while [[ $# -gt 0 ]]; do
   common_flag "$@" && { shift "$shift_by"; continue; }
   case "$1" in
     --calib-chunks) calib_chunks="$2"; shift 2 ;;
+    --removed) removed="$2"; shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
@@ -62,13 +66,14 @@ peer_check() {
   "$bin/llama-completion" -m "$work/perlayer_25.gguf" -p "The capital of France is" -n 16 -no-cnv \
     --temp 0 -t "$threads" >"$work/perlayer_25.completion" 2>&1 \
     || { echo "llama-completion failed (see $work/perlayer_25.completion)" >&2; exit 1; }
-  "$bin/llama-perplexity" -nr -m "$work/perlayer_25.gguf" -f "$text" -c 512 -t "$threads" --chunks "$chunks" \
-    >"$work/perlayer_25.llama_ppl" 2>&1 || { echo "llama-perplexity failed (see $work/perlayer_25.llama_ppl)" >&2; exit 1; }
+  llama_ppl "$work/perlayer_25.llama_ppl" -m "$work/perlayer_25.gguf" -f "$text" -c 512 -t "$threads" \
+    --chunks "$chunks" || { echo "llama-perplexity failed (see $work/perlayer_25.llama_ppl)" >&2; exit 1; }
   ppl_peer=$(final "$work/perlayer_25.llama_ppl")
   ppl_ours=$(field "$work/perlayer_25.kld" "Mean PPL(Q) ")
   echo "perlayer_25: llama-perplexity $ppl_peer, shrink $ppl_ours" | tee -a "$work/rows.md" >&2
 }
-for pct in 25 10 50; do
+for pct in $removed; do
+  [[ " 25 10 50 " == *" $pct "* ]] || { echo "--removed: 25, 10 or 50, got $pct" >&2; exit 2; }
   target=$(( params_base * (100 - pct) / 100 ))
   run "perlayer_$pct" per-layer --method width --target-params "$target"
   case $pct in
@@ -89,6 +94,9 @@ echo "| widths | flags | params removed | file bytes | PPL(Q) | mean KLD | top-1
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
-echo "perlayer_25 in llama.cpp: architecture $(grep -o "arch *= [a-z0-9]*" "$work/perlayer_25.llama_ppl" | head -1)"
+[[ -f "$work/perlayer_25.llama_ppl" ]] || exit 0
+# The architecture from the file (gguf-py): this llama.cpp's tools no longer print the model's metadata.
+arch=$(python3 -c 'import sys; from gguf import GGUFReader; f = GGUFReader(sys.argv[1]).fields["general.architecture"]; print(bytes(f.parts[f.data[0]]).decode())' "$work/perlayer_25.gguf")
+echo "perlayer_25 in llama.cpp: architecture $arch"
 echo "  llama-perplexity PPL $ppl_peer, shrink PPL(Q) $ppl_ours, ratio $(echo "scale=5; $ppl_peer / $ppl_ours" | bc)"
 echo "  llama-completion: $(grep -v '^$' "$work/perlayer_25.completion" | grep -F "The capital of France" | head -1)"

@@ -66,6 +66,8 @@ struct PruneFlags {
   std::optional<double> sparsity;
   std::optional<double> rank_ratio;  // --method svd
   int32_t drop_layers = -1;
+  std::optional<double> percdamp;  // --method sparsegpt
+  std::string mask_scope;          // --method sparsegpt: block or row
   int32_t n_ctx = 512;
   int32_t max_chunks = -1;
   bool explain = false, dry_run = false, allow_long_context = false;
@@ -97,6 +99,16 @@ Result<PruneRequest> CheckFlags(const PruneFlags& f) {
     SHRINK_ASSIGN_OR_RETURN(r.target, ParsePattern(f.pattern));
   }
   r.unstructured = has_sparsity || !f.pattern.empty();
+  if ((f.percdamp.has_value() || !f.mask_scope.empty()) && f.method != "sparsegpt") {
+    return Status::Error("--percdamp and --mask-scope are options of --method sparsegpt");
+  }
+  if (f.percdamp.has_value() && !(*f.percdamp > 0.0)) {
+    return Status::Errorf("--percdamp {}: expected a damping fraction > 0 (default 0.01)",
+                          *f.percdamp);
+  }
+  if (!f.mask_scope.empty() && f.mask_scope != "block" && f.mask_scope != "row") {
+    return Status::Errorf("--mask-scope: expected block or row, got \"{}\"", f.mask_scope);
+  }
   const UniformWidths& w = f.widths;
   const bool uniform_width = w.ffn != -1 || w.heads != -1 || w.kv_heads != -1 || w.hidden != -1;
   if (f.method == "width") {
@@ -217,6 +229,8 @@ Result<SparseGptModelReport> RunSparseGpt(const PruneFlags& f, const PruneReques
   ProgressReporter progress("prune: sparsegpt", "layers", model.config.n_layers);
   SparseGptModelOptions o;
   o.threads = f.threads;
+  if (f.percdamp.has_value()) o.sparsegpt.percdamp = *f.percdamp;
+  if (f.mask_scope == "row") o.sparsegpt.mask_scope = SparseGptMaskScope::kRow;
   o.bos = calib.bos;
   o.on_layer = [&](int done, int) { progress.Update(done); };
   if (f.explain) {
@@ -521,6 +535,12 @@ void AddPruneCommand(CLI::App& app) {
   cmd->add_option("--sparsity", flags->sparsity,
                   "fraction of each output row's weights set to 0, in [0, 1)");
   cmd->add_option("--pattern", flags->pattern, "N:M: keep N of every M consecutive weights (2:4)");
+  cmd->add_option("--percdamp", flags->percdamp,
+                  "sparsegpt: Hessian damping as a fraction of its mean diagonal (default 0.01)");
+  cmd->add_option("--mask-scope", flags->mask_scope,
+                  "sparsegpt with --sparsity: block (default: every block of 128 columns loses "
+                  "the same share of a row) or row (the row's budget spent where the columns "
+                  "not yet visited score lowest)");
   cmd->add_option("--drop-layers", flags->drop_layers,
                   "drop the N layers of least influence on the residual stream (needs "
                   "--calibration)")

@@ -14,15 +14,15 @@ namespace {
 struct Sweep {
   int64_t C_in = 0, batch = 0;
   SparsityTarget target;
+  SparseGptMaskScope scope = SparseGptMaskScope::kBlock;
   std::vector<float> U;       // (C_in, C_in) upper factor of the damped H⁻¹, F32
   std::vector<float> inv_d2;  // 1 / U[j][j]², or 0 for a dead column (score 0)
 };
 
-// Marks in `mask_row` the `k` lowest-scoring columns among [begin, begin + len) of `row`, score
-// w_j² / U[j][j]², ties by column. `order` is scratch.
-void MarkLowest(const Sweep& s, const float* row, int64_t begin, int64_t len, int64_t k,
-                uint8_t* mask_row, std::vector<int64_t>& order) {
-  if (k <= 0) return;
+// Puts in order[0, k) the `k` lowest-scoring columns among [begin, begin + len) of `row`, score
+// w_j² / U[j][j]², ties by column (k <= len).
+void SelectLowest(const Sweep& s, const float* row, int64_t begin, int64_t len, int64_t k,
+                  std::vector<int64_t>& order) {
   order.resize(static_cast<size_t>(len));
   for (int64_t i = 0; i < len; ++i) order[i] = begin + i;
   auto score = [&](int64_t j) { return row[j] * row[j] * s.inv_d2[j]; };
@@ -30,8 +30,36 @@ void MarkLowest(const Sweep& s, const float* row, int64_t begin, int64_t len, in
     const float sa = score(a), sb = score(b);
     return sa < sb || (sa == sb && a < b);
   };
-  if (k < len) std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), lower);
+  if (k > 0 && k < len)
+    std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), lower);
+}
+
+// Marks in `mask_row` the `k` lowest-scoring columns among [begin, begin + len). `order` is
+// scratch.
+void MarkLowest(const Sweep& s, const float* row, int64_t begin, int64_t len, int64_t k,
+                uint8_t* mask_row, std::vector<int64_t>& order) {
+  if (k <= 0) return;
+  SelectLowest(s, row, begin, len, k, order);
   for (int64_t i = 0; i < k; ++i) mask_row[order[i]] = 1;
+}
+
+// kRow scope: of the `left` lowest-scoring columns among the unvisited [i1, C_in), marks those
+// inside the block [i1, i2); returns how many it marked.
+int64_t MarkRowShare(const Sweep& s, const float* row, int64_t i1, int64_t i2, int64_t left,
+                     uint8_t* mask_row, std::vector<int64_t>& order) {
+  // left <= C_in − i1 holds (the earlier blocks' selections left at most the unvisited columns
+  // to remove); the min keeps the loop below inside `order` regardless.
+  left = std::min(left, s.C_in - i1);
+  if (left <= 0) return 0;
+  SelectLowest(s, row, i1, s.C_in - i1, left, order);
+  int64_t marked = 0;
+  for (int64_t i = 0; i < left; ++i) {
+    if (order[i] < i2) {
+      mask_row[order[i]] = 1;
+      ++marked;
+    }
+  }
+  return marked;
 }
 
 void PruneTile(const Sweep& s, std::span<const float> W, int64_t r0, int64_t R,
@@ -42,15 +70,22 @@ void PruneTile(const Sweep& s, std::span<const float> W, int64_t r0, int64_t R,
   std::vector<float> err(static_cast<size_t>(R * s.batch));  // (R, batch)
   std::vector<int64_t> order;
   const bool pattern = s.target.pattern();
+  const double sp = s.target.sparsity;
+  // kRow: what each row has still to remove of its floor(s·C_in).
+  std::vector<int64_t> left(static_cast<size_t>(R),
+                            static_cast<int64_t>(std::floor(sp * static_cast<double>(C))));
   for (int64_t i1 = 0; i1 < C; i1 += s.batch) {
     const int64_t i2 = std::min(i1 + s.batch, C);
-    if (!pattern) {
+    if (!pattern && s.scope == SparseGptMaskScope::kBlock) {
       // This block's share of each row's floor(s·C_in): the shares add up to exactly that.
-      const double sp = s.target.sparsity;
       const auto k = static_cast<int64_t>(std::floor(sp * static_cast<double>(i2))) -
                      static_cast<int64_t>(std::floor(sp * static_cast<double>(i1)));
       for (int64_t r = 0; r < R; ++r)
         MarkLowest(s, Wt.data() + r * C, i1, i2 - i1, k, mask + r * C, order);
+    } else if (!pattern) {
+      // At the last block [i1, C) is the block itself, so every row ends exactly on its budget.
+      for (int64_t r = 0; r < R; ++r)
+        left[r] -= MarkRowShare(s, Wt.data() + r * C, i1, i2, left[r], mask + r * C, order);
     }
     std::fill(err.begin(), err.end(), 0.0f);
     for (int64_t j = i1; j < i2; ++j) {
@@ -99,6 +134,7 @@ Result<SparseGptResult> SparseGptPrune(std::span<const float> W, int64_t C_out, 
   Sweep s;
   s.C_in = C_in;
   s.target = target;
+  s.scope = options.mask_scope;
   s.batch = std::min<int64_t>(options.block_columns, C_in);
   if (target.pattern()) s.batch = std::max<int64_t>(target.m, s.batch / target.m * target.m);
   SHRINK_ASSIGN_OR_RETURN(

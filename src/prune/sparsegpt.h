@@ -18,12 +18,17 @@
 //
 // Masks. w²/[H⁻¹]_jj is the OBS loss of removing w_j alone; U[j][j]² is [H⁻¹]_jj restricted to the
 // columns not yet visited, the quantity the sweep needs (the SparseGPT reference code uses it).
-//   * per-row sparsity s: row r removes exactly floor(s·C_in) weights, spread over the blocks as
-//     floor(s·i2) − floor(s·i1) in block [i1, i2) (the reference thresholds a block over all rows
-//     at once, so its rows differ in sparsity; per row keeps the "exactly s per output row"
-//     contract magnitude and Wanda have here, prune/sparsity.h). The choice within a block is
-//     adaptive: made when the sweep reaches the block, on weights that absorbed the earlier
-//     blocks' updates.
+//   * per-row sparsity s: row r removes exactly floor(s·C_in) weights (the reference thresholds a
+//     block over all rows at once, so its rows differ in sparsity; per row keeps the "exactly s
+//     per output row" contract magnitude and Wanda have here, prune/sparsity.h). The choice is
+//     adaptive: made when the sweep reaches a block, on weights that absorbed the earlier blocks'
+//     updates. How a row's removals spread over its blocks (SparseGptMaskScope):
+//       kBlock  floor(s·i2) − floor(s·i1) in block [i1, i2): every block of the row loses the
+//               same share, like an N:M pattern with M = block_columns;
+//       kRow    at block [i1, i2) the row ranks all its columns not yet visited, [i1, C_in), and
+//               removes those of the block among its r lowest, r = what the row has still to
+//               remove; the last block takes whatever is left. A block whose weights all score
+//               high keeps them, as Wanda's per-row choice would.
 //   * pattern N:M: at the first column of each group of M, the M − N lowest-scoring weights of the
 //     group (on the current weights) are removed, so every group keeps exactly N. Blocks hold
 //     whole groups (block_columns is rounded down to a multiple of M, at least M).
@@ -45,10 +50,17 @@
 
 namespace shrink {
 
+// How a per-row sparsity spreads over the blocks of a row (see "Masks" above); N:M ignores it.
+enum class SparseGptMaskScope {
+  kBlock,  // each block of block_columns loses the same share of the row
+  kRow,    // the row's budget, spent adaptively where the remaining columns score lowest
+};
+
 struct SparseGptOptions {
   double percdamp = 0.01;   // λ = percdamp · mean(diag H) (calib/inverse_hessian.h)
   int block_columns = 128;  // columns per mask block and lazy batch update (the paper's Bs)
-  int blas_threads = 1;     // OpenBLAS threads for the inverse-Hessian factorizations
+  SparseGptMaskScope mask_scope = SparseGptMaskScope::kBlock;
+  int blas_threads = 1;  // OpenBLAS threads for the inverse-Hessian factorizations
 };
 
 struct SparseGptResult {

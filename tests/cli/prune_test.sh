@@ -39,6 +39,12 @@ expect_error "nothing to prune" "nothing to prune" "$model" "$out" --tokenizer "
 expect_error "bad method" "--method" "$model" "$out" --tokenizer "$tok" --method random \
   --sparsity 0.5
 expect_error "bad type" "Q9_9" "$model" "$out" --tokenizer "$tok" --sparsity 0.5 --type Q9_9
+expect_error "percdamp 0" "--percdamp 0|> 0" "$model" "$out" --tokenizer "$tok" --method sparsegpt \
+  --sparsity 0.5 --percdamp 0
+expect_error "bad mask scope" "--mask-scope|block or row" "$model" "$out" --tokenizer "$tok" \
+  --method sparsegpt --sparsity 0.5 --mask-scope column
+expect_error "mask scope without sparsegpt" "--mask-scope|--method sparsegpt" "$model" "$out" \
+  --tokenizer "$tok" --method wanda --sparsity 0.5 --mask-scope row
 
 ppl() { grep -o "Final estimate: PPL = [0-9.]*" "$1" | awk '{print $5}'; }
 "$shrink" perplexity -m "$model" --tokenizer "$tok" -f "$text" --ctx 64 --chunks 4 >"$work/p0" 2>&1 ||
@@ -103,6 +109,13 @@ PY
 else
   echo "note: python3 with gguf and numpy is absent: the gguf-py check is skipped"
 fi
+
+# SparseGPT with --mask-scope row: every block linear (5 layers × 7) keeps exactly half of each row.
+run_shrink prune "$model" "$work/sg.gguf" --tokenizer "$tok" --method sparsegpt --sparsity 0.5 \
+  --mask-scope row --percdamp 0.05 --calibration "$text" --ctx 64 --explain
+[ "$rc" -eq 0 ] || fail "sparsegpt row scope: exit $rc: $(tail -2 "$work/err")"
+[ "$(grep -c "kept 0.5000$" "$work/out")" -eq 35 ] ||
+  fail "sparsegpt row scope: not 35 tensors at kept 0.5000: $(head -5 "$work/out")"
 
 # Ctrl-C (SIGINT) mid-write leaves nothing at the output path, and a rerun writes it and clears the dead
 # run's temp (io/atomic_file.h). Needs the cached SmolLM2 (a run long enough to interrupt).
