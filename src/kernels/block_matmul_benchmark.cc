@@ -10,6 +10,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -131,6 +132,36 @@ void FloatVsSgemm(benchmark::State& state) {
   state.SetLabel(std::string(CpuTargetName()) + (sgemm ? " OpenBLAS sgemm" : " FloatGemm"));
 }
 
+// One generated token's product y = x · Wᵀ through PreparedMatrix (activation quantization
+// included, as in the model) on one thread, for a model's own shape: state.range(0) rows,
+// state.range(1) columns. Copies of the matrix are cycled until at least 96 MiB (BENCH_BYTES) are
+// read per cycle, so every product streams its weights from memory; GB/s of wall time, comparable
+// with StreamRead's. Gemma-3-270M's tied output (262,144 × 640 Q8_0, 170 MiB: 70 % of the bytes a
+// token reads) is the case this was written for.
+void Generation(benchmark::State& state, TensorType type) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  std::mt19937 rng(5);
+  const int64_t one = RowBytes(type, cols).value() * rows;
+  const int64_t count = std::max<int64_t>(1, kMatrixBytesTarget / one);
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<PreparedMatrix> matrices;
+  for (int64_t i = 0; i < count; ++i) bytes.push_back(RandomBlocks(type, rows, cols, rng));
+  for (const auto& b : bytes) matrices.push_back(PreparedMatrix::Prepare({type, rows, cols, b}));
+  SetMatMulThreads(1);
+  std::vector<float> x(cols), y(rows);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  size_t i = 0;
+  for (auto _ : state) {
+    matrices[i++ % matrices.size()].MatMul(x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(one) * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+  state.SetLabel(CpuTargetName());
+}
+
 // The bandwidth bound: sum 64-bit words over the same total bytes, cycled the same way.
 void StreamRead(benchmark::State& state) {
   const Matrices m = Make(TensorType::kQ4_1);
@@ -153,6 +184,19 @@ void StreamRead(benchmark::State& state) {
 void RegisterAll() {
   // Wall time, as the tokens/s it bounds (bench/runtime_vs_llama_cpp.sh reads it).
   benchmark::RegisterBenchmark("StreamRead", StreamRead)->UseRealTime();
+  // Gemma-3-270M's shapes (rows, cols) and types: output, ffn_up/gate and attn_q, ffn_down.
+  benchmark::RegisterBenchmark("Generation/Q8_0", Generation, TensorType::kQ8_0)
+      ->Args({262144, 640})
+      ->Args({2048, 640})
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("Generation/Q5_0", Generation, TensorType::kQ5_0)
+      ->Args({2048, 640})
+      ->Args({1024, 640})
+      ->UseRealTime();
+  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
+    const std::string name = std::string("Generation/") + std::string(Traits(type).name);
+    benchmark::RegisterBenchmark(name.c_str(), Generation, type)->Args({640, 2048})->UseRealTime();
+  }
   benchmark::RegisterBenchmark("FloatVsSgemm", FloatVsSgemm)
       ->ArgsProduct({{0, 1}, {0, 1}})
       ->Unit(benchmark::kMillisecond);
