@@ -10,6 +10,10 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -181,9 +185,46 @@ void StreamRead(benchmark::State& state) {
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
+// The same read on every thread of a multi-threaded run (->Threads(n)), each over its own copy: the
+// machine's read bandwidth at n threads (the bound for generation at n threads; issue 8's F16
+// arithmetic in BENCHMARKS.md). Google Benchmark sums the threads' bytes.
+void ParallelStreamRead(benchmark::State& state) { StreamRead(state); }
+
+#if defined(__x86_64__)
+// The F32 multiply-add peak of one core: 12 independent chains of 16-lane FMAs (more than the
+// 2 ports × 4 cycles of latency keep busy), nothing else in the loop.
+__attribute__((target("avx512f"))) float FmaChainsAvx512(int64_t iterations) {
+  __m512 acc[12];
+  for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(static_cast<float>(k));
+  const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iterations; ++i) {
+    for (int k = 0; k < 12; ++k) acc[k] = _mm512_fmadd_ps(acc[k], m, a);
+  }
+  __m512 sum = acc[0];
+  for (int k = 1; k < 12; ++k) sum = _mm512_add_ps(sum, acc[k]);
+  return _mm512_reduce_add_ps(sum);
+}
+
+void FmaPeak(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx512f")) {
+    state.SkipWithError("no AVX-512");
+    return;
+  }
+  constexpr int64_t kIterations = 1 << 20;
+  for (auto _ : state) benchmark::DoNotOptimize(FmaChainsAvx512(kIterations));
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * 16 * 12 * kIterations * state.iterations(),
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+#endif
+
 void RegisterAll() {
   // Wall time, as the tokens/s it bounds (bench/runtime_vs_llama_cpp.sh reads it).
   benchmark::RegisterBenchmark("StreamRead", StreamRead)->UseRealTime();
+  benchmark::RegisterBenchmark("ParallelStreamRead", ParallelStreamRead)->Threads(2)->UseRealTime();
+#if defined(__x86_64__)
+  benchmark::RegisterBenchmark("FmaPeak", FmaPeak)->Threads(1)->Threads(2);
+#endif
   // Gemma-3-270M's shapes (rows, cols) and types: output, ffn_up/gate and attn_q, ffn_down.
   benchmark::RegisterBenchmark("Generation/Q8_0", Generation, TensorType::kQ8_0)
       ->Args({262144, 640})
