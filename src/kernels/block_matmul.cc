@@ -56,8 +56,8 @@ void FloatRows(const MatrixRef& w, const float* x, int64_t T, int64_t r0, int64_
 
 #if SHRINK_HAVE_UNIT_VECTORS
 // Weight rows processed together (UnitTile): each loaded activation block (and the biased
-// weights' start, ProductStart) serves both. 4 rows for one token measured 20-30 % slower on
-// Q4_K/Q6_K (kernels_benchmark Generation/, AVX3_DL): the per-block scales of 4 rows spill.
+// weights' start, ProductStart) serves both. 4 rows per one-token tile were tried and not kept:
+// no gain measured, and 20-30 % slower on Q4_K/Q6_K in one (loaded) kernels_benchmark run.
 inline constexpr int kRowTile = 2;
 
 template <class U>
