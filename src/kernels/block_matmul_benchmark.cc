@@ -202,7 +202,11 @@ __attribute__((target("avx512f"), noinline)) float FmaChainsAvx512(int64_t itera
   }
   __m512 sum = acc[0];
   for (int k = 1; k < 12; ++k) sum = _mm512_add_ps(sum, acc[k]);
-  return _mm512_reduce_add_ps(sum);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  float total = 0.0f;
+  for (float v : lanes) total += v;
+  return total;
 }
 
 void FmaPeak(benchmark::State& state) {
