@@ -86,18 +86,6 @@ inline constexpr int kQuadsPerUnit = kUnitElements / 4;
 inline constexpr int64_t kGroupUnitBytes = int64_t{kQuadsPerUnit} * kGroupRows * 4;
 inline constexpr int64_t kGroupUnitFloats = int64_t{4} * kGroupRows;
 
-// Signed weights (Q8_0, IQ4_*) where the byte product does not saturate (vpdpbusd, the widening
-// fallback): stored as q + 128 (unsigned), one plain unsigned × signed product per quad, the sum
-// starting at −128·Σq_x, exact in int32. pmaddubsw targets would saturate on 255·127 pairs: they
-// apply the weights' signs to the activations instead (DotSignedBytesAccumulate, 4 more ops).
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET != HWY_AVX3_DL
-inline constexpr bool kBiasSignedWeights = false;
-#else
-inline constexpr bool kBiasSignedWeights = true;
-#endif
-template <class U>
-inline constexpr bool kBiased = U::kSigned&& kBiasSignedWeights;
-
 // Unpacks rows[0..kGroupRows) (n_blocks blocks each) into the group layout above: q gets
 // n_units · kGroupUnitBytes bytes, scales n_units · kGroupUnitFloats floats.
 template <class U>

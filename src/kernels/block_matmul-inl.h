@@ -81,18 +81,41 @@ HWY_INLINE void QuantizeActivationBlocks(const float* x, int64_t n, ActBlock* ou
   }
 }
 
+// Where the byte products of a unit start: −128 · (each lane's activation bytes) for biased
+// weights (kBiased, int8_dot-inl.h: the lanes then hold exactly the signed products' sums, the same
+// int32 values as DotSignedBytesAccumulate's), else zero. One per activation block, shared by every
+// weight row.
+template <class U>
+HWY_INLINE void ProductStart(const hn::Vec<DI8> (&xq)[kUnitVecs],
+                             hn::Vec<DI32> (&start)[kUnitVecs]) {
+  const DU8 du8;
+  const DI32 di32;
+  for (int k = 0; k < kUnitVecs; ++k) {
+    if constexpr (kBiased<U>) {
+      start[k] = hn::Sub(hn::Zero(di32),
+                         DotBytesAccumulate(di32, hn::Set(du8, 0x80), xq[k], hn::Zero(di32)));
+    } else {
+      start[k] = hn::Zero(di32);
+    }
+  }
+}
+
 // The byte products of one unit and one activation block, as int32 lanes (lower lanes: the lower
-// half of the unit; int8_dot-inl.h).
+// half of the unit; int8_dot-inl.h), from `start` (ProductStart).
 template <class U>
 HWY_INLINE void UnitProducts(const UnitBytes& w, const hn::Vec<DI8> (&xq)[kUnitVecs],
+                             const hn::Vec<DI32> (&start)[kUnitVecs],
                              hn::Vec<DI32> (&p)[kUnitVecs]) {
+  const DU8 du8;
   const DI8 di8;
   const DI32 di32;
   for (int k = 0; k < kUnitVecs; ++k) {
-    if constexpr (U::kSigned) {
-      p[k] = DotSignedBytesAccumulate(di32, hn::BitCast(di8, w.v[k]), xq[k], hn::Zero(di32));
+    if constexpr (kBiased<U>) {
+      p[k] = DotBytesAccumulate(di32, hn::Xor(w.v[k], hn::Set(du8, 0x80)), xq[k], start[k]);
+    } else if constexpr (U::kSigned) {
+      p[k] = DotSignedBytesAccumulate(di32, hn::BitCast(di8, w.v[k]), xq[k], start[k]);
     } else {
-      p[k] = DotBytesAccumulate(di32, w.v[k], xq[k], hn::Zero(di32));
+      p[k] = DotBytesAccumulate(di32, w.v[k], xq[k], start[k]);
     }
   }
 }
@@ -162,9 +185,11 @@ HWY_INLINE void UnitTile(const typename U::Block* const* rows, int64_t n_blocks,
               const ActBlock& xb = x[t][b * U::kUnits + kUnit];
               hn::Vec<DI8> xq[kUnitVecs];
               for (int k = 0; k < kUnitVecs; ++k) xq[k] = hn::LoadU(di8, xb.q + k * kUnitLanes);
+              hn::Vec<DI32> start[kUnitVecs];
+              ProductStart<U>(xq, start);
               for (int r = 0; r < NR; ++r) {
                 hn::Vec<DI32> p[kUnitVecs];
-                UnitProducts<U>(w[r], xq, p);
+                UnitProducts<U>(w[r], xq, start, p);
                 acc[r][t] = ScaleProducts<U>(p, s[r][kUnit], xb.d, acc[r][t]);
                 offsets[r][t] += UnitOffsets<U>(xb, s[r][kUnit]);
               }

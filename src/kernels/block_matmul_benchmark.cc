@@ -10,6 +10,11 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -131,6 +136,36 @@ void FloatVsSgemm(benchmark::State& state) {
   state.SetLabel(std::string(CpuTargetName()) + (sgemm ? " OpenBLAS sgemm" : " FloatGemm"));
 }
 
+// One generated token's product y = x · Wᵀ through PreparedMatrix (activation quantization
+// included, as in the model) on one thread, for a model's own shape: state.range(0) rows,
+// state.range(1) columns. Copies of the matrix are cycled until at least 96 MiB (BENCH_BYTES) are
+// read per cycle, so every product streams its weights from memory; GB/s of wall time, comparable
+// with StreamRead's. Gemma-3-270M's tied output (262,144 × 640 Q8_0, 170 MiB: 70 % of the bytes a
+// token reads) is the case this was written for.
+void Generation(benchmark::State& state, TensorType type) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  std::mt19937 rng(5);
+  const int64_t one = RowBytes(type, cols).value() * rows;
+  const int64_t count = std::max<int64_t>(1, kMatrixBytesTarget / one);
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<PreparedMatrix> matrices;
+  for (int64_t i = 0; i < count; ++i) bytes.push_back(RandomBlocks(type, rows, cols, rng));
+  for (const auto& b : bytes) matrices.push_back(PreparedMatrix::Prepare({type, rows, cols, b}));
+  SetMatMulThreads(1);
+  std::vector<float> x(cols), y(rows);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  size_t i = 0;
+  for (auto _ : state) {
+    matrices[i++ % matrices.size()].MatMul(x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(one) * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+  state.SetLabel(CpuTargetName());
+}
+
 // The bandwidth bound: sum 64-bit words over the same total bytes, cycled the same way.
 void StreamRead(benchmark::State& state) {
   const Matrices m = Make(TensorType::kQ4_1);
@@ -150,9 +185,67 @@ void StreamRead(benchmark::State& state) {
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 
+// The same read on every thread of a multi-threaded run (->Threads(n)), each over its own copy: the
+// machine's read bandwidth at n threads (the bound for generation at n threads; issue 8's F16
+// arithmetic in BENCHMARKS.md). Google Benchmark sums the threads' bytes.
+void ParallelStreamRead(benchmark::State& state) { StreamRead(state); }
+
+#if defined(__x86_64__)
+// The F32 multiply-add peak of one core: 12 independent chains of 16-lane FMAs (more than the
+// 2 ports × 4 cycles of latency keep busy), nothing else in the loop.
+__attribute__((target("avx512f"), noinline)) float FmaChainsAvx512(int64_t iterations) {
+  __m512 acc[12];
+  for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(static_cast<float>(k));
+  const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iterations; ++i) {
+    for (int k = 0; k < 12; ++k) acc[k] = _mm512_fmadd_ps(acc[k], m, a);
+  }
+  __m512 sum = acc[0];
+  for (int k = 1; k < 12; ++k) sum = _mm512_add_ps(sum, acc[k]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  float total = 0.0f;
+  for (float v : lanes) total += v;
+  return total;
+}
+
+void FmaPeak(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx512f")) {
+    state.SkipWithError("no AVX-512");
+    return;
+  }
+  constexpr int64_t kIterations = 1 << 20;
+  for (auto _ : state) {
+    int64_t n = kIterations;
+    benchmark::DoNotOptimize(n);  // an opaque count: the call cannot be hoisted out of the loop
+    benchmark::DoNotOptimize(FmaChainsAvx512(n));
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * 16 * 12 * kIterations * state.iterations(),
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+#endif
+
 void RegisterAll() {
   // Wall time, as the tokens/s it bounds (bench/runtime_vs_llama_cpp.sh reads it).
   benchmark::RegisterBenchmark("StreamRead", StreamRead)->UseRealTime();
+  benchmark::RegisterBenchmark("ParallelStreamRead", ParallelStreamRead)->Threads(2)->UseRealTime();
+#if defined(__x86_64__)
+  benchmark::RegisterBenchmark("FmaPeak", FmaPeak)->Threads(1)->Threads(2);
+#endif
+  // Gemma-3-270M's shapes (rows, cols) and types: output, ffn_up/gate and attn_q, ffn_down.
+  benchmark::RegisterBenchmark("Generation/Q8_0", Generation, TensorType::kQ8_0)
+      ->Args({262144, 640})
+      ->Args({2048, 640})
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("Generation/Q5_0", Generation, TensorType::kQ5_0)
+      ->Args({2048, 640})
+      ->Args({1024, 640})
+      ->UseRealTime();
+  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
+    const std::string name = std::string("Generation/") + std::string(Traits(type).name);
+    benchmark::RegisterBenchmark(name.c_str(), Generation, type)->Args({640, 2048})->UseRealTime();
+  }
   benchmark::RegisterBenchmark("FloatVsSgemm", FloatVsSgemm)
       ->ArgsProduct({{0, 1}, {0, 1}})
       ->Unit(benchmark::kMillisecond);

@@ -74,18 +74,28 @@ TEST_P(BlockMatMulTest, IntegerKernelsMatchScalarReference) {
       const std::vector<float> x = RandomActivations(T * cols, rng);
       std::vector<ActBlock> xq(T * cols / 32);
       QuantizeActivations(x.data(), T * cols, xq.data());
-      std::vector<float> fast(T * rows, NAN), ref(T * rows);
-      // Two row ranges: results must not depend on how rows are split.
+      std::vector<float> fast(T * rows, NAN), whole(T * rows, NAN), ref(T * rows);
+      // Two row ranges: results must not depend on how rows are split (row tiles of 1, 2 or 4).
       BlockMatMulRows(w, x.data(), xq.data(), T, 0, 5, fast.data());
       BlockMatMulRows(w, x.data(), xq.data(), T, 5, rows, fast.data());
+      BlockMatMulRows(w, x.data(), xq.data(), T, 0, rows, whole.data());
       reference::QuantizedMatMulRows(w, xq.data(), T, 0, rows, ref.data());
       const double m = (cols / 32) * 9.0 + 8;
       for (int64_t t = 0; t < T; ++t) {
+        // Token t alone (generation's one-token tiles) gives the same bits as in the batch.
+        std::vector<float> alone(rows, NAN);
+        BlockMatMulRows(w, x.data() + t * cols, xq.data() + t * cols / 32, 1, 0, rows,
+                        alone.data());
         for (int64_t r = 0; r < rows; ++r) {
+          const int64_t i = t * rows + r;
           const double magnitude = TermMagnitude(w, r, xq.data() + t * cols / 32);
           const double bound =
-              (3 * kU + m * kU / (1 - m * kU)) * magnitude + kU * std::fabs(ref[t * rows + r]);
-          ASSERT_NEAR(fast[t * rows + r], ref[t * rows + r], bound)
+              (3 * kU + m * kU / (1 - m * kU)) * magnitude + kU * std::fabs(ref[i]);
+          ASSERT_NEAR(fast[i], ref[i], bound)
+              << Name(type) << " T " << T << " t " << t << " r " << r << " on " << CpuTargetName();
+          ASSERT_EQ(std::bit_cast<uint32_t>(fast[i]), std::bit_cast<uint32_t>(whole[i]))
+              << Name(type) << " T " << T << " t " << t << " r " << r << " on " << CpuTargetName();
+          ASSERT_EQ(std::bit_cast<uint32_t>(fast[i]), std::bit_cast<uint32_t>(alone[r]))
               << Name(type) << " T " << T << " t " << t << " r " << r << " on " << CpuTargetName();
         }
       }
@@ -141,8 +151,12 @@ TEST_P(BlockMatMulTest, FloatKernelsMatchReference) {
       const MatrixRef w{type, rows, cols, bytes};
       for (int64_t T : {1, 5}) {
         const std::vector<float> x = RandomActivations(T * cols, rng);
-        std::vector<float> fast(T * rows), ref(T * rows), row(cols);
+        std::vector<float> fast(T * rows), split(T * rows), ref(T * rows), row(cols);
         BlockMatMulRows(w, x.data(), nullptr, T, 0, rows, fast.data());
+        // Rows 0..2 in a tile of 2, row 2 alone: the same bits (one chain per row and token).
+        BlockMatMulRows(w, x.data(), nullptr, T, 0, 2, split.data());
+        BlockMatMulRows(w, x.data(), nullptr, T, 2, 3, split.data());
+        BlockMatMulRows(w, x.data(), nullptr, T, 3, rows, split.data());
         reference::MatMul(w, x.data(), T, ref.data());
         const double gamma = cols * kU / (1 - cols * kU);
         for (int64_t r = 0; r < rows; ++r) {
@@ -153,6 +167,9 @@ TEST_P(BlockMatMulTest, FloatKernelsMatchReference) {
             ASSERT_NEAR(fast[t * rows + r], ref[t * rows + r],
                         gamma * abs_dot + kU * std::fabs(ref[t * rows + r]))
                 << Name(type) << " cols " << cols << " on " << CpuTargetName();
+            ASSERT_EQ(std::bit_cast<uint32_t>(fast[t * rows + r]),
+                      std::bit_cast<uint32_t>(split[t * rows + r]))
+                << Name(type) << " cols " << cols << " r " << r << " on " << CpuTargetName();
           }
         }
       }

@@ -220,7 +220,7 @@ void DotGemm(const float* x, int64_t ldx, int64_t T, int64_t K, const FloatOpera
     // Tokens before t_begin do not need row n (causal).
     const int64_t t_begin = c.n_causal >= 0 ? std::min(T, std::max<int64_t>(0, n - c.n_causal)) : 0;
     const typename W::T* row = data + n * b.stride;
-    float out[kFloatGemmDotTokens];
+    float out[kFloatGemmDotTokens] = {};
     switch (T - t_begin) {
       case 1:
         FloatRowTile<W, 1>(row, K, xt + t_begin, out);

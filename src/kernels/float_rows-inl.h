@@ -14,6 +14,7 @@
 
 #include "formats/float_types.h"
 #include "formats/types.h"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -72,25 +73,51 @@ bool VisitFloatWeights(TensorType type, Fn&& fn) {
   }
 }
 
-// out[t] = Σ_i row[i] · x[t][i] for NT activation rows; F32 accumulation in vector lanes, lanes
-// summed at the end, then the tail of fewer than a vector's elements.
+// How far ahead of the current element a row's weights are prefetched (bytes): generation streams
+// every float weight from memory once per token, and the hardware prefetcher alone keeps too few
+// lines in flight (the integer kernels' measurement, block_matmul-inl.h).
+inline constexpr int64_t kFloatPrefetchBytes = 2048;
+
+// out[r][t] = Σ_i rows[r][i] · x[t][i] for NR weight rows and NT activation rows; F32
+// accumulation in vector lanes, one independent chain per (row, token), lanes summed at the end,
+// then the tail of fewer than a vector's elements. Each output's sum is the same whatever NR is.
+template <class W, int NR, int NT>
+HWY_INLINE void FloatRowsTile(const typename W::T* const* rows, int64_t cols, const float* const* x,
+                              float (&out)[NR][NT]) {
+  const hn::ScalableTag<float> df;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
+  hn::Vec<decltype(df)> acc[NR][NT];
+  for (int r = 0; r < NR; ++r) {
+    for (int t = 0; t < NT; ++t) acc[r][t] = hn::Zero(df);
+  }
+  int64_t i = 0;
+  for (; i + L <= cols; i += L) {
+    hn::Vec<decltype(df)> w[NR];
+    for (int r = 0; r < NR; ++r) {
+      hwy::Prefetch(reinterpret_cast<const uint8_t*>(rows[r] + i) + kFloatPrefetchBytes);
+      w[r] = W::Load(df, rows[r] + i);
+    }
+    for (int t = 0; t < NT; ++t) {
+      const auto xv = hn::LoadU(df, x[t] + i);
+      for (int r = 0; r < NR; ++r) acc[r][t] = hn::MulAdd(w[r], xv, acc[r][t]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) {
+    for (int t = 0; t < NT; ++t) {
+      float sum = hn::GetLane(hn::SumOfLanes(df, acc[r][t]));
+      for (int64_t j = i; j < cols; ++j) sum += W::One(rows[r] + j) * x[t][j];
+      out[r][t] = sum;
+    }
+  }
+}
+
+// out[t] = Σ_i row[i] · x[t][i] for NT activation rows (FloatRowsTile of one row).
 template <class W, int NT>
 HWY_INLINE void FloatRowTile(const typename W::T* row, int64_t cols, const float* const* x,
                              float* out) {
-  const hn::ScalableTag<float> df;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(df));
-  hn::Vec<decltype(df)> acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = hn::Zero(df);
-  int64_t i = 0;
-  for (; i + L <= cols; i += L) {
-    const auto w = W::Load(df, row + i);
-    for (int t = 0; t < NT; ++t) acc[t] = hn::MulAdd(w, hn::LoadU(df, x[t] + i), acc[t]);
-  }
-  for (int t = 0; t < NT; ++t) {
-    float sum = hn::GetLane(hn::SumOfLanes(df, acc[t]));
-    for (int64_t j = i; j < cols; ++j) sum += W::One(row + j) * x[t][j];
-    out[t] = sum;
-  }
+  float tile[1][NT] = {};
+  FloatRowsTile<W, 1, NT>(&row, cols, x, tile);
+  for (int t = 0; t < NT; ++t) out[t] = tile[0][t];
 }
 
 // out: (cols) = row as F32.

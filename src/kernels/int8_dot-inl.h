@@ -146,6 +146,20 @@ HWY_INLINE hn::Vec<DI32> DotSignedBytesAccumulate(DI32 di32, VI8 a, VI8 b, hn::V
   return DotBytesAccumulate(di32, hn::BitCast(du8, hn::Abs(a)), b_signed, sum);
 }
 
+// Signed weights (Q8_0, IQ4_*) where the byte product does not saturate (vpdpbusd, the widening
+// fallback) are multiplied as q + 128 (unsigned: q XOR 0x80), one plain unsigned × signed product,
+// and the sum starts at −128·Σq_x, exact in int32: 2 ops per weight vector instead of
+// DotSignedBytesAccumulate's 5 (the activation-side −128·Σq_x is shared by every weight row).
+// pmaddubsw targets would saturate on 255·127 pairs: they apply the weights' signs to the
+// activations instead.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_SSSE3 && HWY_TARGET != HWY_AVX3_DL
+inline constexpr bool kBiasSignedWeights = false;
+#else
+inline constexpr bool kBiasSignedWeights = true;
+#endif
+template <class U>
+inline constexpr bool kBiased = U::kSigned&& kBiasSignedWeights;
+
 #endif  // HWY_TARGET != HWY_SCALAR
 
 }  // namespace HWY_NAMESPACE

@@ -87,6 +87,14 @@ HWY_INLINE UnitBytes SplitNibbles16(const uint8_t* qs) {
 // fifth bit of legacy Q5 blocks).
 HWY_INLINE void AddWhereBitSet(uint32_t bits, uint8_t value, UnitBytes& u) {
   const DU8 d;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  // AVX-512 byte masks: `bits` is the mask itself (element i is lane i, bit i), one mask move
+  // instead of the broadcast, shuffle and test below (Q5_0 is most of Gemma-3-270M's layers).
+  static_assert(kUnitVecs == 1);
+  uint8_t mask_bytes[8] = {};
+  std::memcpy(mask_bytes, &bits, sizeof(bits));
+  u.v[0] = hn::Or(u.v[0], hn::IfThenElseZero(hn::LoadMaskBits(d, mask_bytes), hn::Set(d, value)));
+#else
   const hn::Repartition<uint32_t, DU8> du32;
   // Element i tests bit i % 8 of byte i / 8 of `bits`; every 32-bit lane holds all four bytes.
   alignas(32) static constexpr uint8_t kByteOf[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1,
@@ -101,6 +109,7 @@ HWY_INLINE void AddWhereBitSet(uint32_t bits, uint8_t value, UnitBytes& u) {
     const auto set = hn::TestBit(byte, hn::Load(d, kBitOf + k * kUnitLanes));
     u.v[k] = hn::Or(u.v[k], hn::IfThenElseZero(set, hn::Set(d, value)));
   }
+#endif
 }
 
 // ORs `value` into element i where bytes[i] & mask is not zero (Q5_K's fifth bits).
