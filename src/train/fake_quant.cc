@@ -13,6 +13,21 @@
 #include "kernels/kernel_threads.h"
 
 namespace shrink::train {
+namespace {
+
+// A row with a NaN or infinity has no grid point: its fake-quantized copy is all NaN, so the loss
+// says so at once. Returns whether that happened (then the caller skips the row).
+bool NanRowIfNotFinite(const float* in, float* out, int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c) {
+    if (!std::isfinite(in[c])) {
+      std::fill(out, out + cols, std::numeric_limits<float>::quiet_NaN());
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 Status CheckFakeQuantTensor(const FakeQuantTensor& t, std::string_view name, int64_t cols,
                             bool matrix) {
@@ -68,12 +83,7 @@ void FakeQuantizeRows(const TypeTraits& traits, const float* src, float* dst, in
     for (int64_t r = begin; r < end; ++r) {
       const float* in = src + r * cols;
       float* out = dst + r * cols;
-      bool finite = true;
-      for (int64_t c = 0; c < cols && finite; ++c) finite = std::isfinite(in[c]);
-      if (!finite) {
-        std::fill(out, out + cols, std::numeric_limits<float>::quiet_NaN());
-        continue;
-      }
+      if (NanRowIfNotFinite(in, out, cols)) continue;
       if (importance.empty()) {
         traits.encode(in, blocks.get(), cols);
       } else {
@@ -117,12 +127,7 @@ void RoundRowsOntoGrid(const TypeTraits& traits, const float* src, uint8_t* bloc
       const float* in = src + r * cols;
       float* out = dst + r * cols;
       uint8_t* row = blocks + r * row_bytes;
-      bool finite = true;
-      for (int64_t c = 0; c < cols && finite; ++c) finite = std::isfinite(in[c]);
-      if (!finite) {
-        std::fill(out, out + cols, std::numeric_limits<float>::quiet_NaN());
-        continue;
-      }
+      if (NanRowIfNotFinite(in, out, cols)) continue;
       for (int64_t b = 0; b < cols / B; ++b) {
         uint8_t* block = row + b * traits.block_bytes;
         if (one_scale) {
