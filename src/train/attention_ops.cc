@@ -11,8 +11,6 @@
 // triangular, so the query rows go in blocks of kRowBlock and each block's products stop at its
 // last key (about half the work of full T × T products). A scalar head_dim loop per (t, u) pair,
 // which is what this replaced, cannot use the CPU's vector units in a portable build.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "kernels/blas_threads.h"
 #include "kernels/kernel_threads.h"
 #include "train/ops.h"
+#include "train/pool_gemm.h"
 
 namespace shrink::train {
 namespace {
@@ -31,16 +30,6 @@ constexpr int64_t kRowBlock = 64;
 // First key position query t may attend to.
 inline int64_t FirstKey(const AttentionShape& s, int64_t t) {
   return s.sliding_window > 0 && t >= s.sliding_window ? t - s.sliding_window + 1 : 0;
-}
-
-int I(int64_t n) { return static_cast<int>(n); }
-
-// C (m, n) = alpha · A (m, k) · B(k, n)ᵀ-or-not + beta · C, row-major with leading dimensions.
-void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, I(m), I(n), I(k), alpha, a, I(lda), b, I(ldb),
-              beta, c, I(ldc));
 }
 
 }  // namespace
@@ -63,7 +52,8 @@ void AttentionForward(float* out, float* probs, const float* q, const float* k, 
         const int64_t rows = std::min(kRowBlock, T - t0), keys = t0 + rows;
         float* pb = ph + t0 * T;
         // Scores of rows t0..t0+rows-1 against keys 0..keys-1.
-        Gemm(false, true, rows, keys, hd, s.scale, qh + t0 * q_row, q_row, kh, kv_row, 0.0f, pb, T);
+        Sgemm(false, true, rows, keys, hd, s.scale, qh + t0 * q_row, q_row, kh, kv_row, 0.0f, pb,
+              T);
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t t = t0 + r, lo = FirstKey(s, t);
           float* p = pb + r * T;
@@ -79,7 +69,7 @@ void AttentionForward(float* out, float* probs, const float* q, const float* k, 
           for (int64_t u = lo; u <= t; ++u) p[u] *= inv;
           for (int64_t u = t + 1; u < T; ++u) p[u] = 0.0f;
         }
-        Gemm(false, false, rows, hd, keys, 1.0f, pb, T, vh, kv_row, 0.0f, oh + t0 * q_row, q_row);
+        Sgemm(false, false, rows, hd, keys, 1.0f, pb, T, vh, kv_row, 0.0f, oh + t0 * q_row, q_row);
       }
     }
   });
@@ -110,7 +100,8 @@ void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const
           const float* pb = ph + t0 * T;
           float* db = ds + t0 * T;
           // out_t = Σ_u p_u v_u: dp_u = dout_t · v_u, and dv_u += p_u dout_t (below).
-          Gemm(false, true, rows, keys, hd, 1.0f, doh + t0 * q_row, q_row, vg, kv_row, 0.0f, db, T);
+          Sgemm(false, true, rows, keys, hd, 1.0f, doh + t0 * q_row, q_row, vg, kv_row, 0.0f, db,
+                T);
           // softmax: ds_u = p_u (dp_u - Σ_w p_w dp_w); score_u = scale · q_t · k_u.
           for (int64_t r = 0; r < rows; ++r) {
             const float* p = pb + r * T;
@@ -121,17 +112,17 @@ void AttentionBackward(float* dq, float* dk, float* dv, const float* dout, const
             for (int64_t u = 0; u < keys; ++u) d[u] = p[u] * (d[u] - c) * s.scale;
           }
           // dq rows of this block: dS (rows, keys) · K (keys, hd).
-          Gemm(false, false, rows, hd, keys, 1.0f, db, T, kg, kv_row, 1.0f, dqh + t0 * q_row,
-               q_row);
+          Sgemm(false, false, rows, hd, keys, 1.0f, db, T, kg, kv_row, 1.0f, dqh + t0 * q_row,
+                q_row);
         }
         // dV (T, hd) += Pᵀ (T, T) · dout (T, hd) and dK += dSᵀ · Q, by blocks of key rows: keys
         // u0..u0+rows-1 receive from queries t >= u0 only (P and dS are lower triangular).
         for (int64_t u0 = 0; u0 < T; u0 += kRowBlock) {
           const int64_t keys = std::min(kRowBlock, T - u0), queries = T - u0;
-          Gemm(true, false, keys, hd, queries, 1.0f, ph + u0 * T + u0, T, doh + u0 * q_row, q_row,
-               1.0f, dvg + u0 * kv_row, kv_row);
-          Gemm(true, false, keys, hd, queries, 1.0f, ds + u0 * T + u0, T, qh + u0 * q_row, q_row,
-               1.0f, dkg + u0 * kv_row, kv_row);
+          Sgemm(true, false, keys, hd, queries, 1.0f, ph + u0 * T + u0, T, doh + u0 * q_row, q_row,
+                1.0f, dvg + u0 * kv_row, kv_row);
+          Sgemm(true, false, keys, hd, queries, 1.0f, ds + u0 * T + u0, T, qh + u0 * q_row, q_row,
+                1.0f, dkg + u0 * kv_row, kv_row);
         }
       }
     }

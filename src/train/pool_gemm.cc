@@ -15,6 +15,13 @@ int I(int64_t n) { return static_cast<int>(n); }
 
 }  // namespace
 
+void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, I(m), I(n), I(k), alpha, a, I(lda), b, I(ldb),
+              beta, c, I(ldc));
+}
+
 void PoolSgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc) {
@@ -28,9 +35,8 @@ void PoolSgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
     // Rows i0.. of op(A) and columns j0.. of op(B), wherever the storage order puts them.
     const float* a_slice = trans_a ? a + i0 : a + i0 * lda;
     const float* b_slice = trans_b ? b + j0 * ldb : b + j0;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, I(rows), I(cols), I(k), alpha, a_slice, I(lda),
-                b_slice, I(ldb), beta, c + i0 * ldc + j0, I(ldc));
+    Sgemm(trans_a, trans_b, rows, cols, k, alpha, a_slice, lda, b_slice, ldb, beta,
+          c + i0 * ldc + j0, ldc);
   });
 }
 

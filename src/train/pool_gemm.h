@@ -21,6 +21,11 @@ namespace shrink::train {
 // The smallest slice, in rows or columns of C: below it packing outweighs the balance it buys.
 inline constexpr int64_t kMinSlice = 128;
 
+// The same product as one single-threaded OpenBLAS sgemm on the calling thread (for callers that
+// split the work over the pool themselves, as attention does per head).
+void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
 void PoolSgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc);
