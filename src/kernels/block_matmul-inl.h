@@ -37,7 +37,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 // Activation rows dotted at once with each unpacked weight unit.
 inline constexpr int kTokenTile = 4;
 // How far ahead of the current block the weights are prefetched.
-inline constexpr int64_t kPrefetchBytes = 2048;
+inline constexpr int64_t kPrefetchBytes = 8192;
 
 #if SHRINK_HAVE_UNIT_VECTORS
 
