@@ -68,7 +68,7 @@ echo "== load after the runs: $(load_average)"
 
 tps() { grep -o "step $steps/$steps .*| [0-9]* tokens/s" "$1" | grep -o "[0-9]* tokens/s" | awk '{print $1}'; }
 kld() { grep "validation at step $steps:" "$1" | sed 's/.*KLD \([0-9.]*\).*/\1/'; }
-cached=$(grep -o "windows read from the cache, .*" "$work/read.txt")
+cached=$(grep -o "[0-9]* windows read from the cache, [0-9]* run" "$work/read.txt")
 bytes=$(stat -c %s "$work/cache.tkc")
 windows=$(grep -o "of [0-9]* windows now cached" "$work/write.txt" | awk '{print $2}')
 cached_windows=$(grep -o "([0-9]* of [0-9]* windows now cached" "$work/write.txt" | tr -d '(' | awk '{print $1}')
@@ -80,6 +80,6 @@ printf '%-34s %12s %10.2f %10.1f %14s\n' "top-$k, writing the cache" "$t_write" 
   "$(echo "scale=4; $t_write / $t_full" | bc)" "$wall_write" "$(kld "$work/write.txt")"
 printf '%-34s %12s %10.2f %10.1f %14s\n' "top-$k, reading the cache" "$t_read" \
   "$(echo "scale=4; $t_read / $t_full" | bc)" "$wall_read" "$(kld "$work/read.txt")"
-echo "cache: $bytes bytes for $cached_windows windows of $seq tokens ($(echo "scale=1; ($bytes - 96) / ($cached_windows * $seq)" | bc) bytes per token; $windows windows in the data)"
+echo "cache: $bytes bytes for $cached_windows windows of $seq tokens ($(echo "scale=2; ($bytes - 96) / ($cached_windows * $seq)" | bc) bytes per token; $windows windows in the data)"
 echo "read run: $cached"
 echo "write and read outputs: $same"
