@@ -7,6 +7,10 @@
 // (--student) or cut from the teacher by --student-config (prune/student_config.h: fewer layers,
 // narrower widths, the teacher's weights selected). --quantize T trains against T's grid
 // (importance-weighted with --imatrix) and writes that grid (cli/trained_output.h).
+// --teacher-top-k K trains the KL term against the teacher's top K tokens plus a rest bucket
+// (train/topk_distill.h); --teacher-cache FILE keeps those per training window on disk
+// (train/teacher_cache.h): a later run over the same teacher, data, τ, K and --seq reads them
+// instead of running the teacher, and a partial cache (Ctrl-C) is continued.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/hash64.h"
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/resources.h"
@@ -32,6 +37,7 @@
 #include "quant/fallback.h"
 #include "quant/mix.h"
 #include "train/distill.h"
+#include "train/teacher_cache.h"
 #include "train/token_batches.h"
 #include "train/trainer.h"
 
@@ -44,6 +50,8 @@ struct DistillFlags {
   std::string imatrix_path;
   std::string rounding = "ggml";  // --rounding: ggml or exact (the fake-quantized grid's steps)
   std::string student_config;     // --student-config: a student cut from the teacher
+  std::string teacher_cache;      // --teacher-cache: the teacher's top-k rows on disk
+  int64_t teacher_top_k = 0;      // --teacher-top-k (0: the full distribution)
   int64_t tokens = 0;
   int64_t val_every = 0;
   int64_t val_windows = 8;
@@ -90,7 +98,25 @@ std::vector<train::Hyperparameter> DistillHyperparameters(const DistillFlags& f)
   h.push_back({"--imatrix", f.imatrix_path});
   h.push_back({"--rounding", f.rounding});
   h.push_back({"--student-config", f.student_config});
+  h.push_back({"--teacher-top-k", fmt::format("{}", f.teacher_top_k)});
   return h;
+}
+
+// Opens (or creates) --teacher-cache for this run: keyed by the teacher file's bytes, τ, K, --seq,
+// the vocabulary and the training tokens (train/teacher_cache.h).
+Result<train::TeacherCache> OpenTeacherCache(const DistillFlags& f, const Model& teacher,
+                                             const std::vector<int32_t>& ids, int64_t windows) {
+  SHRINK_ASSIGN_OR_RETURN(const train::FileIdentity id, train::IdentifyFile(f.teacher_path));
+  const train::TeacherCacheKey key{.teacher_bytes = id.bytes,
+                                   .teacher_hash = id.hash,
+                                   .tau = f.distill.tau,
+                                   .k = f.teacher_top_k,
+                                   .seq = f.options.seq,
+                                   .vocab = teacher.config.vocab_size,
+                                   .data_tokens = ids.size(),
+                                   .data_hash = HashTokens(ids),
+                                   .windows = windows};
+  return train::TeacherCache::Open(f.teacher_cache, key);
 }
 
 Status RunDistill(DistillFlags flags) {
@@ -109,6 +135,14 @@ Status RunDistill(DistillFlags flags) {
   std::optional<StudentShape> shape;
   if (!flags.student_config.empty()) {
     SHRINK_ASSIGN_OR_RETURN(shape, ParseStudentConfig(flags.student_config));
+  }
+  if (!flags.teacher_cache.empty() && flags.teacher_top_k == 0) {
+    return Status::Error("--teacher-cache needs --teacher-top-k K (the tokens kept per position)");
+  }
+  if (flags.teacher_top_k > 0 && flags.distill.reverse) {
+    return Status::Error(
+        "--teacher-top-k works with --loss kl only (reverse KL needs the teacher's probability of "
+        "every token the student favours)");
   }
   if (flags.val_every > 0 && flags.val_path.empty()) {
     return Status::Errorf("--val-every {} needs --val-data", flags.val_every);
@@ -141,6 +175,10 @@ Status RunDistill(DistillFlags flags) {
   }
   // A student cut from the teacher has no tokenizer of its own: it reads the teacher's tokens.
   const Model& reader = student->tokenizer ? *student : *teacher;
+  if (flags.teacher_top_k > teacher->config.vocab_size) {
+    return Status::Errorf("--teacher-top-k is {}, above the vocabulary's {} tokens",
+                          flags.teacher_top_k, teacher->config.vocab_size);
+  }
   train::TrainOptions& o = flags.options;
   o.steps = std::max<int64_t>(1, (flags.tokens + o.batch * o.seq - 1) / (o.batch * o.seq));
   SHRINK_RETURN_IF_ERROR(train::ValidateTrainOptions(o, student->config));
@@ -167,9 +205,16 @@ Status RunDistill(DistillFlags flags) {
                           PlanTrainingOutput(*student, trainable, *mix, !flags.quantize.empty(),
                                              imatrix ? &*imatrix : nullptr, flags.imatrix_path,
                                              flags.rounding == "exact"));
+  std::optional<train::TeacherCache> cache;
+  const auto t_cache = std::chrono::steady_clock::now();
+  if (!flags.teacher_cache.empty()) {
+    SHRINK_ASSIGN_OR_RETURN(cache, OpenTeacherCache(flags, *teacher, ids, batches.windows()));
+  }
+  const double cache_seconds = SecondsSince(t_cache);
   const PreparedModel prepared_teacher(*teacher);
   train::Trainer trainer(trainable, o);
-  train::Distiller distiller(prepared_teacher, flags.distill, o.batch / o.accum, o.seq);
+  train::Distiller distiller(prepared_teacher, flags.distill, o.batch / o.accum, o.seq,
+                             {.k = flags.teacher_top_k, .cache = cache ? &*cache : nullptr});
   TrainLoop loop(
       "distill", flags.checkpoint,
       {.kind = "distill", .hyperparameters = DistillHyperparameters(flags), .data_tokens = ids},
@@ -187,6 +232,16 @@ Status RunDistill(DistillFlags flags) {
              flags.distill.reverse ? "KL(student‖teacher)" : "KL(teacher‖student)",
              flags.distill.tau, 1.0f - flags.distill.alpha, o.schedule.lr, o.schedule.warmup_steps,
              o.schedule.min_lr_ratio, flags.seed, flags.threads);
+  if (flags.teacher_top_k > 0) {
+    fmt::print(stderr, "distill: teacher as its top {} tokens per position plus the rest{}\n",
+               flags.teacher_top_k,
+               cache
+                   ? fmt::format("; cache {}: {} of {} windows cached, {:.1f} bytes per token "
+                                 "(opened in {:.2f} s: teacher file hashed, records checked)",
+                                 cache->path(), cache->cached(), batches.windows(),
+                                 cache->record_bytes() / static_cast<double>(o.seq), cache_seconds)
+                   : "");
+  }
   if (!flags.quantize.empty()) {
     fmt::print(stderr,
                "distill: quantization-aware: {} of {} tensors fake-quantized as the {} plan "
@@ -211,10 +266,12 @@ Status RunDistill(DistillFlags flags) {
   };
   if (trainer.steps_done() == 0) SHRINK_RETURN_IF_ERROR(validate(0));
   std::vector<int32_t> inputs(static_cast<size_t>(o.batch * o.seq)), targets(inputs.size());
+  std::vector<int64_t> windows(static_cast<size_t>(o.batch));
   while (trainer.steps_done() < o.steps) {
-    batches.Next(o.batch, inputs, targets);
-    SHRINK_ASSIGN_OR_RETURN(const train::StepResult r,
-                            trainer.Step(inputs, targets, distiller.Loss(inputs, targets)));
+    batches.Next(o.batch, inputs, targets, windows);
+    SHRINK_ASSIGN_OR_RETURN(
+        const train::StepResult r,
+        trainer.Step(inputs, targets, distiller.Loss(inputs, targets, windows)));
     const int64_t step = trainer.steps_done();
     loop.Progress(step, r,
                   fmt::format(" (KL {:.4f} CE {:.4f})", distiller.last_kl(), distiller.last_ce()));
@@ -222,6 +279,13 @@ Status RunDistill(DistillFlags flags) {
       SHRINK_RETURN_IF_ERROR(validate(step));
     }
     SHRINK_RETURN_IF_ERROR(loop.AfterStep(trainable, trainer, batches));
+  }
+  if (flags.teacher_top_k > 0) {
+    fmt::print(stderr, "distill: teacher top-k: {} windows read from the cache, {} run{}\n",
+               distiller.cache_reads(), distiller.teacher_windows(),
+               cache ? fmt::format(" and appended ({} of {} windows now cached)", cache->cached(),
+                                   batches.windows())
+                     : "");
   }
   if (!flags.quantize.empty()) {
     fmt::print(stderr, "distill: fake quantization took {:.2f} s in {} encodings\n",
@@ -288,6 +352,16 @@ void AddDistillCommand(CLI::App& app) {
                   "Q5_0, IQ4_NL blocks: quantize --rounding exact's optimal steps, searched once "
                   "on the starting weights and kept; codes re-rounded every step)")
       ->capture_default_str();
+  cmd->add_option("--teacher-top-k", flags->teacher_top_k,
+                  "KL against the teacher's K most probable tokens per position plus one bucket "
+                  "for the rest (0: the full distribution; --loss kl only)")
+      ->capture_default_str()
+      ->check(IntegerIn(0, 1 << 24));
+  cmd->add_option("--teacher-cache", flags->teacher_cache,
+                  "with --teacher-top-k: the teacher's top-k rows of every training window in "
+                  "FILE, written by the first run (continued after Ctrl-C) and read by later runs "
+                  "with the same teacher, data, --seq, --temperature and K instead of running the "
+                  "teacher");
   AddCheckpointFlags(cmd, flags->checkpoint);
   cmd->callback([flags] { FinishCommand(RunDistill(*flags)); });
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <string_view>
 
+#include "base/hash64.h"
 #include "io/atomic_file.h"
 #include "io/mapped_file.h"
 
@@ -15,47 +16,6 @@ namespace {
 
 constexpr char kMagic[8] = {'S', 'H', 'R', 'I', 'N', 'K', 'C', 'K'};
 constexpr uint32_t kVersion = 1;
-
-// FNV-1a over 64-bit little-endian words (bytes past the last whole word one by one). Not
-// cryptographic: it catches truncation and bit rot, at memory speed over gigabytes of weights.
-class Hash64 {
- public:
-  // Equal to adding the bytes one by one; whole words go straight through (little-endian).
-  void Add(std::span<const uint8_t> bytes) {
-    size_t i = 0;
-    while (i < bytes.size() && fill_ != 0) AddByte(bytes[i++]);
-    for (; i + 8 <= bytes.size(); i += 8) {
-      uint64_t w;
-      std::memcpy(&w, bytes.data() + i, 8);
-      h_ = (h_ ^ w) * kPrime;
-    }
-    while (i < bytes.size()) AddByte(bytes[i++]);
-  }
-  uint64_t Final() {
-    if (fill_ > 0) Flush();
-    return h_;
-  }
-
- private:
-  static constexpr uint64_t kPrime = 0x100000001b3ull;
-  void AddByte(uint8_t b) {
-    pending_ |= uint64_t{b} << (8 * fill_);
-    if (++fill_ == 8) Flush();
-  }
-  void Flush() {
-    h_ = (h_ ^ pending_) * kPrime;
-    pending_ = 0;
-    fill_ = 0;
-  }
-  uint64_t h_ = 0xcbf29ce484222325ull, pending_ = 0;
-  int fill_ = 0;
-};
-
-uint64_t HashTokens(std::span<const int32_t> tokens) {
-  Hash64 h;
-  h.Add({reinterpret_cast<const uint8_t*>(tokens.data()), tokens.size_bytes()});
-  return h.Final();
-}
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
   std::string s;

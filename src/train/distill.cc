@@ -4,6 +4,9 @@
 #include <cmath>
 #include <string>
 
+#include "base/check.h"
+#include "train/topk_distill.h"
+
 namespace shrink::train {
 
 Status CheckSameVocabulary(const Model& teacher, const Model& student) {
@@ -29,7 +32,7 @@ Status CheckSameVocabulary(const Model& teacher, const Model& student) {
 }
 
 Distiller::Distiller(const PreparedModel& teacher, const DistillLoss& loss, int64_t micro_batch,
-                     int64_t seq)
+                     int64_t seq, TopKTeacherOptions topk)
     : teacher_(teacher),
       loss_(loss),
       micro_(micro_batch),
@@ -38,7 +41,14 @@ Distiller::Distiller(const PreparedModel& teacher, const DistillLoss& loss, int6
       session_(teacher, static_cast<int32_t>(seq)),
       teacher_logits_(static_cast<size_t>(micro_batch * seq * vocab_)),
       kl_rows_(static_cast<size_t>(micro_batch * seq)),
-      ce_rows_(kl_rows_.size()) {}
+      ce_rows_(kl_rows_.size()),
+      topk_(topk),
+      ids_(static_cast<size_t>(micro_batch * seq * topk.k)),
+      log_p_(ids_.size()),
+      log_rest_(topk.k > 0 ? kl_rows_.size() : 0) {
+  SHRINK_CHECK(topk.k >= 0 && topk.k <= vocab_ && (topk.k == 0 || !loss.reverse));
+  SHRINK_CHECK(topk.cache == nullptr || topk.k > 0);
+}
 
 Status Distiller::TeacherLogits(const int32_t* inputs, int64_t sequences) {
   for (int64_t b = 0; b < sequences; ++b) {
@@ -51,16 +61,53 @@ Status Distiller::TeacherLogits(const int32_t* inputs, int64_t sequences) {
   return Status::Ok();
 }
 
-Trainer::LossFn Distiller::Loss(std::span<const int32_t> inputs, std::span<const int32_t> targets) {
+Status Distiller::TeacherTopKRows(const int32_t* inputs, const int64_t* windows,
+                                  int64_t sequences) {
+  const int64_t k = topk_.k;
+  for (int64_t b = 0; b < sequences; ++b) {
+    const std::span<const int32_t> tokens(inputs + b * seq_, static_cast<size_t>(seq_));
+    int32_t* ids = ids_.data() + b * seq_ * k;
+    float* log_p = log_p_.data() + b * seq_ * k;
+    float* log_rest = log_rest_.data() + b * seq_;
+    if (topk_.cache != nullptr && topk_.cache->Has(windows[b])) {
+      SHRINK_RETURN_IF_ERROR(topk_.cache->Read(windows[b], tokens, ids, log_p, log_rest));
+      ++cache_reads_;
+      continue;
+    }
+    SHRINK_RETURN_IF_ERROR(TeacherLogits(tokens.data(), 1));
+    SelectTeacherTopK(teacher_logits_.data(), seq_, vocab_, loss_.tau, k, ids, log_p, log_rest);
+    ++teacher_windows_;
+    if (topk_.cache != nullptr) {
+      SHRINK_RETURN_IF_ERROR(topk_.cache->Append(windows[b], tokens, ids, log_p, log_rest));
+    }
+  }
+  return Status::Ok();
+}
+
+Trainer::LossFn Distiller::Loss(std::span<const int32_t> inputs, std::span<const int32_t> targets,
+                                std::span<const int64_t> windows) {
+  SHRINK_CHECK(topk_.cache == nullptr ||
+               static_cast<int64_t>(windows.size()) * seq_ == static_cast<int64_t>(inputs.size()));
   kl_sum_ = ce_sum_ = 0.0;
   tokens_ = 0;
-  return [this, inputs, targets](TrainableModel& student, int64_t first, int64_t sequences,
-                                 float grad_scale) -> Result<double> {
+  return [this, inputs, targets, windows](TrainableModel& student, int64_t first, int64_t sequences,
+                                          float grad_scale) -> Result<double> {
     const int64_t rows = sequences * seq_;
-    SHRINK_RETURN_IF_ERROR(TeacherLogits(inputs.data() + first * seq_, sequences));
-    const DistillLossSums s = DistillForwardBackward(
-        student.logits().data(), kl_rows_.data(), ce_rows_.data(), teacher_logits_.data(),
-        targets.data() + first * seq_, rows, vocab_, loss_, grad_scale);
+    const int32_t* in = inputs.data() + first * seq_;
+    const int32_t* tg = targets.data() + first * seq_;
+    DistillLossSums s;
+    if (topk_.k > 0) {
+      SHRINK_RETURN_IF_ERROR(
+          TeacherTopKRows(in, windows.empty() ? nullptr : windows.data() + first, sequences));
+      const TeacherTopK teacher{
+          .k = topk_.k, .ids = ids_.data(), .log_p = log_p_.data(), .log_rest = log_rest_.data()};
+      s = TopKDistillForwardBackward(student.logits().data(), kl_rows_.data(), ce_rows_.data(),
+                                     teacher, tg, rows, vocab_, loss_, grad_scale);
+    } else {
+      SHRINK_RETURN_IF_ERROR(TeacherLogits(in, sequences));
+      s = DistillForwardBackward(student.logits().data(), kl_rows_.data(), ce_rows_.data(),
+                                 teacher_logits_.data(), tg, rows, vocab_, loss_, grad_scale);
+    }
     kl_sum_ += s.kl;
     ce_sum_ += s.ce;
     tokens_ += rows;

@@ -6,22 +6,10 @@
 #include <cmath>
 
 #include "kernels/kernel_threads.h"
+#include "train/log_sum_exp.h"
 #include "train/ops.h"
 
 namespace shrink::train {
-namespace {
-
-// log Σ exp(x_v / tau) and max_v x_v / tau of one row.
-double LogSumExp(const float* x, int64_t V, float tau, float* max_out) {
-  float mx = -INFINITY;
-  for (int64_t v = 0; v < V; ++v) mx = std::max(mx, x[v] / tau);
-  double sum = 0.0;
-  for (int64_t v = 0; v < V; ++v) sum += std::exp(double{x[v] / tau} - mx);
-  *max_out = mx;
-  return mx + std::log(sum);
-}
-
-}  // namespace
 
 double CrossEntropyForwardBackward(float* z, float* losses, const int32_t* targets, int64_t N,
                                    int64_t V, float grad_scale) {

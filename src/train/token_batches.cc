@@ -42,12 +42,16 @@ void TokenBatches::Shuffle() {
   cursor_ = 0;
 }
 
-void TokenBatches::Next(int64_t B, std::span<int32_t> inputs, std::span<int32_t> targets) {
+void TokenBatches::Next(int64_t B, std::span<int32_t> inputs, std::span<int32_t> targets,
+                        std::span<int64_t> window_ids) {
   SHRINK_CHECK(static_cast<int64_t>(inputs.size()) == B * T_ &&
                static_cast<int64_t>(targets.size()) == B * T_);
+  SHRINK_CHECK(window_ids.empty() || static_cast<int64_t>(window_ids.size()) == B);
   for (int64_t b = 0; b < B; ++b) {
     if (cursor_ == windows()) Shuffle();
-    const int64_t start = order_[static_cast<size_t>(cursor_++)] * T_;
+    const int64_t w = order_[static_cast<size_t>(cursor_++)];
+    if (!window_ids.empty()) window_ids[static_cast<size_t>(b)] = w;
+    const int64_t start = w * T_;
     ++consumed_;
     std::copy_n(tokens_.begin() + start, T_, inputs.begin() + b * T_);
     std::copy_n(tokens_.begin() + start + 1, T_, targets.begin() + b * T_);

@@ -37,8 +37,10 @@ class TokenBatches {
   static Result<TokenBatches> Create(std::vector<int32_t> tokens, int64_t T, uint64_t seed);
 
   int64_t windows() const { return static_cast<int64_t>(order_.size()); }
-  // Fills inputs and targets, (B, T) each, with the next B windows.
-  void Next(int64_t B, std::span<int32_t> inputs, std::span<int32_t> targets);
+  // Fills inputs and targets, (B, T) each, with the next B windows; and `windows` (B), when not
+  // empty, with their indices w in [0, windows()) (what a per-window cache is keyed by).
+  void Next(int64_t B, std::span<int32_t> inputs, std::span<int32_t> targets,
+            std::span<int64_t> windows = {});
   // Windows handed out so far (across epochs).
   int64_t consumed() const { return consumed_; }
 
