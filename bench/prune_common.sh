@@ -100,10 +100,18 @@ params_of() {
 # block_order FLAG...: sets order, the block indexes from least to most influential on the residual stream
 # over the calibration text (FLAG...: --calibration etc.), measured once by `shrink prune --drop-layers 1
 # --dry-run --explain` (output to $work/influence.txt); --drop-layers N drops the first N of this order.
+# A rerun with the same WORK, base and FLAG... reuses the measurement (the key in $work/influence.key).
 block_order() {
-  echo "== block influence" >&2
-  nice "$shrink" prune "$base" --drop-layers 1 "$@" --threads "$threads" --dry-run --explain \
-    >"$work/influence.txt" 2>&1 || { echo "influence failed (see $work/influence.txt)" >&2; exit 1; }
+  local key="$base $*"
+  if [[ "$(cat "$work/influence.key" 2>/dev/null)" == "$key" ]] && grep -qE '^  blk\.' "$work/influence.txt"; then
+    echo "== block influence: measured by an earlier run, reused" >&2
+  else
+    echo "== block influence" >&2
+    rm -f "$work/influence.key"
+    nice "$shrink" prune "$base" --drop-layers 1 "$@" --threads "$threads" --dry-run --explain \
+      >"$work/influence.txt" 2>&1 || { echo "influence failed (see $work/influence.txt)" >&2; exit 1; }
+    echo "$key" >"$work/influence.key"
+  fi
   order=($(grep -E '^  blk\.' "$work/influence.txt" | sort -g -k2 | awk '{print $1}' | sed 's/blk\.//'))
   [[ ${#order[@]} -gt 0 ]] || { echo "no block influence in $work/influence.txt" >&2; exit 1; }
 }

@@ -39,7 +39,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
-bench_setup --text --peer
+bench_setup --text
 source bench/prune_common.sh
 calibration_text
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -72,6 +72,7 @@ done
 peer_line=""
 if [[ -f "$work/sparsegpt_0.5.gguf" ]]; then
   echo "== llama-perplexity on sparsegpt_0.5 ($chunks chunks)" >&2
+  bin="$(bench/peers/llama_cpp.sh | tail -n 1)"  # only when there is a file to run (a build when absent)
   llama_ppl "$work/sparsegpt_0.5.llama_ppl" -m "$work/sparsegpt_0.5.gguf" -f "$text" -c 512 \
     -t "$threads" --chunks "$chunks" \
     || { echo "llama-perplexity failed (see $work/sparsegpt_0.5.llama_ppl)" >&2; exit 1; }
