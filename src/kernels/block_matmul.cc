@@ -59,6 +59,21 @@ void FloatRows(const MatrixRef& w, const float* x, int64_t T, int64_t r0, int64_
 // weights' start, ProductStart) serves both. 4 rows per one-token tile were tried and not kept:
 // no gain measured, and 20-30 % slower on Q4_K/Q6_K in one (loaded) kernels_benchmark run.
 inline constexpr int kRowTile = 2;
+// Weight rows per tile of one-token products (generation).
+#ifndef SHRINK_ONE_TOKEN_ROWS
+#define SHRINK_ONE_TOKEN_ROWS 4
+#endif
+inline constexpr int kOneTokenRowTile = SHRINK_ONE_TOKEN_ROWS;
+
+// A thread's ActFactors (unit_scales-inl.h) for the row kernels, grown once.
+struct FactorScratch {
+  std::vector<float> floats;
+  std::vector<ActFactors> rows;  // per activation row
+};
+FactorScratch& ThreadFactorScratch() {
+  thread_local FactorScratch scratch;
+  return scratch;
+}
 
 template <class U>
 void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int64_t r1, float* y) {
@@ -66,6 +81,16 @@ void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int
   const int64_t n_blocks = w.cols / (kUnitElements * U::kUnits);
   const int64_t x_blocks = w.cols / kActBlockElements;  // per activation row
   const auto* rows = reinterpret_cast<const Block*>(w.data.data());
+  FactorScratch& scratch = ThreadFactorScratch();
+  if (static_cast<int64_t>(scratch.floats.size()) < T * x_blocks * kActFactorFloats) {
+    scratch.floats.resize(T * x_blocks * kActFactorFloats);
+  }
+  if (static_cast<int64_t>(scratch.rows.size()) < T) scratch.rows.resize(T);
+  ActFactors* factors = scratch.rows.data();
+  for (int64_t t = 0; t < T; ++t) {
+    factors[t] = FillActFactors(xq + t * x_blocks, x_blocks,
+                                scratch.floats.data() + t * x_blocks * kActFactorFloats);
+  }
   auto rows_from = [&]<int NR>(int64_t r) {
     const Block* rp[NR];
     for (int i = 0; i < NR; ++i) rp[i] = rows + (r + i) * n_blocks;
@@ -73,13 +98,24 @@ void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int
       const ActBlock* xt[NT];
       for (int t = 0; t < NT; ++t) xt[t] = xq + (t0 + t) * x_blocks;
       float out[NR][NT];
-      UnitTile<U, NR, NT>(rp, n_blocks, xt, out);
+      UnitTile<U, NR, NT>(rp, n_blocks, xt, factors + t0, out);
       for (int i = 0; i < NR; ++i) {
         for (int t = 0; t < NT; ++t) y[(t0 + t) * w.rows + r + i] = out[i][t];
       }
     });
   };
   int64_t r = r0;
+  if constexpr (kOneTokenRowTile != kRowTile) {
+    if (T == 1) {
+      for (; r + kOneTokenRowTile <= r1; r += kOneTokenRowTile) {
+        const Block* rp[kOneTokenRowTile];
+        for (int i = 0; i < kOneTokenRowTile; ++i) rp[i] = rows + (r + i) * n_blocks;
+        float out[kOneTokenRowTile][1];
+        UnitTile<U, kOneTokenRowTile, 1>(rp, n_blocks, &xq, factors, out);
+        for (int i = 0; i < kOneTokenRowTile; ++i) y[r + i] = out[i][0];
+      }
+    }
+  }
   for (; r + kRowTile <= r1; r += kRowTile) rows_from.template operator()<kRowTile>(r);
   for (; r < r1; ++r) rows_from.template operator()<1>(r);
 }
