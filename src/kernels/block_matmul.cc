@@ -56,14 +56,13 @@ void FloatRows(const MatrixRef& w, const float* x, int64_t T, int64_t r0, int64_
 
 #if SHRINK_HAVE_UNIT_VECTORS
 // Weight rows processed together (UnitTile): each loaded activation block (and the biased
-// weights' start, ProductStart) serves both. 4 rows per one-token tile were tried and not kept:
-// no gain measured, and 20-30 % slower on Q4_K/Q6_K in one (loaded) kernels_benchmark run.
+// weights' start, ProductStart) serves all of them. Batches take 2; one-token products
+// (generation) 4: with the group scale products (unit_scales-inl.h) the per-unit work is short
+// enough that more independent FMA chains pay (Zen 5, kernels_benchmark Generation CPU time, 4
+// vs 2 rows: Q6_K 46 vs 51-54 µs, Q5_0 44 vs 49-55, Q8_0 43-44 vs 46-51, Q4_K 35-38 vs 39-41,
+// Q4_0 equal; on main's kernels 4 rows were 20-30 % slower on Q4_K/Q6_K in one loaded Xeon run).
 inline constexpr int kRowTile = 2;
-// Weight rows per tile of one-token products (generation).
-#ifndef SHRINK_ONE_TOKEN_ROWS
-#define SHRINK_ONE_TOKEN_ROWS 4
-#endif
-inline constexpr int kOneTokenRowTile = SHRINK_ONE_TOKEN_ROWS;
+inline constexpr int kOneTokenRowTile = 4;
 
 // A thread's ActFactors (unit_scales-inl.h) for the row kernels, grown once.
 struct FactorScratch {
