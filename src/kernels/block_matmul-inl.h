@@ -6,7 +6,9 @@
 //   y[t][r] = Σ_units ( Σ_h scale[h]·d_t · Σ_{i in half h} q_w[i]·q_x[i]   (vector lanes, F32)
 //                       + d_t · Σ_h min[h] · Σ_{i in half h} q_x[i] )          (scalar, F32)
 // The byte products are exact int32 per unit; scaling and accumulation are F32, the lanes summed
-// once per row. Up to 4 activation rows share each unpacked unit (prompt batches).
+// once per row. Up to 4 activation rows share each unpacked unit (prompt batches). The factors
+// scale[h]·d_t and min[h]·(d_t·Σq_x) are computed as vectors for a group of units first
+// (unit_scales-inl.h), the same F32 products as the per-unit form.
 
 #if defined(SHRINK_KERNELS_BLOCK_MATMUL_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef SHRINK_KERNELS_BLOCK_MATMUL_INL_H_
@@ -27,6 +29,8 @@
 #include "kernels/k_units-inl.h"
 #include "kernels/legacy_units-inl.h"
 #include "kernels/unit_bytes-inl.h"
+#include "kernels/unit_pairs-inl.h"
+#include "kernels/unit_scales-inl.h"
 #include "kernels/weight_units.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -124,45 +128,95 @@ HWY_INLINE void UnitProducts(const UnitBytes& w, const hn::Vec<DI8> (&xq)[kUnitV
   }
 }
 
-// acc += Σ_h scale[h]·d · (products of half h).
+// acc += Σ_h sd[h] · (F32 products of half h), sd[h] = scale[h]·d, for one-vector units (f: the
+// converted int32 lanes; GroupScales: sd points at the unit's first slot, 8 floats readable).
 template <class U>
-HWY_INLINE hn::Vec<DF32> ScaleProducts(const hn::Vec<DI32> (&p)[kUnitVecs], const UnitScales& s,
-                                       float d, hn::Vec<DF32> acc) {
+HWY_INLINE hn::Vec<DF32> ScaleConverted(hn::Vec<DF32> f, const float* sd, hn::Vec<DF32> acc) {
   const DF32 df;
   if constexpr (!U::kHalfScales) {
+    return hn::MulAdd(f, hn::Set(df, sd[0]), acc);
+  } else {
+    // Lanes 0..3 (the lower half's products) sd[0], lanes 4..7 sd[1].
+    alignas(32) static constexpr int32_t kHalfOf[8] = {0, 0, 0, 0, 1, 1, 1, 1};
+    const auto scales = hn::TableLookupLanes(hn::LoadU(df, sd), hn::SetTableIndices(df, kHalfOf));
+    return hn::MulAdd(f, scales, acc);
+  }
+}
+
+// acc += Σ_h sd[h] · (products of half h), as above for any unit vector count.
+template <class U>
+HWY_INLINE hn::Vec<DF32> ScaleProducts(const hn::Vec<DI32> (&p)[kUnitVecs], const float* sd,
+                                       hn::Vec<DF32> acc) {
+  const DF32 df;
+  if constexpr (kUnitVecs == 1) {
+    return ScaleConverted<U>(hn::ConvertTo(df, p[0]), sd, acc);
+  } else if constexpr (!U::kHalfScales) {
     hn::Vec<DI32> sum = p[0];
     for (int k = 1; k < kUnitVecs; ++k) sum = hn::Add(sum, p[k]);
-    return hn::MulAdd(hn::ConvertTo(df, sum), hn::Set(df, s.scale[0] * d), acc);
-  } else if constexpr (kUnitVecs == 1) {
-    const hn::Half<DF32> dfh;
-    const auto scales = hn::Combine(df, hn::Set(dfh, s.scale[1] * d), hn::Set(dfh, s.scale[0] * d));
-    return hn::MulAdd(hn::ConvertTo(df, p[0]), scales, acc);
+    return hn::MulAdd(hn::ConvertTo(df, sum), hn::Set(df, sd[0]), acc);
   } else {
-    acc = hn::MulAdd(hn::ConvertTo(df, p[0]), hn::Set(df, s.scale[0] * d), acc);
-    return hn::MulAdd(hn::ConvertTo(df, p[1]), hn::Set(df, s.scale[1] * d), acc);
+    acc = hn::MulAdd(hn::ConvertTo(df, p[0]), hn::Set(df, sd[0]), acc);
+    return hn::MulAdd(hn::ConvertTo(df, p[1]), hn::Set(df, sd[1]), acc);
   }
 }
 
-// The offsets' share of one unit: Σ_h min[h] · (d · Σ_{half h} q_x).
+// offsets += the unit's offset products (mo: GroupScales, at the unit's first slot).
 template <class U>
-HWY_INLINE float UnitOffsets(const ActBlock& x, const UnitScales& s) {
-  if constexpr (!U::kOffset) {
-    return 0.0f;
-  } else if constexpr (U::kHalfScales) {
-    return s.min[0] * x.ds_half[0] + s.min[1] * x.ds_half[1];
-  } else {
-    return s.min[0] * x.ds;
+HWY_INLINE void AddOffsets(const float* mo, float& offsets) {
+  if constexpr (U::kOffset && kSlots<U> == 2) {
+    offsets += mo[0] + mo[1];
+  } else if constexpr (U::kOffset) {
+    offsets += mo[0];
   }
 }
+
+// Units kUnit and kUnit + 1 of block b (kHasUnitPairs<U>, unit_pairs-inl.h) for NR weight rows and
+// NT activation rows: one 512-bit byte product per row and token, then each unit's F32 scaling and
+// offset in unit order, as the single-unit loop in UnitTile (sd, mo: its [NR][NT][...] arrays).
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+template <class U, int kUnit, int NR, int NT, class Sd, class Mo>
+HWY_INLINE void UnitPairStep(const typename U::Block* const* rows, int64_t b,
+                             const ActBlock* const* x, const Sd& sd, const Mo& mo, int slot,
+                             hn::Vec<DF32> (&acc)[NR][NT], float (&offsets)[NR][NT]) {
+  const hn::Twice<DI8> di8p;
+  const hn::Twice<DI32> di32p;
+  const hn::Twice<DF32> dfp;
+  hn::Vec<DP8> w[NR];
+  for (int r = 0; r < NR; ++r) w[r] = UnpackUnitPair<kUnit>(U(), rows[r][b]);
+  for (int t = 0; t < NT; ++t) {
+    const ActBlock* xb = &x[t][b * U::kUnits + kUnit];
+    const auto xq = hn::Combine(di8p, hn::LoadU(DI8(), xb[1].q), hn::LoadU(DI8(), xb[0].q));
+    for (int r = 0; r < NR; ++r) {
+      const auto both = hn::ConvertTo(dfp, DotBytesAccumulate(di32p, w[r], xq, hn::Zero(di32p)));
+      acc[r][t] = ScaleConverted<U>(hn::LowerHalf(both), sd[r][t] + slot, acc[r][t]);
+      AddOffsets<U>(mo[r][t] + slot, offsets[r][t]);
+      acc[r][t] =
+          ScaleConverted<U>(hn::UpperHalf(DF32(), both), sd[r][t] + slot + kSlots<U>, acc[r][t]);
+      AddOffsets<U>(mo[r][t] + slot + kSlots<U>, offsets[r][t]);
+    }
+  }
+}
+#else
+template <class U, int kUnit, int NR, int NT, class Sd, class Mo>
+HWY_INLINE void UnitPairStep(const typename U::Block* const*, int64_t, const ActBlock* const*,
+                             const Sd&, const Mo&, int, hn::Vec<DF32> (&)[NR][NT],
+                             float (&)[NR][NT]) {}  // never called: kHasUnitPairs is false
+#endif
+
+// Blocks per scale group of the row kernels: 8 units (one k-quant super-block, 8 legacy blocks).
+template <class U>
+inline constexpr int kGroupBlocks = U::kUnits >= 8 ? 1 : 8 / U::kUnits;
 
 // out[r][t] = row r · x[t] for NR weight rows and NT activation rows (`rows[r]` and `x[t]` point at
-// their first block). Each unpacked unit serves NT activation rows and each loaded activation
-// block NR weight rows; the NR·NT accumulators are independent chains.
+// their first block, f[t] at x[t]'s factors). Each unpacked unit serves NT activation rows and each
+// loaded activation block NR weight rows; the NR·NT accumulators are independent chains. Each
+// group of G blocks first computes its units' scale products as vectors (unit_scales-inl.h); the
+// per-unit arithmetic and its order are those of the scalar form, whatever G (results do not
+// depend on the grouping).
 template <class U, int NR, int NT>
 HWY_INLINE void UnitTile(const typename U::Block* const* rows, int64_t n_blocks,
-                         const ActBlock* const* x, float (&out)[NR][NT]) {
+                         const ActBlock* const* x, const ActFactors* f, float (&out)[NR][NT]) {
   const DF32 df;
-  const DI8 di8;
   hn::Vec<DF32> acc[NR][NT];
   float offsets[NR][NT];
   for (int r = 0; r < NR; ++r) {
@@ -171,38 +225,69 @@ HWY_INLINE void UnitTile(const typename U::Block* const* rows, int64_t n_blocks,
       offsets[r][t] = 0.0f;
     }
   }
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    // Weights stream from memory once per product: ask for them ahead of use, more than the
-    // hardware prefetcher keeps in flight (measured: kernels_benchmark, 2-3x out of cache).
+  auto group = [&]<int G>(int64_t b0) {
+    using Scales = GroupScales<U, G>;
+    float sd[NR][NT][Scales::kN + 8];
+    float mo[NR][NT][Scales::kN];
     for (int r = 0; r < NR; ++r) {
-      hwy::Prefetch(reinterpret_cast<const uint8_t*>(rows[r] + b) + kPrefetchBytes);
+      Scales s;
+      s.Load(rows[r] + b0);
+      for (int t = 0; t < NT; ++t) s.Products(f[t], b0 * U::kUnits, sd[r][t], mo[r][t]);
     }
-    UnitScales s[NR][U::kUnits];
-    for (int r = 0; r < NR; ++r) U::Scales(rows[r][b], s[r]);
-    // Units in order; the unit index is a constant inside (constant shifts in the unpackers).
-    [&]<int... kUnit>(std::integer_sequence<int, kUnit...>) {
-      (
-          [&] {
-            UnitBytes w[NR];
-            for (int r = 0; r < NR; ++r) w[r] = UnpackUnit<kUnit>(U(), rows[r][b]);
-            for (int t = 0; t < NT; ++t) {
-              const ActBlock& xb = x[t][b * U::kUnits + kUnit];
-              hn::Vec<DI8> xq[kUnitVecs];
-              for (int k = 0; k < kUnitVecs; ++k) xq[k] = hn::LoadU(di8, xb.q + k * kUnitLanes);
-              hn::Vec<DI32> start[kUnitVecs];
-              ProductStart<U>(xq, start);
-              for (int r = 0; r < NR; ++r) {
-                hn::Vec<DI32> p[kUnitVecs];
-                UnitProducts<U>(w[r], xq, start, p);
-                acc[r][t] = ScaleProducts<U>(p, s[r][kUnit], xb.d, acc[r][t]);
-                offsets[r][t] += UnitOffsets<U>(xb, s[r][kUnit]);
-              }
-            }
-          }(),
-          ...);
+    // Weights stream from memory once per product: ask for them ahead of use, more than the
+    // hardware prefetcher keeps in flight (measured: kernels_benchmark, 2-3x out of cache). One
+    // prefetch per 64 bytes of the group: every cache line of a row is asked for (k-quant blocks
+    // span 3-4 lines; one prefetch per block left most of them to the hardware).
+    for (int r = 0; r < NR; ++r) {
+      const uint8_t* ahead = reinterpret_cast<const uint8_t*>(rows[r] + b0) + kPrefetchBytes;
+      for (int64_t o = 0; o < static_cast<int64_t>(G * sizeof(typename U::Block)); o += 64) {
+        hwy::Prefetch(ahead + o);
+      }
     }
-    (std::make_integer_sequence<int, U::kUnits>());
-  }
+    for (int g = 0; g < G; ++g) {
+      const int64_t b = b0 + g;
+      const int slot0 = kSlots<U> * U::kUnits * g;
+      if constexpr (kHasUnitPairs<U>) {
+        // Unit pairs (unit_pairs-inl.h): one 512-bit product, then per unit in order as below.
+        [&]<int... kPair>(std::integer_sequence<int, kPair...>) {
+          (UnitPairStep<U, 2 * kPair>(rows, b, x, sd, mo, slot0 + kSlots<U> * 2 * kPair, acc,
+                                      offsets),
+           ...);
+        }
+        (std::make_integer_sequence<int, U::kUnits / 2>());
+      } else {
+        // Units in order; the unit index is a constant inside (constant shifts in the unpackers).
+        [&]<int... kUnit>(std::integer_sequence<int, kUnit...>) {
+          (
+              [&] {
+                const DI8 di8;
+                const int slot = slot0 + kSlots<U> * kUnit;
+                UnitBytes w[NR];
+                for (int r = 0; r < NR; ++r) w[r] = UnpackUnit<kUnit>(U(), rows[r][b]);
+                for (int t = 0; t < NT; ++t) {
+                  const ActBlock& xb = x[t][b * U::kUnits + kUnit];
+                  hn::Vec<DI8> xq[kUnitVecs];
+                  for (int k = 0; k < kUnitVecs; ++k) xq[k] = hn::LoadU(di8, xb.q + k * kUnitLanes);
+                  hn::Vec<DI32> start[kUnitVecs];
+                  ProductStart<U>(xq, start);
+                  for (int r = 0; r < NR; ++r) {
+                    hn::Vec<DI32> p[kUnitVecs];
+                    UnitProducts<U>(w[r], xq, start, p);
+                    acc[r][t] = ScaleProducts<U>(p, sd[r][t] + slot, acc[r][t]);
+                    AddOffsets<U>(mo[r][t] + slot, offsets[r][t]);
+                  }
+                }
+              }(),
+              ...);
+        }
+        (std::make_integer_sequence<int, U::kUnits>());
+      }
+    }
+  };
+  constexpr int G = kGroupBlocks<U>;
+  int64_t b = 0;
+  for (; b + G <= n_blocks; b += G) group.template operator()<G>(b);
+  for (; b < n_blocks; ++b) group.template operator()<1>(b);
   for (int r = 0; r < NR; ++r) {
     for (int t = 0; t < NT; ++t) {
       out[r][t] = hn::GetLane(hn::SumOfLanes(df, acc[r][t])) + offsets[r][t];

@@ -56,9 +56,23 @@ void FloatRows(const MatrixRef& w, const float* x, int64_t T, int64_t r0, int64_
 
 #if SHRINK_HAVE_UNIT_VECTORS
 // Weight rows processed together (UnitTile): each loaded activation block (and the biased
-// weights' start, ProductStart) serves both. 4 rows per one-token tile were tried and not kept:
-// no gain measured, and 20-30 % slower on Q4_K/Q6_K in one (loaded) kernels_benchmark run.
+// weights' start, ProductStart) serves all of them. Batches take 2; one-token products
+// (generation) 4: with the group scale products (unit_scales-inl.h) the per-unit work is short
+// enough that more independent FMA chains pay (Zen 5, kernels_benchmark Generation CPU time, 4
+// vs 2 rows: Q6_K 46 vs 51-54 µs, Q5_0 44 vs 49-55, Q8_0 43-44 vs 46-51, Q4_K 35-38 vs 39-41,
+// Q4_0 equal; on main's kernels 4 rows were 20-30 % slower on Q4_K/Q6_K in one loaded Xeon run).
 inline constexpr int kRowTile = 2;
+inline constexpr int kOneTokenRowTile = 4;
+
+// A thread's ActFactors (unit_scales-inl.h) for the row kernels, grown once.
+struct FactorScratch {
+  std::vector<float> floats;
+  std::vector<ActFactors> rows;  // per activation row
+};
+FactorScratch& ThreadFactorScratch() {
+  thread_local FactorScratch scratch;
+  return scratch;
+}
 
 template <class U>
 void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int64_t r1, float* y) {
@@ -66,6 +80,16 @@ void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int
   const int64_t n_blocks = w.cols / (kUnitElements * U::kUnits);
   const int64_t x_blocks = w.cols / kActBlockElements;  // per activation row
   const auto* rows = reinterpret_cast<const Block*>(w.data.data());
+  FactorScratch& scratch = ThreadFactorScratch();
+  if (static_cast<int64_t>(scratch.floats.size()) < T * x_blocks * kActFactorFloats) {
+    scratch.floats.resize(T * x_blocks * kActFactorFloats);
+  }
+  if (static_cast<int64_t>(scratch.rows.size()) < T) scratch.rows.resize(T);
+  ActFactors* factors = scratch.rows.data();
+  for (int64_t t = 0; t < T; ++t) {
+    factors[t] = FillActFactors(xq + t * x_blocks, x_blocks,
+                                scratch.floats.data() + t * x_blocks * kActFactorFloats);
+  }
   auto rows_from = [&]<int NR>(int64_t r) {
     const Block* rp[NR];
     for (int i = 0; i < NR; ++i) rp[i] = rows + (r + i) * n_blocks;
@@ -73,13 +97,24 @@ void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int
       const ActBlock* xt[NT];
       for (int t = 0; t < NT; ++t) xt[t] = xq + (t0 + t) * x_blocks;
       float out[NR][NT];
-      UnitTile<U, NR, NT>(rp, n_blocks, xt, out);
+      UnitTile<U, NR, NT>(rp, n_blocks, xt, factors + t0, out);
       for (int i = 0; i < NR; ++i) {
         for (int t = 0; t < NT; ++t) y[(t0 + t) * w.rows + r + i] = out[i][t];
       }
     });
   };
   int64_t r = r0;
+  if constexpr (kOneTokenRowTile != kRowTile) {
+    if (T == 1) {
+      for (; r + kOneTokenRowTile <= r1; r += kOneTokenRowTile) {
+        const Block* rp[kOneTokenRowTile];
+        for (int i = 0; i < kOneTokenRowTile; ++i) rp[i] = rows + (r + i) * n_blocks;
+        float out[kOneTokenRowTile][1];
+        UnitTile<U, kOneTokenRowTile, 1>(rp, n_blocks, &xq, factors, out);
+        for (int i = 0; i < kOneTokenRowTile; ++i) y[r + i] = out[i][0];
+      }
+    }
+  }
   for (; r + kRowTile <= r1; r += kRowTile) rows_from.template operator()<kRowTile>(r);
   for (; r < r1; ++r) rows_from.template operator()<1>(r);
 }

@@ -246,6 +246,20 @@ void RegisterAll() {
     const std::string name = std::string("Generation/") + std::string(Traits(type).name);
     benchmark::RegisterBenchmark(name.c_str(), Generation, type)->Args({640, 2048})->UseRealTime();
   }
+  // SmolLM2-135M's shapes: output (49,152 × 576), ffn_up/gate (1,536 × 576), ffn_down (576 ×
+  // 1,536; the only one whose rows k-quants fit).
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ4_1}) {
+    const std::string name = std::string("Generation/") + std::string(Traits(type).name);
+    benchmark::RegisterBenchmark(name.c_str(), Generation, type)
+        ->Args({49152, 576})
+        ->Args({1536, 576})
+        ->Args({576, 1536})
+        ->UseRealTime();
+  }
+  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
+    const std::string name = std::string("Generation/") + std::string(Traits(type).name);
+    benchmark::RegisterBenchmark(name.c_str(), Generation, type)->Args({576, 1536})->UseRealTime();
+  }
   benchmark::RegisterBenchmark("FloatVsSgemm", FloatVsSgemm)
       ->ArgsProduct({{0, 1}, {0, 1}})
       ->Unit(benchmark::kMillisecond);

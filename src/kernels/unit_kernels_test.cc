@@ -1,9 +1,11 @@
 // Per-target tests of the pieces of the integer kernels (Highway's per-target test style: each
 // function below is compiled for every target and run on each one this CPU supports): the SIMD
-// unpackers against the traits' scalar Quants, byte for byte; the byte dot products against plain
+// unpackers (single units and AVX-512 unit pairs) against the traits' scalar Quants, byte for
+// byte; the row kernels' slot scales against the traits' Scales, bit for bit; the byte dot products against plain
 // integer sums; the activation quantizer against its scalar reference, bit for bit.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -57,6 +59,74 @@ void CheckUnpack() {
           ...);
     }
     (std::make_integer_sequence<int, U::kUnits>());
+    if constexpr (kHasUnitPairs<U>) {
+      [&]<int... kPair>(std::integer_sequence<int, kPair...>) {
+        (
+            [&] {
+              int8_t simd[64], scalar[64];
+              const hn::Twice<DI8> di8p;
+              hn::StoreU(hn::BitCast(di8p, UnpackUnitPair<2 * kPair>(U(), blocks[b])), di8p, simd);
+              U::Quants(blocks[b], 2 * kPair, scalar);
+              U::Quants(blocks[b], 2 * kPair + 1, scalar + 32);
+              for (int i = 0; i < 64; ++i) {
+                ASSERT_EQ(simd[i], scalar[i]) << Traits(U::kType).name << " block " << b << " pair "
+                                              << kPair << " element " << i;
+              }
+            }(),
+            ...);
+      }
+      (std::make_integer_sequence<int, U::kUnits / 2>());
+    }
+  }
+}
+
+// The row kernels' slot scales (unit_scales-inl.h: vector forms for Q4_K, Q5_K, Q6_K) are the
+// traits' Scales, bit for bit.
+template <class U>
+void CheckSlotScales() {
+  std::mt19937 rng(14);
+  const std::vector<uint8_t> bytes = RandomBlocks(U::kType, 3, 256 * 2, rng);
+  const auto* blocks = reinterpret_cast<const typename U::Block*>(bytes.data());
+  const int64_t n = static_cast<int64_t>(bytes.size() / sizeof(typename U::Block));
+  constexpr int G = kGroupBlocks<U>;
+  for (int64_t b = 0; b < n; ++b) {
+    UnitScales s[U::kUnits];
+    U::Scales(blocks[b], s);
+    float scale[2 * U::kUnits], min[2 * U::kUnits];
+    BlockSlotScales(U(), blocks[b], scale, min);
+    if (b % G == 0 && b + G <= n) {  // a whole group, loaded together (legacy: 8 blocks)
+      GroupScales<U, G> group;
+      group.Load(blocks + b);
+      for (int g = 0; g < G; ++g) {
+        UnitScales sg[U::kUnits];
+        U::Scales(blocks[b + g], sg);
+        for (int u = 0; u < U::kUnits; ++u) {
+          for (int h = 0; h < kSlots<U>; ++h) {
+            const int i = kSlots<U> * (U::kUnits * g + u) + h;
+            ASSERT_EQ(std::bit_cast<uint32_t>(group.scale[i]),
+                      std::bit_cast<uint32_t>(sg[u].scale[h]))
+                << Traits(U::kType).name << " group at " << b << " block " << g;
+            ASSERT_EQ(std::bit_cast<uint32_t>(group.min[i]), std::bit_cast<uint32_t>(sg[u].min[h]))
+                << Traits(U::kType).name << " group at " << b << " block " << g;
+          }
+        }
+      }
+    }
+    for (int u = 0; u < U::kUnits; ++u) {
+      for (int h = 0; h < kSlots<U>; ++h) {
+        const int i = kSlots<U> * u + h;
+        ASSERT_EQ(std::bit_cast<uint32_t>(scale[i]), std::bit_cast<uint32_t>(s[u].scale[h]))
+            << Traits(U::kType).name << " block " << b << " unit " << u << " half " << h;
+        ASSERT_EQ(std::bit_cast<uint32_t>(min[i]), std::bit_cast<uint32_t>(s[u].min[h]))
+            << Traits(U::kType).name << " block " << b << " unit " << u << " half " << h;
+      }
+    }
+  }
+}
+
+void TestSlotScalesMatchTraits() {
+  for (TensorType type : kIntegerKernelTypes) {
+    VisitUnits(type, [](auto units) { CheckSlotScales<decltype(units)>(); });
   }
 }
 
@@ -133,6 +203,7 @@ void TestQuantizeActivationsMatchesReference() {
 #else  // HWY_SCALAR: no unit kernels; the scalar reference is what runs (block_matmul.cc).
 
 void TestUnpackMatchesScalarQuants() {}
+void TestSlotScalesMatchTraits() {}
 void TestDotBytesMatchesIntegerSums() {}
 void TestQuantizeActivationsMatchesReference() {}
 
@@ -146,6 +217,7 @@ HWY_AFTER_NAMESPACE();
 namespace shrink {
 HWY_BEFORE_TEST(UnitKernelsTest);
 HWY_EXPORT_AND_TEST_P(UnitKernelsTest, TestUnpackMatchesScalarQuants);
+HWY_EXPORT_AND_TEST_P(UnitKernelsTest, TestSlotScalesMatchTraits);
 HWY_EXPORT_AND_TEST_P(UnitKernelsTest, TestDotBytesMatchesIntegerSums);
 HWY_EXPORT_AND_TEST_P(UnitKernelsTest, TestQuantizeActivationsMatchesReference);
 }  // namespace shrink
