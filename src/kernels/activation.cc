@@ -23,12 +23,18 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 
+// x with NaN lanes set to 0, for Exp and Tanh: their range reduction converts the argument to int32,
+// which for NaN is undefined behaviour in Highway 1.0.3's EMU128 and scalar targets (UBSan finding,
+// fuzz/regressions/gguf_model/nan-activations-int-overflow). The activation stays NaN: it is also
+// multiplied by g. Finite lanes are unchanged, so results are bit-identical.
+HWY_INLINE hn::Vec<DF> NanToZero(hn::Vec<DF> x) { return hn::IfThenZeroElse(hn::IsNaN(x), x); }
+
 // silu(g) · u = g / (1 + exp(-g)) · u. exp's argument is capped at 100, inside Highway's Exp's
 // valid range (up to 104) and past F32's overflow (88.7): exp gives +inf there and g / inf = -0,
 // as the exact result g·e^g·u rounds to.
 struct Silu {
   static HWY_INLINE hn::Vec<DF> Apply(DF d, hn::Vec<DF> g, hn::Vec<DF> u) {
-    const auto e = hn::Exp(d, hn::Min(hn::Neg(g), hn::Set(d, 100.0f)));
+    const auto e = hn::Exp(d, NanToZero(hn::Min(hn::Neg(g), hn::Set(d, 100.0f))));
     return hn::Mul(hn::Div(g, hn::Add(hn::Set(d, 1.0f), e)), u);
   }
 };
@@ -40,7 +46,7 @@ struct GeluTanh {
     const auto one = hn::Set(d, 1.0f);
     const auto inner = hn::Mul(hn::Mul(hn::Set(d, 0.79788456080286535588f), g),
                                hn::Add(one, hn::Mul(hn::Mul(hn::Set(d, 0.044715f), g), g)));
-    const auto t = hn::Tanh(d, inner);
+    const auto t = hn::Tanh(d, NanToZero(inner));
     return hn::Mul(hn::Mul(hn::Mul(hn::Set(d, 0.5f), g), hn::Add(one, t)), u);
   }
 };

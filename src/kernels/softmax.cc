@@ -21,11 +21,15 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // exp(a) for a <= 0 (or -inf): below -88 exp(a) is under F32's smallest normal and Highway's Exp
 // leaves its accurate range, so those lanes are 0 (an absolute error under 1.2e-38; -inf gives
-// exactly 0 as the contract says).
+// exactly 0 as the contract says). A NaN lane (a row holding NaN or +inf) stays NaN without
+// entering Exp, whose int32 range reduction is undefined for NaN on Highway 1.0.3's EMU128 target
+// (UBSan, gguf_model/llama2c_checkpoint fuzzing).
 template <class D>
 HWY_INLINE hn::Vec<D> ExpOfNonPositive(D d, hn::Vec<D> a) {
   const auto tiny = hn::Lt(a, hn::Set(d, -88.0f));
-  return hn::IfThenZeroElse(tiny, hn::Exp(d, hn::IfThenZeroElse(tiny, a)));
+  const auto nan = hn::IsNaN(a);
+  const auto e = hn::IfThenZeroElse(tiny, hn::Exp(d, hn::IfThenZeroElse(hn::Or(tiny, nan), a)));
+  return hn::IfThenElse(nan, a, e);
 }
 
 void SoftmaxTarget(float* x, int64_t n) {
