@@ -91,6 +91,10 @@ DistillLossSums DistillForwardBackward(float* z, float* kl, float* ce, const flo
       if (with_ce) row[targets[n]] -= static_cast<float>(grad_scale * (1.0 - a));
     }
   });
+  return SumDistillLosses(kl, ce, N);
+}
+
+DistillLossSums SumDistillLosses(const float* kl, const float* ce, int64_t N) {
   DistillLossSums sums;
   for (int64_t n = 0; n < N; ++n) {
     sums.kl += kl[n];

@@ -112,6 +112,8 @@ struct DistillLoss {
 struct DistillLossSums {
   double kl = 0.0, ce = 0.0;
 };
+// Σ_n kl[n] and Σ_n ce[n] in F64, in row order (the per-row losses the distillation ops write).
+DistillLossSums SumDistillLosses(const float* kl, const float* ce, int64_t N);
 DistillLossSums DistillForwardBackward(float* z, float* kl, float* ce, const float* teacher,
                                        const int32_t* targets, int64_t N, int64_t V,
                                        const DistillLoss& loss, float grad_scale);

@@ -103,12 +103,7 @@ DistillLossSums TopKDistillForwardBackward(float* z, float* kl, float* ce,
       if (with_ce) row[targets[n]] -= static_cast<float>(grad_scale * (1.0 - a));
     }
   });
-  DistillLossSums sums;
-  for (int64_t n = 0; n < N; ++n) {
-    sums.kl += kl[n];
-    sums.ce += ce[n];
-  }
-  return sums;
+  return SumDistillLosses(kl, ce, N);
 }
 
 }  // namespace shrink::train
