@@ -12,7 +12,12 @@
 #     forward pass reads (the type's importance-weighted encoder), i.e. QAT's step 0.
 #  3. QAT: `shrink distill --teacher base --student awq_f32 --quantize T --imatrix awq.imatrix`,
 #     pure KL to the F32 teacher (--alpha 1 --temperature 1), no weight decay, --tokens tokens of
-#     tinyshakespeare in batches of --batch × --seq; the file holds exactly the grid it trained on.
+#     the training text in batches of --batch × --seq; the file holds exactly the grid it trained on.
+#     --train-text shakespeare (default): tinyshakespeare. --train-text wiki-split: WikiText-2 valid
+#     without its first --chunks × 512 × 10 bytes (the scored chunks, with a 2x margin on the bytes per
+#     token) and without its last 40,000 bytes (the validation text below): in-domain text disjoint from
+#     everything scored. The AWQ search, the imatrices and the PTQ best are calibrated on the same text,
+#     so PTQ and QAT see the same data. Use one WORK per training text.
 #  4. The PTQ reference: the best PTQ recipe of the quantization issue (`quantize --method awq
 #     --imatrix --rounding exact`, 4 calibration chunks, --awq-grid 10) when --ptq-best is given,
 #     else any WORK/ptq_best_T.gguf.kld already there (e.g. copied from the calibrated bench's run).
@@ -27,6 +32,7 @@
 # Usage: bench/qat_distill.sh [--model smollm2|PATH] [--type Q4_0] [--tokens N] [--batch N] [--seq N]
 #                             [--lr X] [--warmup N] [--val-every N] [--chunks N] [--imatrix-chunks N]
 #                             [--rounding ggml|exact] [--ptq-best] [--prepare-only] [--threads N]
+#                             [--train-text shakespeare|wiki-split]
 #        --prepare-only stops before the QAT run (the folded model, imatrix and start file made), so
 #        that another type's preparation can run beside a training run.
 # Env:   SHRINK_BIN, SHRINK_CACHE, SHARED (bench/common.sh); WORK (default a temp folder; files already
@@ -48,7 +54,8 @@ imatrix_chunks=16
 ptq_best=0
 threads=2
 rounding=ggml
-usage="usage: $0 [--model smollm2|PATH] [--type T] [--tokens N] [--batch N] [--seq N] [--lr X] [--warmup N] [--val-every N] [--chunks N] [--imatrix-chunks N] [--rounding ggml|exact] [--ptq-best] [--prepare-only] [--threads N]"
+train_text_kind=shakespeare
+usage="usage: $0 [--model smollm2|PATH] [--type T] [--tokens N] [--batch N] [--seq N] [--lr X] [--warmup N] [--val-every N] [--chunks N] [--imatrix-chunks N] [--rounding ggml|exact] [--ptq-best] [--prepare-only] [--threads N] [--train-text shakespeare|wiki-split]"
 source bench/common.sh
 while [[ $# -gt 0 ]]; do
   common_flag "$@" && { shift "$shift_by"; continue; }
@@ -64,6 +71,7 @@ while [[ $# -gt 0 ]]; do
     --imatrix-chunks) imatrix_chunks="$2"; shift 2 ;;
     --ptq-best) ptq_best=1; shift ;;
     --rounding) rounding="$2"; shift 2 ;;
+    --train-text) train_text_kind="$2"; shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
@@ -72,8 +80,18 @@ done
 suffix=""
 [[ $rounding == exact ]] && suffix=_exact
 bench_setup --text
-train_text="$shared/data/tinyshakespeare/input.txt"
-require_file "$train_text" "the shared/ folder beside the repository"
+case $train_text_kind in
+  shakespeare)
+    train_text="$shared/data/tinyshakespeare/input.txt"
+    require_file "$train_text" "the shared/ folder beside the repository" ;;
+  wiki-split)  # WikiText-2 valid minus the scored head and the validation tail (see the header)
+    train_text="$work/wiki_train_split.txt"
+    head_bytes=$((chunks * 512 * 10))
+    total_bytes=$(stat -c %s "$text")
+    ((total_bytes > head_bytes + 40000 + 100000)) || { echo "$text is too short for --chunks $chunks" >&2; exit 1; }
+    tail -c +$((head_bytes + 1)) "$text" | head -c $((total_bytes - head_bytes - 40000)) >"$train_text" ;;
+  *) echo "$usage" >&2; exit 2 ;;
+esac
 shrink=$(realpath "$shrink")
 echo "model: $model; CPU: $(cpu_model); threads $threads; $(date -u +%F); load $(load_average); work $work" >&2
 
@@ -155,7 +173,7 @@ rate=$(grep '^distill: step' "$log" | tail -1 | grep -o '[0-9]* tokens/s' || tru
 echo
 echo "QAT (distillation) vs PTQ: $(basename "$model") F32 base -> $type; KLD against the base on $chunks chunks of 512 of WikiText-2 valid"
 echo "CPU: $(cpu_model); threads $threads; $(date -u +%F); load $(load_average)"
-echo "QAT: $steps steps × $batch × $seq tokens of tinyshakespeare, lr $lr (warmup $warmup, cosine to ×0.1), α 1, τ 1, no weight decay, rounding $rounding"
+echo "QAT: $steps steps × $batch × $seq tokens of $train_text_kind, lr $lr (warmup $warmup, cosine to ×0.1), α 1, τ 1, no weight decay, rounding $rounding"
 grep '^distill: validation' "$log" | sed 's/^/  /' || true
 echo "training KL (quantized student vs F32 teacher, per batch): first step ${first#KL }, last step ${last#KL }; $rate"
 printf '%-16s %10s %8s %9s %11s %9s\n' file mean_kld top1_% ppl bytes recovery

@@ -85,6 +85,9 @@ void UnitRows(const MatrixRef& w, const ActBlock* xq, int64_t T, int64_t r0, int
     scratch.floats.resize(T * x_blocks * kActFactorFloats);
   }
   if (static_cast<int64_t>(scratch.rows.size()) < T) scratch.rows.resize(T);
+  // Asked for before the factors are computed, so the first lines arrive meanwhile.
+  PrefetchChunkStart(rows + r0 * n_blocks,
+                     (r1 - r0) * n_blocks * static_cast<int64_t>(sizeof(Block)));
   ActFactors* factors = scratch.rows.data();
   for (int64_t t = 0; t < T; ++t) {
     factors[t] = FillActFactors(xq + t * x_blocks, x_blocks,

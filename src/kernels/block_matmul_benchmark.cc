@@ -137,8 +137,8 @@ void FloatVsSgemm(benchmark::State& state) {
 }
 
 // One generated token's product y = x · Wᵀ through PreparedMatrix (activation quantization
-// included, as in the model) on one thread, for a model's own shape: state.range(0) rows,
-// state.range(1) columns. Copies of the matrix are cycled until at least 96 MiB (BENCH_BYTES) are
+// included, as in the model) on state.range(2) kernel threads (the model's row split), for a
+// model's own shape: state.range(0) rows, state.range(1) columns. Copies of the matrix are cycled until at least 96 MiB (BENCH_BYTES) are
 // read per cycle, so every product streams its weights from memory; GB/s of wall time, comparable
 // with StreamRead's. Gemma-3-270M's tied output (262,144 × 640 Q8_0, 170 MiB: 70 % of the bytes a
 // token reads) is the case this was written for.
@@ -151,7 +151,7 @@ void Generation(benchmark::State& state, TensorType type) {
   std::vector<PreparedMatrix> matrices;
   for (int64_t i = 0; i < count; ++i) bytes.push_back(RandomBlocks(type, rows, cols, rng));
   for (const auto& b : bytes) matrices.push_back(PreparedMatrix::Prepare({type, rows, cols, b}));
-  SetMatMulThreads(1);
+  SetMatMulThreads(static_cast<int>(state.range(2)));
   std::vector<float> x(cols), y(rows);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float& v : x) v = normal(rng);
@@ -164,6 +164,7 @@ void Generation(benchmark::State& state, TensorType type) {
       benchmark::Counter(static_cast<double>(one) * state.iterations(), benchmark::Counter::kIsRate,
                          benchmark::Counter::kIs1000);
   state.SetLabel(CpuTargetName());
+  SetMatMulThreads(1);
 }
 
 // The bandwidth bound: sum 64-bit words over the same total bytes, cycled the same way.
@@ -233,33 +234,30 @@ void RegisterAll() {
 #if defined(__x86_64__)
   benchmark::RegisterBenchmark("FmaPeak", FmaPeak)->Threads(1)->Threads(2);
 #endif
+  // Generation/TYPE/rows/cols/threads, at 1 and 2 threads (two threads must read about twice
+  // ParallelStreamRead's share of one).
+  const auto generation = [](TensorType type,
+                             std::initializer_list<std::pair<int64_t, int64_t>> shapes) {
+    const std::string name = std::string("Generation/") + std::string(Traits(type).name);
+    benchmark::internal::Benchmark* b =
+        benchmark::RegisterBenchmark(name.c_str(), Generation, type);
+    for (const auto& [rows, cols] : shapes) {
+      for (int64_t threads : {1, 2}) b->Args({rows, cols, threads});
+    }
+    b->UseRealTime();
+  };
   // Gemma-3-270M's shapes (rows, cols) and types: output, ffn_up/gate and attn_q, ffn_down.
-  benchmark::RegisterBenchmark("Generation/Q8_0", Generation, TensorType::kQ8_0)
-      ->Args({262144, 640})
-      ->Args({2048, 640})
-      ->UseRealTime();
-  benchmark::RegisterBenchmark("Generation/Q5_0", Generation, TensorType::kQ5_0)
-      ->Args({2048, 640})
-      ->Args({1024, 640})
-      ->UseRealTime();
-  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
-    const std::string name = std::string("Generation/") + std::string(Traits(type).name);
-    benchmark::RegisterBenchmark(name.c_str(), Generation, type)->Args({640, 2048})->UseRealTime();
-  }
+  generation(TensorType::kQ8_0, {{262144, 640}, {2048, 640}});
+  generation(TensorType::kQ5_0, {{2048, 640}, {1024, 640}});
+  generation(TensorType::kQ4_K, {{640, 2048}});
+  generation(TensorType::kQ6_K, {{640, 2048}});
   // SmolLM2-135M's shapes: output (49,152 × 576), ffn_up/gate (1,536 × 576), ffn_down (576 ×
-  // 1,536; the only one whose rows k-quants fit).
-  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ4_1}) {
-    const std::string name = std::string("Generation/") + std::string(Traits(type).name);
-    benchmark::RegisterBenchmark(name.c_str(), Generation, type)
-        ->Args({49152, 576})
-        ->Args({1536, 576})
-        ->Args({576, 1536})
-        ->UseRealTime();
-  }
-  for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
-    const std::string name = std::string("Generation/") + std::string(Traits(type).name);
-    benchmark::RegisterBenchmark(name.c_str(), Generation, type)->Args({576, 1536})->UseRealTime();
-  }
+  // 1,536; the only one whose rows k-quants fit), attention (576 × 576).
+  generation(TensorType::kQ4_0, {{49152, 576}, {1536, 576}, {576, 1536}});
+  generation(TensorType::kQ4_1, {{49152, 576}, {1536, 576}, {576, 1536}});
+  generation(TensorType::kQ8_0, {{576, 576}, {1536, 576}});
+  generation(TensorType::kQ4_K, {{576, 1536}});
+  generation(TensorType::kQ6_K, {{576, 1536}});
   benchmark::RegisterBenchmark("FloatVsSgemm", FloatVsSgemm)
       ->ArgsProduct({{0, 1}, {0, 1}})
       ->Unit(benchmark::kMillisecond);
