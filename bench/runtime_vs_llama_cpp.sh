@@ -7,8 +7,9 @@
 # figure is the mean over rounds of each tool's mean over -r repetitions.
 #
 # Generation is bound by memory bandwidth: every token reads all the weights. A STREAM-style read of 96 MiB
-# (kernels_benchmark's StreamRead, one thread, wall time) runs between the tools in each round, and the
-# 1-thread tg row shows the weights' bytes × tokens/s as a share of that bandwidth.
+# per thread (kernels_benchmark's StreamRead, or ParallelStreamRead at t threads; wall time) runs between
+# the tools in each round at each thread count, and each tg row shows the file's bytes × tokens/s as a
+# share of the read bandwidth at its thread count.
 #
 # llama-bench runs with its defaults (repacked kernels on). Where that crashes (this llama.cpp build dies in
 # its AMX repack kernels on VMs that do not enable AMX tiles) it is rerun with --repack 0, and the table
@@ -115,7 +116,9 @@ for model_arg in $models; do
         fi
         grep '^|' "$out" | tail -n +3 >&2
       done
-      "$stream_bin" --benchmark_filter='^StreamRead' --benchmark_min_time=1 \
+      stream_filter='^StreamRead'
+      ((t > 1)) && stream_filter="^ParallelStreamRead/real_time/threads:$t\$"
+      "$stream_bin" --benchmark_filter="$stream_filter" --benchmark_min_time=1 \
         > "$work/${name}_stream_t${t}_r${round}.txt" 2>&1 || true
     done
   done

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernels/block_matmul.h"
@@ -230,7 +231,9 @@ void FmaPeak(benchmark::State& state) {
 void RegisterAll() {
   // Wall time, as the tokens/s it bounds (bench/runtime_vs_llama_cpp.sh reads it).
   benchmark::RegisterBenchmark("StreamRead", StreamRead)->UseRealTime();
-  benchmark::RegisterBenchmark("ParallelStreamRead", ParallelStreamRead)->Threads(2)->UseRealTime();
+  benchmark::RegisterBenchmark("ParallelStreamRead", ParallelStreamRead)
+      ->DenseThreadRange(2, std::max(2, static_cast<int>(std::thread::hardware_concurrency())))
+      ->UseRealTime();
 #if defined(__x86_64__)
   benchmark::RegisterBenchmark("FmaPeak", FmaPeak)->Threads(1)->Threads(2);
 #endif
